@@ -1,0 +1,156 @@
+"""Django admin for the pool: secrets are masked and can only be replaced, never read back."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from accounts import services
+from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
+from gempool_site.crypto import mask
+
+STATUS_COLOURS = {
+    AccountStatus.ACTIVE: "#1e8e3e",
+    AccountStatus.COOLING_DOWN: "#e37400",
+    AccountStatus.NEEDS_LOGIN: "#d93025",
+    AccountStatus.DISABLED: "#5f6368",
+}
+SECRET_FIELDS = ("secure_c_ses", "host_c_oses", "proxy_url")
+
+
+class SecretReplaceForm(forms.ModelForm):
+    """Renders secret fields as empty password inputs: blank keeps the stored value, text replaces it."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.secret_fields:
+            if name not in self.fields:
+                continue
+            current = getattr(self.instance, name, "") if self.instance.pk else ""
+            field = self.fields[name]
+            field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+            field.initial = ""
+            if current:
+                field.required = False
+                field.help_text = f"Stored: {mask(current)}. Leave blank to keep it; type to replace it."
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in self.secret_fields:
+            if name in cleaned and not cleaned[name] and self.instance.pk:
+                cleaned[name] = getattr(type(self.instance).objects.get(pk=self.instance.pk), name)
+        return cleaned
+
+
+class AccountForm(SecretReplaceForm):
+    secret_fields = SECRET_FIELDS
+
+    class Meta:
+        model = Account
+        fields = ["label", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent", "proxy_url",
+                  "enabled"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    list_display = ["__str__", "team_id", "csesidx", "status_badge", "cooldown", "last_error",
+                    "request_count", "success_count", "failure_count", "last_used_at", "enabled"]
+    list_filter = ["status", "enabled"]
+    search_fields = ["label", "team_id", "csesidx"]
+    actions = ["enable_accounts", "disable_accounts", "clear_cooldown"]
+    readonly_fields = ["status", "cooldown_until", "cooldown_streak", "last_error_kind", "last_error_reason",
+                       "last_error_at", "consecutive_failures", "last_used_at", "request_count",
+                       "success_count", "failure_count", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["label", "team_id", "csesidx", "user_agent", "enabled"]}),
+        ("Secrets (write-only)", {"fields": ["secure_c_ses", "host_c_oses", "proxy_url"]}),
+        ("Runtime state", {"fields": readonly_fields}),
+    ]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Account):
+        colour = STATUS_COLOURS.get(obj.status, "#5f6368")
+        return format_html('<span style="color:#fff;background:{};padding:2px 8px;border-radius:10px">{}</span>',
+                           colour, obj.get_status_display())
+
+    @admin.display(description="cooldown", ordering="cooldown_until")
+    def cooldown(self, obj: Account) -> str:
+        remaining = obj.cooldown_remaining()
+        return f"{int(remaining)} s" if remaining else "—"
+
+    @admin.display(description="last error", ordering="last_error_at")
+    def last_error(self, obj: Account) -> str:
+        if not obj.last_error_at:
+            return "—"
+        return f"{obj.last_error_kind}: {obj.last_error_reason[:80]}"
+
+    @admin.action(description="Enable selected accounts")
+    def enable_accounts(self, request, queryset) -> None:
+        count = services.account_set_enabled(accounts=queryset, enabled=True)
+        self.message_user(request, f"Enabled {count} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected accounts")
+    def disable_accounts(self, request, queryset) -> None:
+        count = services.account_set_enabled(accounts=queryset, enabled=False)
+        self.message_user(request, f"Disabled {count} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Clear cooldown")
+    def clear_cooldown(self, request, queryset) -> None:
+        count = services.account_clear_cooldown(accounts=queryset)
+        self.message_user(request, f"Cleared the cooldown of {count} account(s).", messages.SUCCESS)
+
+    def save_model(self, request, obj: Account, form, change: bool) -> None:
+        if "enabled" in form.changed_data:
+            obj.status = AccountStatus.ACTIVE if obj.enabled else AccountStatus.DISABLED
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "is_admin", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["is_admin"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "is_admin", "rate_limit_per_minute", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_keys"]
+
+    def has_add_permission(self, request) -> bool:
+        # A key must be shown exactly once at creation: the console and `createapikey` do that.
+        return False
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request, queryset) -> None:
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+class PoolSettingsForm(SecretReplaceForm):
+    secret_fields = ("proxy_url",)
+
+    class Meta:
+        model = PoolSettings
+        fields = ["proxy_url", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
+                  "cooldown_max_seconds", "unavailable_rest_seconds"]
+
+
+@admin.register(PoolSettings)
+class PoolSettingsAdmin(admin.ModelAdmin):
+    form = PoolSettingsForm
+    list_display = ["__str__", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
+                    "cooldown_max_seconds", "updated_at"]
+    readonly_fields = ["last_proxy_test_at", "last_proxy_test_ok", "last_proxy_test_latency_ms",
+                       "last_proxy_test_error"]
+
+    def has_add_permission(self, request) -> bool:
+        return not PoolSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.site_header = "gempool administration"
+admin.site.site_title = "gempool"

@@ -1,0 +1,356 @@
+"""Import and export of the original tool's business_gemini_session.json format.
+
+Import validates the whole document first and then writes it in one transaction, so bad input
+changes nothing. Export is deterministic, so export -> import -> export gives identical bytes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from rest_framework import serializers
+
+from accounts.models import Account, AccountStatus, PoolSettings
+from models_catalog.models import ModelConfig
+
+CAPABILITIES = ("text", "image_generation", "video_generation", "web_grounding")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+class ConfigInvalid(Exception):
+    """The document cannot be imported; `problems` names each field and row at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers, booleans and objects instead of stringifying them."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true/false; "yes" or 1 in a config file is more likely a mistake than intent."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Must be true or false.")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Must be a whole number.")
+        return super().to_internal_value(data)
+
+
+class CsesidxField(serializers.CharField):
+    """csesidx is usually digits; a JSON number is accepted and kept as its decimal text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def validate_proxy_url(value: str) -> str:
+    """'' or scheme://host:port with an http(s)/socks5 scheme."""
+    if not value:
+        return value
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        raise serializers.ValidationError(
+            f"Must be a proxy URL like http://host:port (schemes: {', '.join(PROXY_SCHEMES)}).")
+    try:
+        parts.port
+    except ValueError:
+        raise serializers.ValidationError("The proxy port is not a valid number.") from None
+    return value
+
+
+class ConfigAccountSerializer(serializers.Serializer):
+    team_id = StrictCharField(max_length=255)
+    secure_c_ses = StrictCharField(max_length=8192)
+    host_c_oses = StrictCharField(max_length=8192, required=False, allow_blank=True, default="")
+    csesidx = CsesidxField(max_length=64)
+    user_agent = StrictCharField(max_length=512, required=False, allow_blank=True, default="")
+    available = StrictBooleanField(required=False, default=True)
+    label = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    proxy = StrictCharField(max_length=500, required=False, allow_blank=True, default="",
+                            validators=[validate_proxy_url])
+
+
+class ConfigModelSerializer(serializers.Serializer):
+    id = StrictCharField(max_length=100)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
+    context_length = StrictIntegerField(required=False, default=32768, min_value=1)
+    max_tokens = StrictIntegerField(required=False, default=8192, min_value=1)
+    price_per_1k_tokens = serializers.DecimalField(max_digits=12, decimal_places=6, required=False,
+                                                   default=Decimal("0"), min_value=Decimal("0"))
+    upstream_model_id = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    capabilities = serializers.ListField(child=serializers.ChoiceField(CAPABILITIES), required=False)
+    enabled = StrictBooleanField(required=False, default=True)
+
+    def validate_id(self, value: str) -> str:
+        from models_catalog.models import model_id_validator
+
+        model_id_validator(value)
+        return value
+
+
+class CooldownSerializer(serializers.Serializer):
+    base_seconds = StrictIntegerField(min_value=1, max_value=86400 * 7)
+    max_seconds = StrictIntegerField(min_value=1, max_value=86400 * 7)
+    unavailable_rest_seconds = StrictIntegerField(min_value=0, max_value=86400)
+
+
+class ConfigSerializer(serializers.Serializer):
+    """The whole document; unknown top-level keys are ignored as the original tool did."""
+
+    proxy = StrictCharField(max_length=500, required=False, allow_blank=True, default="",
+                            validators=[validate_proxy_url])
+    proxy_enabled = StrictBooleanField(required=False, default=False)
+    image_base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
+    cooldown = CooldownSerializer(required=False)
+    accounts = ConfigAccountSerializer(many=True, required=False, default=list)
+    models = ConfigModelSerializer(many=True, required=False, default=list)
+
+    def validate(self, attrs: dict) -> dict:
+        problems = _duplicate_problems(attrs.get("accounts", []), attrs.get("models", []))
+        if attrs.get("proxy_enabled") and not attrs.get("proxy"):
+            problems.append("proxy: proxy_enabled is true but no proxy is set.")
+        cooldown = attrs.get("cooldown")
+        if cooldown and cooldown["base_seconds"] > cooldown["max_seconds"]:
+            problems.append("cooldown.base_seconds: must not exceed cooldown.max_seconds.")
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
+
+
+def _duplicate_problems(accounts: list[dict], models: list[dict]) -> list[str]:
+    problems, seen = [], {}
+    for index, row in enumerate(accounts):
+        key = (row["team_id"], row["csesidx"])
+        if key in seen:
+            problems.append(f"accounts[{index}]: duplicates accounts[{seen[key]}] (same team_id and csesidx).")
+        seen.setdefault(key, index)
+    model_rows: dict[str, int] = {}
+    for index, row in enumerate(models):
+        if row["id"] in model_rows:
+            problems.append(f"models[{index}].id: duplicates models[{model_rows[row['id']]}] ({row['id']!r}).")
+        model_rows.setdefault(row["id"], index)
+    return problems
+
+
+def _flatten_errors(detail: Any, path: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                sub = path
+            elif isinstance(key, int) or str(key).isdigit():
+                sub = f"{path}[{key}]"  # many=True serializers key row errors by index
+            else:
+                sub = f"{path}.{key}" if path else str(key)
+            out += _flatten_errors(value, sub)
+        return out
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [f"{path}: {item}" if path else str(item) for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            if item:
+                out += _flatten_errors(item, f"{path}[{index}]")
+        return out
+    return [f"{path}: {detail}" if path else str(detail)]
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+
+def config_parse_bytes(raw: bytes) -> dict:
+    """Decode and validate a config document; raises ConfigInvalid naming every problem."""
+    limit = settings.GEMPOOL_IMPORT_MAX_BYTES
+    if len(raw) > limit:
+        raise ConfigInvalid([f"The config is {len(raw) / 1048576:.1f} MB; the limit is "
+                             f"{limit / 1048576:.0f} MB (GEMPOOL_IMPORT_MAX_MB)."])
+    try:
+        document = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigInvalid([f"The config is not UTF-8 text (byte {exc.start})."]) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigInvalid([f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."]) from None
+    return config_parse(document)
+
+
+def config_parse(document: Any) -> dict:
+    """Validate an already-decoded config document."""
+    if not isinstance(document, dict):
+        raise ConfigInvalid(["The config must be a JSON object with 'accounts' and 'models' lists."])
+    for key in ("accounts", "models"):
+        if key in document and not isinstance(document[key], list):
+            raise ConfigInvalid([f"{key}: must be a list."])
+    serializer = ConfigSerializer(data=document)
+    if not serializer.is_valid():
+        raise ConfigInvalid(_flatten_errors(serializer.errors))
+    return serializer.validated_data
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    """What an import changed (or, with dry_run, would change)."""
+
+    accounts_created: int = 0
+    accounts_updated: int = 0
+    models_created: int = 0
+    models_updated: int = 0
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_text(self) -> str:
+        verb = "Would import" if self.dry_run else "Imported"
+        return (f"{verb}: {self.accounts_created} new and {self.accounts_updated} updated accounts, "
+                f"{self.models_created} new and {self.models_updated} updated models.")
+
+
+def config_import(*, config: dict, dry_run: bool = False) -> ImportSummary:
+    """Write a validated config in one transaction; accounts merge by (team_id, csesidx), models by id."""
+    summary = ImportSummary(dry_run=dry_run)
+    with transaction.atomic():
+        _import_settings(config)
+        for row in config.get("accounts", []):
+            created = _import_account(row)
+            summary.accounts_created += created
+            summary.accounts_updated += not created
+        for position, row in enumerate(config.get("models", [])):
+            created = _import_model(row, position)
+            summary.models_created += created
+            summary.models_updated += not created
+        if dry_run:
+            transaction.set_rollback(True)
+    return summary
+
+
+def _import_settings(config: dict) -> None:
+    pool = PoolSettings.load()
+    pool.proxy_url = config.get("proxy", "")
+    pool.proxy_enabled = config.get("proxy_enabled", False)
+    if "image_base_url" in config:
+        pool.image_base_url = config["image_base_url"]
+    if "cooldown" in config:
+        pool.cooldown_base_seconds = config["cooldown"]["base_seconds"]
+        pool.cooldown_max_seconds = config["cooldown"]["max_seconds"]
+        pool.unavailable_rest_seconds = config["cooldown"]["unavailable_rest_seconds"]
+    pool.save()
+
+
+def _import_account(row: dict) -> bool:
+    account = Account.objects.filter(team_id=row["team_id"], csesidx=row["csesidx"]).first()
+    created = account is None
+    if created:
+        account = Account(team_id=row["team_id"], csesidx=row["csesidx"])
+    cookies_changed = (account.secure_c_ses, account.host_c_oses) != (row["secure_c_ses"], row["host_c_oses"])
+    account.secure_c_ses = row["secure_c_ses"]
+    account.host_c_oses = row["host_c_oses"]
+    account.user_agent = row["user_agent"]
+    account.label = row["label"]
+    account.proxy_url = row["proxy"]
+    account.enabled = row["available"]
+    if not account.enabled:
+        account.status = AccountStatus.DISABLED
+    elif account.status == AccountStatus.DISABLED or (cookies_changed and
+                                                       account.status == AccountStatus.NEEDS_LOGIN):
+        account.status = AccountStatus.ACTIVE
+    account.save()
+    return created
+
+
+def _import_model(row: dict, position: int) -> bool:
+    capabilities = row.get("capabilities")
+    defaults = {
+        "name": row["name"], "description": row["description"], "context_length": row["context_length"],
+        "max_tokens": row["max_tokens"], "price_per_1k_tokens": row["price_per_1k_tokens"],
+        "upstream_model_id": row["upstream_model_id"], "enabled": row["enabled"],
+        # The file's order is the catalogue's order, which keeps export -> import -> export stable.
+        "sort_order": position,
+    }
+    if capabilities is not None:
+        defaults.update({name if name != "text" else "supports_text": name in capabilities
+                         for name in CAPABILITIES})
+    model, created = ModelConfig.objects.get_or_create(id=row["id"], defaults=defaults)
+    if not created:
+        for key, value in defaults.items():
+            setattr(model, key, value)
+        model.save()
+    return created
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+
+def config_export() -> dict:
+    """The whole configuration, secrets included, in the original tool's format (plus gempool's keys)."""
+    pool = PoolSettings.load()
+    return {
+        "proxy": pool.proxy_url,
+        "proxy_enabled": pool.proxy_enabled,
+        "image_base_url": pool.image_base_url,
+        "cooldown": {
+            "base_seconds": pool.cooldown_base_seconds,
+            "max_seconds": pool.cooldown_max_seconds,
+            "unavailable_rest_seconds": pool.unavailable_rest_seconds,
+        },
+        "accounts": [_account_row(account) for account in Account.objects.order_by("id")],
+        "models": [_model_row(model) for model in ModelConfig.objects.order_by("sort_order", "id")],
+    }
+
+
+def config_export_text() -> str:
+    """config_export() serialized the way the original tool wrote its file."""
+    return json.dumps(config_export(), indent=4, ensure_ascii=False) + "\n"
+
+
+def _account_row(account: Account) -> dict:
+    return {
+        "team_id": account.team_id,
+        "secure_c_ses": account.secure_c_ses,
+        "host_c_oses": account.host_c_oses,
+        "csesidx": account.csesidx,
+        "user_agent": account.user_agent,
+        "available": account.enabled,
+        "label": account.label,
+        "proxy": account.proxy_url,
+    }
+
+
+def _model_row(model: ModelConfig) -> dict:
+    price = model.price_per_1k_tokens.normalize()
+    return {
+        "id": model.id,
+        "name": model.name,
+        "description": model.description,
+        "context_length": model.context_length,
+        "max_tokens": model.max_tokens,
+        "price_per_1k_tokens": int(price) if price == price.to_integral_value() else float(price),
+        "upstream_model_id": model.upstream_model_id,
+        "capabilities": model.capabilities,
+        "enabled": model.enabled,
+    }

@@ -1,0 +1,119 @@
+"""The account pool's records: seats, API keys, pool-wide settings and the request log."""
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from gempool_site.fields import EncryptedTextField
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COOLING_DOWN = "cooling_down", "Cooling down"
+    NEEDS_LOGIN = "needs_login", "Needs login"
+    DISABLED = "disabled", "Disabled"
+
+
+class Account(models.Model):
+    """One Gemini Enterprise seat: browser cookies + team id, and its runtime health."""
+
+    label = models.CharField(max_length=100, blank=True)
+    team_id = models.CharField("team id (configId)", max_length=255)
+    csesidx = models.CharField(max_length=64)
+    secure_c_ses = EncryptedTextField("__Secure-C_SES cookie")
+    host_c_oses = EncryptedTextField("__Host-C_OSES cookie", blank=True, default="")
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    proxy_url = EncryptedTextField("proxy override", blank=True, default="",
+                                   help_text="Blank: use the pool's proxy setting.")
+    enabled = models.BooleanField(default=True)
+
+    status = models.CharField(max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    cooldown_streak = models.PositiveIntegerField(default=0, help_text="Rate limits in a row; doubles the cooldown.")
+    last_error_kind = models.CharField(max_length=40, blank=True, default="")
+    last_error_reason = models.CharField(max_length=500, blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    request_count = models.PositiveBigIntegerField(default=0)
+    success_count = models.PositiveBigIntegerField(default=0)
+    failure_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team_id", "csesidx"], name="account_unique_seat"),
+        ]
+        indexes = [models.Index(fields=["status", "last_used_at"], name="account_lease_idx")]
+
+    def __str__(self) -> str:
+        return self.label or f"account {self.pk} (csesidx {self.csesidx})"
+
+    @property
+    def display_name(self) -> str:
+        return str(self)
+
+    def cooldown_remaining(self, now=None) -> float:
+        """Seconds until the cooldown ends (0 when none)."""
+        if self.cooldown_until is None:
+            return 0.0
+        return max(0.0, (self.cooldown_until - (now or timezone.now())).total_seconds())
+
+
+class ApiKey(models.Model):
+    """A client key. Only a SHA-256 hash is stored; the prefix helps humans tell keys apart."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The first characters of the key, safe to show.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    is_admin = models.BooleanField(default=False, help_text="May also call the management API (/api).")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Blank: the GEMPOOL_RATE_LIMIT_PER_MINUTE default (0 = unlimited).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class PoolSettings(models.Model):
+    """Pool-wide settings (a single row): proxy, media links, cooldown policy."""
+
+    proxy_url = EncryptedTextField(blank=True, default="")
+    proxy_enabled = models.BooleanField(default=False)
+    proxy_test_url = models.URLField(blank=True, default="",
+                                     help_text="Blank: the upstream auth host.")
+    image_base_url = models.URLField(blank=True, default="",
+                                     help_text="Base of /image/ links; blank: the request's own host.")
+    cooldown_base_seconds = models.PositiveIntegerField(default=60)
+    cooldown_max_seconds = models.PositiveIntegerField(default=3600)
+    unavailable_rest_seconds = models.PositiveIntegerField(default=15)
+    last_proxy_test_at = models.DateTimeField(null=True, blank=True)
+    last_proxy_test_ok = models.BooleanField(null=True, blank=True)
+    last_proxy_test_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_proxy_test_error = models.CharField(max_length=500, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "pool settings"
+        verbose_name_plural = "pool settings"
+
+    def __str__(self) -> str:
+        return "Pool settings"
+
+    @classmethod
+    def load(cls) -> "PoolSettings":
+        """The single row, created with defaults on first use."""
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

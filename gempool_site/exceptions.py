@@ -1,0 +1,144 @@
+"""The application's error tree and the one place that renders errors as JSON envelopes.
+
+Every error under /v1 and /api leaves as `{"error": {"message", "type", "param", "code"}}` with the
+status OpenAI would use; /api validation errors add a `fields` map of per-field messages.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class GempoolError(Exception):
+    """An error the client should see, with its HTTP status and OpenAI-style type/code."""
+
+    status = 400
+    type = "invalid_request_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+
+
+class InvalidRequest(GempoolError):
+    status = 400
+
+
+class NotFound(GempoolError):
+    status = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(GempoolError):
+    status = 413
+    code = "request_too_large"
+
+
+class RateLimitExceeded(GempoolError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class UpstreamUnavailable(GempoolError):
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
+
+
+class UpstreamFailed(GempoolError):
+    status = 502
+    type = "server_error"
+    code = "upstream_error"
+
+
+def error_body(message: str, *, type: str = "invalid_request_error", param: str | None = None,
+               code: str | None = None, fields: dict | None = None) -> dict[str, Any]:
+    """The OpenAI error envelope."""
+    body: dict[str, Any] = {"message": message, "type": type, "param": param, "code": code}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def error_response(status: int, message: str, **kwargs: Any) -> JsonResponse:
+    """A plain Django JSON response carrying the envelope (for code outside DRF)."""
+    headers = kwargs.pop("headers", None) or {}
+    response = JsonResponse(error_body(message, **kwargs), status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+_DRF_TYPES = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", "forbidden"),
+    404: ("invalid_request_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    406: ("invalid_request_error", "not_acceptable"),
+    415: ("invalid_request_error", "unsupported_media_type"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
+
+
+def _flatten(detail: Any) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_flatten(item) for item in detail)
+    return str(detail)
+
+
+def _validation_response(exc: drf.ValidationError) -> Response:
+    detail = exc.detail
+    fields = detail if isinstance(detail, dict) else None
+    param = next(iter(detail), None) if isinstance(detail, dict) else None
+    if param == "non_field_errors":
+        param = None
+    body = error_body(_flatten(detail), param=param, code="invalid_request", fields=fields)
+    return Response(body, status=400)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: render every known error as the envelope; unknown ones as a logged 500."""
+    if isinstance(exc, GempoolError):
+        body = error_body(exc.message, type=exc.type, param=exc.param, code=exc.code)
+        return Response(body, status=exc.status, headers=exc.headers)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("Request body is too large.", code="request_too_large"), status=413)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    if isinstance(exc, drf.ValidationError):
+        return _validation_response(exc)
+    if isinstance(exc, drf.APIException):
+        type_, code = _DRF_TYPES.get(exc.status_code, ("invalid_request_error", None))
+        if isinstance(exc, drf.ParseError):
+            code = "invalid_json"
+        headers = {}
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="gempool"'
+        body = error_body(_flatten(exc.detail), type=type_, code=code)
+        return Response(body, status=exc.status_code, headers=headers)
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body("Bad request."), status=400)
+    logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+    return Response(error_body("The server had an error while processing your request.",
+                               type="server_error", code="internal_error"), status=500)

@@ -1,0 +1,23 @@
+"""gunicorn settings, from the environment (README: "Configuration")."""
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("GEMPOOL_BIND", "127.0.0.1:8000")
+# gthread: every stream holds a thread that mostly sleeps on the upstream socket, which costs
+# little memory; bench/results.md compares it with gevent.
+worker_class = os.environ.get("GEMPOOL_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("GEMPOOL_WORKERS", "1"))
+threads = int(os.environ.get("GEMPOOL_THREADS", "512"))
+worker_connections = int(os.environ.get("GEMPOOL_WORKER_CONNECTIONS", "2000"))
+backlog = 2048
+# Streams can last minutes; the worker timeout only watches worker liveness for gthread.
+timeout = int(os.environ.get("GEMPOOL_WORKER_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 5
+accesslog = os.environ.get("GEMPOOL_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("GEMPOOL_LOG_LEVEL", "info").lower()
+# Authorization headers and query strings never go into the access log.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+forwarded_allow_ips = os.environ.get("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,203 @@
+"""Django settings for gempool. Every knob comes from the environment (see README, .env.example)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gempool_site.env import (
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    persistent_secret_key,
+    sqlite_database,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("GEMPOOL_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or persistent_secret_key(DATA_DIR)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "accounts",
+    "models_catalog",
+    "files_app",
+    "openai_api",
+    "console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gempool_site.middleware.ApiErrorMiddleware",
+]
+
+ROOT_URLCONF = "gempool_site.urls"
+WSGI_APPLICATION = "gempool_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL")
+DATABASES = {
+    "default": database_from_url("DATABASE_URL", _database_url) if _database_url
+    else sqlite_database(DATA_DIR / "gempool.sqlite3"),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    env_url("REDIS_URL", REDIS_URL, schemes=("redis", "rediss", "unix"))
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("GEMPOOL_CACHE_PREFIX", "gempool"),
+        },
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gempool"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Console assets are served by the app itself (no CDN, no separate web server needed).
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve straight from the app folders: no collectstatic step to forget
+
+# Request bodies: uploads are checked against GEMPOOL_MAX_UPLOAD_MB by the files API itself;
+# this outer cap only protects the process from absurd bodies (a data: URI inflates by 4/3).
+GEMPOOL_MAX_UPLOAD_BYTES = env_int("GEMPOOL_MAX_UPLOAD_MB", 20, minimum=1, maximum=512) * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = GEMPOOL_MAX_UPLOAD_BYTES * 2 + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+GEMPOOL_IMPORT_MAX_BYTES = env_int("GEMPOOL_IMPORT_MAX_MB", 5, minimum=1, maximum=100) * 1024 * 1024
+
+# Upstream.
+GEMPOOL_AUTH_URL = env_url("GEMPOOL_AUTH_URL", "https://business.gemini.google")
+GEMPOOL_API_URL = env_url("GEMPOOL_API_URL", "https://biz-discoveryengine.googleapis.com")
+GEMPOOL_VERIFY_TLS = env_bool("GEMPOOL_VERIFY_TLS", True)
+GEMPOOL_CONNECT_TIMEOUT = env_float("GEMPOOL_CONNECT_TIMEOUT", 10.0, minimum=0.1, maximum=120)
+GEMPOOL_READ_TIMEOUT = env_float("GEMPOOL_READ_TIMEOUT", 300.0, minimum=1, maximum=1800)
+GEMPOOL_JWT_REFRESH_AFTER = env_float("GEMPOOL_JWT_REFRESH_AFTER", 240.0, minimum=10, maximum=290)
+GEMPOOL_UPSTREAM_LANGUAGE = env_str("GEMPOOL_UPSTREAM_LANGUAGE", "en-US")
+GEMPOOL_UPSTREAM_TIME_ZONE = env_str("GEMPOOL_UPSTREAM_TIME_ZONE", "UTC")
+
+# Chat behaviour.
+GEMPOOL_MAX_ATTEMPTS = env_int("GEMPOOL_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum=1, maximum=600)
+GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
+GEMPOOL_MEDIA_RETENTION_HOURS = env_float("GEMPOOL_MEDIA_RETENTION_HOURS", 72.0, minimum=0.01)
+GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum=1, maximum=120)
+GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
+GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
+
+# CORS applies to the OpenAI-compatible API only; the management API is same-origin.
+CORS_URLS_REGEX = r"^/(v1/|image/|health$)"
+CORS_ALLOWED_ORIGINS = [o for o in env_list("GEMPOOL_CORS_ORIGINS", ["*"]) if o != "*"]
+CORS_ALLOW_ALL_ORIGINS = env_list("GEMPOOL_CORS_ORIGINS", ["*"]) == ["*"]
+CORS_ALLOW_CREDENTIALS = False
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "gempool_site.auth.AdminTokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["gempool_site.auth.IsStaff"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "gempool_site.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_RATES": {"login": env_str("GEMPOOL_LOGIN_RATE", "10/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "gempool API",
+    "DESCRIPTION": "OpenAI-compatible gateway over a pool of Gemini Enterprise accounts",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Security headers; HSTS only matters once served over TLS (behind a terminating proxy set
+# GEMPOOL_BEHIND_TLS_PROXY so Django trusts X-Forwarded-Proto).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SAMESITE = "Lax"
+if env_bool("GEMPOOL_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env_int("GEMPOOL_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "gempool_site.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"()": "gempool_site.logging.ContextFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": env_str("GEMPOOL_LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,26 @@
+"""Root URLconf: the OpenAI-compatible API, the management API, the console and the admin."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from gempool_site.middleware import make_error_handlers
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("v1/", include("openai_api.urls")),
+    path("v1/", include("files_app.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/", include("accounts.urls")),
+    path("api/", include("models_catalog.urls")),
+    path("", include("files_app.media_urls")),
+    path("", include("openai_api.health_urls")),
+    path("", include("console.urls")),
+]
+
+_handlers = make_error_handlers()
+handler400 = _handlers["handler400"]
+handler403 = _handlers["handler403"]
+handler404 = _handlers["handler404"]
+handler500 = _handlers["handler500"]

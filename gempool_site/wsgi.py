@@ -1,0 +1,9 @@
+"""WSGI entry point (gunicorn gempool_site.wsgi)."""
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gempool_site.settings")
+application = get_wsgi_application()

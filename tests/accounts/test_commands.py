@@ -1,0 +1,58 @@
+"""createapikey and firstrun: keys are shown once and only their hash is stored."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from accounts.models import ApiKey
+from accounts.services import api_key_verify
+
+pytestmark = pytest.mark.django_db
+
+
+def _all_text_in_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, prefix, key_hash FROM accounts_apikey")
+        return repr(cursor.fetchall())
+
+
+def test_createapikey_prints_the_key_last_and_stores_only_its_hash():
+    out = io.StringIO()
+    call_command("createapikey", "ci bot", stdout=out, stderr=io.StringIO())
+    raw = out.getvalue().strip().splitlines()[-1]
+    assert raw.startswith("gp-") and len(raw) > 40
+    stored = ApiKey.objects.get()
+    assert stored.key_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert raw not in _all_text_in_database()
+    assert raw.startswith(stored.prefix)
+    assert api_key_verify(raw=raw) == stored
+    assert api_key_verify(raw=raw + "x") is None
+
+
+def test_createapikey_refuses_an_empty_name():
+    with pytest.raises(CommandError, match="NAME must be"):
+        call_command("createapikey", "  ", stdout=io.StringIO())
+
+
+def test_firstrun_creates_an_admin_and_a_key_once():
+    out = io.StringIO()
+    call_command("firstrun", stdout=out)
+    assert "API key (for /v1)" in out.getvalue()
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
+    again = io.StringIO()
+    call_command("firstrun", stdout=again)
+    assert again.getvalue() == ""
+    assert ApiKey.objects.count() == 1
+
+
+def test_a_revoked_key_no_longer_verifies(api_key):
+    from accounts.services import api_key_revoke
+
+    record, raw = api_key
+    api_key_revoke(api_key=record)
+    assert api_key_verify(raw=raw) is None

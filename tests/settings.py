@@ -1,0 +1,19 @@
+"""Test settings: the production settings, with an isolated data dir and file-backed test databases."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("GEMPOOL_DATA_DIR", tempfile.mkdtemp(prefix="gempool-test-"))
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-that-is-long-enough-for-fernet-0123456789")
+os.environ.setdefault("GEMPOOL_LOG_LEVEL", "WARNING")
+
+from gempool_site.settings import *  # noqa: E402,F403
+from gempool_site.settings import DATA_DIR, DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not :memory:, so a gunicorn process started by an end-to-end test sees the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user fixtures
+ALLOWED_HOSTS = ["*"]
