@@ -117,3 +117,26 @@ class PoolSettings(models.Model):
         """The single row, created with defaults on first use."""
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+
+class RequestLog(models.Model):
+    """One /v1 request's outcome, for the dashboard: no content, no secrets."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    endpoint = models.CharField(max_length=40, default="chat")
+    model = models.CharField(max_length=100, blank=True, default="")
+    stream = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField()
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error_kind = models.CharField(max_length=40, blank=True, default="")
+    request_id = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["account", "created_at"], name="requestlog_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.endpoint} {self.status_code}"

@@ -20,7 +20,7 @@ _READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError
 
 
 class AssistStream:
-    """Iterator of StreamEvent, decoded while the bytes arrive. Ends after a StreamError. Close it when done."""
+    """Iterator of StreamEvent decoded while bytes arrive; ends after a StreamError. Close it when done."""
 
     def __init__(self, response: requests.Response, *, account: str = "",
                  on_auth_expired: Callable[[], None] | None = None) -> None:

@@ -146,7 +146,7 @@ class TokenStore(Protocol):
     def put(self, key: str, jwt: CachedJwt, ttl: float) -> None: ...
 
     def refresh_lock(self, key: str, timeout: float) -> AbstractContextManager[bool]:
-        """Cross-process single flight; yields True if we own the refresh (False: waited `timeout` in vain)."""
+        """Cross-process single flight; yields True if we own the refresh (False: waited in vain)."""
         ...
 
 

@@ -163,7 +163,8 @@ class GeminiClient:
                 for chunk in resp.iter_content(chunk_size=256 * 1024):
                     total += len(chunk)
                     if total > max_bytes:
-                        raise InvalidRequest(f"file larger than {max_bytes} bytes", status=200, reason="TOO_LARGE")
+                        raise InvalidRequest(f"file larger than {max_bytes} bytes", status=200,
+                                             reason="TOO_LARGE")
                     chunks.append(chunk)
             except requests.RequestException as exc:
                 raise Unavailable(f"download interrupted: {type(exc).__name__}") from None
@@ -282,7 +283,8 @@ def _json_body(resp: requests.Response, method: str) -> Any:
 def _file_metadata(item: dict[str, Any]) -> FileMetadata:
     return FileMetadata(file_id=str(item.get("fileId", "")), name=str(item.get("name", "")),
                         mime_type=str(item.get("mimeType", "")), session=str(item.get("session", "")),
-                        byte_size=_int_or_none(item.get("byteSize")), origin=str(item.get("fileOriginType", "")))
+                        byte_size=_int_or_none(item.get("byteSize")),
+                        origin=str(item.get("fileOriginType", "")))
 
 
 def _int_or_none(value: Any) -> int | None:

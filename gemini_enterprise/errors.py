@@ -10,7 +10,7 @@ from typing import Any
 
 
 class UpstreamError(Exception):
-    """Base of every upstream failure. `account_fault` says whether the account (not the request) is to blame."""
+    """Base of every upstream failure. `account_fault`: is the account (not the request) to blame?"""
 
     account_fault: bool = True
     retryable_elsewhere: bool = True  # may another account succeed where this one failed?

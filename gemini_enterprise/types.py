@@ -80,7 +80,7 @@ class ThoughtDelta:
 
 @dataclass(frozen=True)
 class GeneratedFile:
-    """A generated image/video reference (`content.file`); fetch bytes with list_file_metadata + download_file."""
+    """A generated image/video (`content.file`); get bytes via list_file_metadata + download_file."""
 
     file_id: str
     mime_type: str

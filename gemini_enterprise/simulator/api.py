@@ -1,12 +1,14 @@
 """The simulated widget methods, the downloads and the /_sim control API."""
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from gemini_enterprise.simulator import media
+from gemini_enterprise.simulator.httperrors import HttpFault, decode_b64, google_error
 from gemini_enterprise.simulator.scenario import (
     IMAGE_TEXT,
     VIDEO_TEXT,
@@ -37,12 +39,12 @@ SUPPORTED_MIME = re.compile(r"^(text/[\w.+-]+|image/(png|jpeg|webp|gif|heic|heif
 PRE_STREAM_FAULTS = ("401", "403", "404_session", "429", "429_before", "400", "500", "503")
 
 
-def _fault(code: int, message: str, **kwargs: Any) -> Exception:
-    from gemini_enterprise.simulator.handler import HttpFault  # cycle: handler imports this module
+def _fault(code: int, message: str, **kwargs: Any) -> HttpFault:
     return HttpFault(code, message, **kwargs)
 
 
-def resolve_session(handler: SimHandler, account: SimAccount, name: Any, *, full_only: bool = False) -> SimSession:
+def resolve_session(handler: SimHandler, account: SimAccount, name: Any, *,
+                    full_only: bool = False) -> SimSession:
     """The caller's session by any accepted name form; 404 unknown, 403 someone else's."""
     match = SESSION_RE.match(name) if isinstance(name, str) else None
     if match is None or (match.group(1) not in (None, PROJECT_NUMBER)) or (full_only and not match.group(1)):
@@ -58,7 +60,8 @@ def resolve_session(handler: SimHandler, account: SimAccount, name: Any, *, full
 # ---- widget methods -----------------------------------------------------------------------------
 
 
-def widget_createSession(handler: SimHandler, account: SimAccount, request: dict, rule: FaultRule | None) -> None:  # noqa: N802
+def widget_createSession(handler: SimHandler, account: SimAccount, request: dict,  # noqa: N802
+                         rule: FaultRule | None) -> None:
     """Create a session; any client-supplied name is ignored."""
     session = handler.server.sim.create_session(account.csesidx)
     now = datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
@@ -69,7 +72,6 @@ def widget_createSession(handler: SimHandler, account: SimAccount, request: dict
 def widget_addContextFile(handler: SimHandler, account: SimAccount, request: dict,  # noqa: N802
                           rule: FaultRule | None) -> None:
     """Store an uploaded file in its session."""
-    from gemini_enterprise.simulator.handler import decode_b64
     session = resolve_session(handler, account, request.get("name"))
     mime = str(request.get("mimeType") or "")
     if not SUPPORTED_MIME.match(mime):
@@ -78,7 +80,6 @@ def widget_addContextFile(handler: SimHandler, account: SimAccount, request: dic
     if (rule is not None and rule.fault == "armor") or b"[[sim:armor]]" in data:
         details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MODEL_ARMOR_VIOLATION",
                     "domain": "discoveryengine.googleapis.com", "metadata": {"details": "simulated"}}]
-        from gemini_enterprise.simulator.handler import google_error
         raise _fault(400, "", body=google_error(400, "Content blocked by Model Armor.", details=details))
     file = handler.server.sim.add_file(session, name=str(request.get("fileName") or "upload"), mime_type=mime,
                                        data=data, origin="USER_UPLOADED")
@@ -101,7 +102,8 @@ def widget_listSessionFileMetadata(handler: SimHandler, account: SimAccount, req
 def _metadata(session: SimSession, file: Any) -> dict[str, Any]:
     full = FULL_SESSION_PREFIX + session.session_id
     return {"fileId": file.file_id, "name": file.name, "mimeType": file.mime_type,
-            "byteSize": str(len(file.data)), "tokenCount": str(file.token_count), "fileOriginType": file.origin,
+            "byteSize": str(len(file.data)), "tokenCount": str(file.token_count),
+            "fileOriginType": file.origin,
             "session": full, "quotaPercentage": 0.01,
             # Deliberately the "wrong" URI real upstream returns (LX): clients must build their own.
             "downloadUri": f"https://discoveryengine.googleapis.com/v1/{full}:downloadFile?file_id={file.file_id}"}
@@ -199,7 +201,6 @@ def _seconds(value: str | None, default: float = 5.0) -> float:
 
 def download(handler: SimHandler, account: SimAccount, path: str, *, base64_text: bool) -> None:
     """Serve file bytes at /v1alpha/<projects path>:downloadFile and /download/v1alpha/...; alt=media."""
-    import base64
     name = path.removeprefix("/download").removeprefix("/v1alpha/").removesuffix(":downloadFile")
     session = resolve_session(handler, account, name, full_only=True)
     file = session.files.get(handler.query.get("fileId", ""))
@@ -229,7 +230,8 @@ def control(handler: SimHandler, verb: str, path: str) -> None:
         count = body.get("count")
         try:
             rule_id = sim.add_fault(str(body.get("fault", "")), csesidx=body.get("csesidx"),
-                                    count=int(count) if count is not None else None, endpoint=body.get("endpoint"))
+                                    count=int(count) if count is not None else None,
+                                    endpoint=body.get("endpoint"))
         except (TypeError, ValueError) as exc:
             raise _fault(400, str(exc)) from None
         handler.send_json(200, {"id": rule_id})
@@ -243,9 +245,10 @@ def control(handler: SimHandler, verb: str, path: str) -> None:
         rows = body.get("accounts", [body])
         try:
             for row in rows:
-                sim.add_account(SimAccount(csesidx=str(row["csesidx"]), secure_c_ses=str(row["secure_c_ses"]),
-                                           team_id=row.get("team_id"), host_c_oses=str(row.get("host_c_oses") or ""),
-                                           available=bool(row.get("available", True))))
+                sim.add_account(SimAccount(
+                    csesidx=str(row["csesidx"]), secure_c_ses=str(row["secure_c_ses"]),
+                    team_id=row.get("team_id"), host_c_oses=str(row.get("host_c_oses") or ""),
+                    available=bool(row.get("available", True))))
         except (KeyError, TypeError, AttributeError):
             raise _fault(400, "each account needs csesidx and secure_c_ses") from None
         handler.send_json(200, {"ok": True, "accounts": len(sim.accounts)})

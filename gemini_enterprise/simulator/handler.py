@@ -1,8 +1,6 @@
 """HTTP request handler: the auth host, the widget API host and the /_sim control API on one port."""
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import time
@@ -12,8 +10,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from gemini_enterprise.simulator import api
+from gemini_enterprise.simulator.httperrors import HttpFault, fault_error
 from gemini_enterprise.simulator.jwtcheck import JwtRejected, verify_jwt
-from gemini_enterprise.simulator.scenario import RESOURCE_EXHAUSTED
 from gemini_enterprise.simulator.state import FaultRule, SimAccount
 
 if TYPE_CHECKING:
@@ -28,42 +26,6 @@ VERB_KEYS = {
     "widgetAddContextFile": ("addContextFile", "addContextFileRequest"),
     "widgetListSessionFileMetadata": ("listSessionFileMetadata", "listSessionFileMetadataRequest"),
 }
-GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
-
-
-class HttpFault(Exception):
-    """Answer the request with this Google-style error."""
-
-    def __init__(self, code: int, message: str, *, body: dict | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.body = body or google_error(code, message)
-
-
-def google_error(code: int, message: str, *, details: list[dict] | None = None) -> dict[str, Any]:
-    """The standard Google error envelope."""
-    err: dict[str, Any] = {"code": code, "message": message, "status": GOOGLE_STATUS.get(code, "UNKNOWN")}
-    if details:
-        err["details"] = details
-    return {"error": err}
-
-
-def fault_error(rule_fault: str) -> HttpFault | None:
-    """The HTTP error a generic fault stands for (None when the fault is not an HTTP error)."""
-    if rule_fault in ("429", "429_before"):
-        return HttpFault(429, "", body=RESOURCE_EXHAUSTED)
-    if rule_fault == "401":
-        return HttpFault(401, "Request had invalid authentication credentials.")
-    if rule_fault == "403":
-        return HttpFault(403, "The caller does not have permission (simulated).")
-    if rule_fault == "404_session":
-        return HttpFault(404, "Session not found (simulated).")
-    if rule_fault in ("400", "500", "503"):
-        return HttpFault(int(rule_fault), f"Simulated {rule_fault}.")
-    return None
-
-
 class SimHandler(BaseHTTPRequestHandler):
     """One connection; HTTP/1.1 keep-alive, chunked streaming."""
 
@@ -218,7 +180,8 @@ class SimHandler(BaseHTTPRequestHandler):
         """A complete JSON response."""
         self.send_bytes(code, json.dumps(data).encode("utf-8"), "application/json; charset=UTF-8")
 
-    def send_bytes(self, code: int, data: bytes, content_type: str, *, extra: dict[str, str] | None = None) -> None:
+    def send_bytes(self, code: int, data: bytes, content_type: str, *,
+                   extra: dict[str, str] | None = None) -> None:
         """A complete response with a Content-Length."""
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -259,13 +222,3 @@ def _seconds(value: str | None, default: float = 5.0) -> float:
         return max(0.0, float(value)) if value else default
     except ValueError:
         return default
-
-
-def decode_b64(text: Any) -> bytes:
-    """Standard base64 (padding optional) or raise HttpFault 400."""
-    if not isinstance(text, str):
-        raise HttpFault(400, "fileContents must be a base64 string.")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise HttpFault(400, "fileContents is not valid base64.") from None

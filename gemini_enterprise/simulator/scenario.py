@@ -76,7 +76,7 @@ def _add_fault(scenario: Scenario, spec: str) -> None:
 
 
 def wants_media(scenario: Scenario, tools: dict[str, Any], query: str) -> None:
-    """Decide image/video generation: a directive, a media-only toolsSpec, or a prompt asking for a picture."""
+    """Decide image/video: a directive, a media-only toolsSpec, or a prompt asking for a picture."""
     media_only = bool(tools) and set(tools) <= MEDIA_SPECS and not set(tools) <= {"toolRegistry"}
     if media_only:
         scenario.image = scenario.image or "imageGenerationSpec" in tools
@@ -144,7 +144,8 @@ def plan_elements(plan: StreamPlan) -> Iterator[tuple[str, Any]]:
     sc = plan.scenario
     assist_token = secrets.token_urlsafe(16)
     thoughts = [] if "skipped" in sc.faults else [
-        f"**Thinking step {i + 1}**\n\nConsidering the request ({i + 1}/{sc.thoughts})." for i in range(sc.thoughts)]
+        f"**Thinking step {i + 1}**\n\nConsidering the request ({i + 1}/{sc.thoughts})."
+        for i in range(sc.thoughts)]
     first = progress([reply(thoughts[0], thought=True)] if thoughts else [], assist_token)
     first["uToken"] = secrets.token_urlsafe(24)
     yield "element", first

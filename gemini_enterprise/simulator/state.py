@@ -181,7 +181,8 @@ class SimState:
             self.sessions[session.session_id] = session
         return session
 
-    def add_file(self, session: SimSession, *, name: str, mime_type: str, data: bytes, origin: str) -> SimFile:
+    def add_file(self, session: SimSession, *, name: str, mime_type: str, data: bytes,
+                 origin: str) -> SimFile:
         """Store a file in a session under a fresh numeric id."""
         file = SimFile(file_id=str(secrets.randbelow(9 * 10**15) + 10**15), name=name, mime_type=mime_type,
                        data=data, origin=origin, session_id=session.session_id)

@@ -1,0 +1,139 @@
+"""The Django side of the upstream client: one GeminiClient per process, JWTs shared through the cache.
+
+Process-local objects here hold only connections; everything several workers must agree on (JWTs,
+refresh locks) goes through the Django cache, which is Redis when REDIS_URL is set.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts.models import Account, PoolSettings
+from gemini_enterprise.auth import CachedJwt
+from gemini_enterprise.client import GeminiClient
+from gemini_enterprise.types import ClientConfig, Credentials
+from gempool_site import crypto
+
+_client: GeminiClient | None = None
+_client_guard = threading.Lock()
+POOL_SETTINGS_VERSION_KEY = "pool-settings-version"
+# (version, settings): kept per process because PoolSettings holds a proxy password that must not
+# sit in clear in a shared cache; the shared cache only carries a version number.
+_pool_settings_local: tuple[int, PoolSettings] | None = None
+
+
+class CacheTokenStore:
+    """TokenStore over the Django cache; JWTs are encrypted there like every other secret."""
+
+    lock_ttl = 30.0  # a crashed holder frees the refresh lock after this long
+
+    def get(self, key: str) -> CachedJwt | None:
+        stored = cache.get(f"jwt:{key}")
+        if not stored:
+            return None
+        try:
+            payload = json.loads(crypto.decrypt(stored))
+        except (crypto.SecretUnreadable, ValueError):
+            return None
+        return CachedJwt(payload["token"], payload["issued_at"])
+
+    def put(self, key: str, jwt: CachedJwt, ttl: float) -> None:
+        payload = json.dumps({"token": jwt.token, "issued_at": jwt.issued_at})
+        cache.set(f"jwt:{key}", crypto.encrypt(payload), timeout=max(1, int(ttl)))
+
+    @contextmanager
+    def refresh_lock(self, key: str, timeout: float) -> Iterator[bool]:
+        lock_key, owner = f"jwt-lock:{key}", secrets.token_hex(8)
+        deadline = time.monotonic() + timeout
+        owned = cache.add(lock_key, owner, timeout=int(self.lock_ttl))
+        while not owned and time.monotonic() < deadline:
+            time.sleep(0.02)
+            owned = cache.add(lock_key, owner, timeout=int(self.lock_ttl))
+        try:
+            yield owned
+        finally:
+            if owned and cache.get(lock_key) == owner:
+                cache.delete(lock_key)
+
+
+def client_config() -> ClientConfig:
+    """The upstream client's configuration, from settings."""
+    return ClientConfig(
+        auth_url=settings.GEMPOOL_AUTH_URL,
+        api_url=settings.GEMPOOL_API_URL,
+        connect_timeout=settings.GEMPOOL_CONNECT_TIMEOUT,
+        read_timeout=settings.GEMPOOL_READ_TIMEOUT,
+        jwt_refresh_after=settings.GEMPOOL_JWT_REFRESH_AFTER,
+        verify_tls=settings.GEMPOOL_VERIFY_TLS,
+        language_code=settings.GEMPOOL_UPSTREAM_LANGUAGE,
+        time_zone=settings.GEMPOOL_UPSTREAM_TIME_ZONE,
+    )
+
+
+def get_client() -> GeminiClient:
+    """This process's GeminiClient (its connection pools are per process by nature)."""
+    global _client
+    if _client is None:
+        with _client_guard:
+            if _client is None:
+                _client = GeminiClient(client_config(), token_store=CacheTokenStore())
+    return _client
+
+
+def reset_client() -> None:
+    """Drop the process's client (tests change upstream URLs between cases)."""
+    global _client
+    with _client_guard:
+        if _client is not None:
+            _client.close()
+        _client = None
+
+
+def pool_settings_get() -> PoolSettings:
+    """PoolSettings without a query per request: reloaded only when its shared version number moves."""
+    global _pool_settings_local
+    version = cache.get_or_set(POOL_SETTINGS_VERSION_KEY, 1, timeout=None)
+    local = _pool_settings_local
+    if local is not None and local[0] == version:
+        return local[1]
+    pool = PoolSettings.load()
+    _pool_settings_local = (version, pool)
+    return pool
+
+
+def pool_settings_changed() -> None:
+    """Call after saving PoolSettings so every process reloads it on its next request."""
+    try:
+        cache.incr(POOL_SETTINGS_VERSION_KEY)
+    except ValueError:  # the key expired or was evicted: any new value forces a reload
+        cache.set(POOL_SETTINGS_VERSION_KEY, secrets.randbelow(1 << 30) + 2, timeout=None)
+
+
+def effective_proxy(account: Account, pool: PoolSettings) -> str | None:
+    """The account's own proxy, else the pool's when enabled, else a direct connection."""
+    if account.proxy_url:
+        return account.proxy_url
+    if pool.proxy_enabled and pool.proxy_url:
+        return pool.proxy_url
+    return None
+
+
+def credentials_for(account: Account, pool: PoolSettings | None = None) -> Credentials:
+    """The upstream client's view of an account."""
+    pool = pool or pool_settings_get()
+    return Credentials(
+        key=f"account-{account.pk}-{account.csesidx}",
+        team_id=account.team_id,
+        csesidx=account.csesidx,
+        secure_c_ses=account.secure_c_ses,
+        host_c_oses=account.host_c_oses,
+        user_agent=account.user_agent or Credentials.__dataclass_fields__["user_agent"].default,
+        proxy=effective_proxy(account, pool),
+    )
