@@ -23,10 +23,6 @@ from gempool_site import crypto
 
 _client: GeminiClient | None = None
 _client_guard = threading.Lock()
-POOL_SETTINGS_VERSION_KEY = "pool-settings-version"
-# (version, settings): kept per process because PoolSettings holds a proxy password that must not
-# sit in clear in a shared cache; the shared cache only carries a version number.
-_pool_settings_local: tuple[int, PoolSettings] | None = None
 
 
 class CacheTokenStore:
@@ -97,23 +93,8 @@ def reset_client() -> None:
 
 
 def pool_settings_get() -> PoolSettings:
-    """PoolSettings without a query per request: reloaded only when its shared version number moves."""
-    global _pool_settings_local
-    version = cache.get_or_set(POOL_SETTINGS_VERSION_KEY, 1, timeout=None)
-    local = _pool_settings_local
-    if local is not None and local[0] == version:
-        return local[1]
-    pool = PoolSettings.load()
-    _pool_settings_local = (version, pool)
-    return pool
-
-
-def pool_settings_changed() -> None:
-    """Call after saving PoolSettings so every process reloads it on its next request."""
-    try:
-        cache.incr(POOL_SETTINGS_VERSION_KEY)
-    except ValueError:  # the key expired or was evicted: any new value forces a reload
-        cache.set(POOL_SETTINGS_VERSION_KEY, secrets.randbelow(1 << 30) + 2, timeout=None)
+    """The pool settings row (one indexed query; never cached, so every process sees edits at once)."""
+    return PoolSettings.load()
 
 
 def effective_proxy(account: Account, pool: PoolSettings) -> str | None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.db import models
 
+INLINE_PURPOSE = "inline"  # StoredFiles made from data: URIs: not listed by /v1/files, pruned like media
+
 
 class StoredFile(models.Model):
     """A file uploaded through /v1/files or inlined as a data: URI; bytes live under GEMPOOL_DATA_DIR."""

@@ -209,7 +209,7 @@ class GeminiClient:
             logger.debug("upstream call", extra=context)
             return resp
         with resp:
-            body = _read_limited(resp, ERROR_BODY_LIMIT)
+            body = _read_limited(resp, ERROR_BODY_LIMIT) if stream else resp.content[:ERROR_BODY_LIMIT]
         error = error_from_response(resp.status_code, body, headers=resp.headers)
         logger.info("upstream call refused", extra={**context, "kind": error.kind, "reason": error.reason})
         raise error

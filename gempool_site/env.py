@@ -108,8 +108,11 @@ def database_from_url(name: str, url: str) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
+            # A small psycopg pool: chat threads return their connection before waiting on the
+            # upstream, so hundreds of streams share a handful of server connections.
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {"pool": {"min_size": 1, "max_size": env_int("GEMPOOL_DB_POOL_SIZE", 20, minimum=1),
+                                 "timeout": 30}},
         }
     if parts.scheme == "sqlite":
         return sqlite_database(Path(unquote(parts.path)))

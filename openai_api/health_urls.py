@@ -1,3 +1,8 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+from django.views.decorators.http import require_safe
+
+from openai_api import views
+
+urlpatterns = [path("health", require_safe(views.health), name="health")]

@@ -1,3 +1,12 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from openai_api import views
+
+urlpatterns = [
+    path("models", views.ModelListView.as_view(), name="v1-models"),
+    path("models/<str:model_id>", views.ModelDetailView.as_view(), name="v1-model"),
+    path("chat/completions", views.ChatCompletionsView.as_view(), name="v1-chat-completions"),
+    path("status", views.StatusView.as_view(), name="v1-status"),
+]

@@ -47,3 +47,90 @@ def make_account(db):
         return Account.objects.create(**defaults)
 
     return make
+
+
+# ---- the upstream simulator and a real gateway process -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    """One upstream simulator per test worker; tests register the accounts they need."""
+    from gemini_enterprise.simulator import SimulatorServer
+
+    sim = SimulatorServer(port=0, fragment_delay=0.002, fragments=4, thought_fragments=2).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim(simulator):
+    """The simulator with faults and statistics cleared for this test."""
+    simulator.clear_faults()
+    simulator.reset()
+    yield simulator
+    simulator.clear_faults()
+
+
+@pytest.fixture
+def pool_account(db, sim, make_account):
+    """Factory: an Account in the database and the matching seat in the simulator."""
+    from gemini_enterprise.simulator import SimAccount
+
+    def make(**fields):
+        account = make_account(**fields)
+        sim.add_account(SimAccount(csesidx=account.csesidx, secure_c_ses=account.secure_c_ses,
+                                   host_c_oses=account.host_c_oses, team_id=account.team_id))
+        return account
+
+    return make
+
+
+@pytest.fixture
+def upstream_settings(settings, sim):
+    """Point this process's upstream client at the simulator."""
+    from accounts.upstream import reset_client
+
+    settings.GEMPOOL_AUTH_URL = sim.url
+    settings.GEMPOOL_API_URL = sim.url
+    reset_client()
+    yield settings
+    reset_client()
+
+
+@pytest.fixture(scope="session")
+def gateway(django_db_setup, django_db_blocker, simulator):
+    """A gunicorn process serving gempool against the test database and the simulator."""
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    from tests.gateway_process import GatewayProcess, database_url
+
+    process = GatewayProcess(database=database_url(connection.settings_dict), upstream_url=simulator.url,
+                             data_dir=str(django_settings.DATA_DIR), secret_key=django_settings.SECRET_KEY,
+                             extra_env={"GEMPOOL_KEEPALIVE_SECONDS": "0.5"}).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def openai_client(gateway, api_key):
+    """The official OpenAI SDK, pointed at the gateway with a fresh key."""
+    import openai
+
+    _, raw = api_key
+    with openai.OpenAI(api_key=raw, base_url=gateway.url + "/v1", max_retries=0, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def catalogue(db):
+    """The seeded model catalogue (transactional tests flush the migration's rows away)."""
+    import importlib
+
+    from django.apps import apps
+
+    seed = importlib.import_module("models_catalog.migrations.0002_seed_catalogue").seed
+    seed(apps, None)
+    from models_catalog.models import ModelConfig
+
+    return ModelConfig.objects.all()

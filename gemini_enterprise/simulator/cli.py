@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments (reused by the Django management command)."""
     parser = argparse.ArgumentParser(prog="python -m gemini_enterprise.simulator",
-                                     description="Simulated Gemini Enterprise upstream (auth + API on one port).")
+                                     description="Simulated Gemini Enterprise upstream.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--accounts", metavar="FILE", help="business_gemini_session.json with the accounts")
@@ -30,10 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until interrupted."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     accounts = load_accounts(args.accounts) if args.accounts else []
     if not accounts and not args.accept_any_account:
-        logger.warning("no accounts loaded: every login will fail (use --accounts FILE or --accept-any-account)")
+        logger.warning("no accounts loaded: every login fails (use --accounts FILE or --accept-any-account)")
     server = SimulatorServer(accounts, host=args.host, port=args.port, fragment_delay=args.fragment_delay,
                              fragments=args.fragments, thought_fragments=args.thought_fragments,
                              accept_any_account=args.accept_any_account)

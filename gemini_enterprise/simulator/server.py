@@ -1,4 +1,4 @@
-"""SimulatorServer: a real threaded HTTP server speaking the upstream protocol, for tests, demos and benchmarks."""
+"""SimulatorServer: a real threaded HTTP server speaking the upstream protocol (tests, demos, benchmarks)."""
 from __future__ import annotations
 
 import json
@@ -66,14 +66,15 @@ class SimHTTPServer(ThreadingHTTPServer):
 
 
 class SimulatorServer:
-    """Start/stop handle: `SimulatorServer(accounts=[...], port=0).start()`, then `.url`, `.stats()`, `.stop()`."""
+    """Handle: `SimulatorServer(accounts=[...], port=0).start()`, then `.url`, `.stats()`, `.stop()`."""
 
     def __init__(self, accounts: Iterable[SimAccount] = (), *, host: str = "127.0.0.1", port: int = 0,
                  fragment_delay: float = 0.02, fragments: int = 5, thought_fragments: int = 2,
                  accept_any_account: bool = False, jwt_skew: float = 30.0) -> None:
         self.state = SimState(list(accounts), accept_any_account=accept_any_account)
-        self.httpd = SimHTTPServer((host, port), self.state, fragment_delay=fragment_delay, fragments=fragments,
-                                   thought_fragments=thought_fragments, jwt_skew=jwt_skew)
+        self.httpd = SimHTTPServer((host, port), self.state, fragment_delay=fragment_delay,
+                                   fragments=fragments, thought_fragments=thought_fragments,
+                                   jwt_skew=jwt_skew)
         self._thread: threading.Thread | None = None
 
     @property

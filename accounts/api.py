@@ -1,0 +1,272 @@
+"""Management API (/api): accounts, pool config, import/export, proxy, API keys, dashboard.
+
+Every view inherits the REST_FRAMEWORK defaults: a staff session (CSRF-checked) or an admin Bearer key.
+Views parse and validate, call one service, and serialize; the rules live in services.py.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import parsers, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.config_io import ConfigInvalid, config_export_text, config_import, config_parse_bytes
+from accounts.dashboard import dashboard_summary
+from accounts.models import Account, ApiKey, PoolSettings
+from accounts.serializers import (
+    AccountSerializer,
+    AccountTestRequestSerializer,
+    ApiKeySerializer,
+    PoolSettingsSerializer,
+    ProxyTestRequestSerializer,
+    ProxyTestResultSerializer,
+    proxy_status,
+)
+from gempool_site.exceptions import GempoolError, error_body
+
+logger = logging.getLogger(__name__)
+
+SECRETS_HEADER = "X-Gempool-Contains-Secrets"
+EXPORT_FILENAME = "business_gemini_session.json"
+
+
+class ExportNeedsStaff(GempoolError):
+    status = 403
+    type = "permission_error"
+    code = "export_needs_staff_user"
+
+
+def _actor(request: Request) -> str:
+    """Who did it, for the audit line: a user name or an API key's prefix (never the key)."""
+    if request.user and request.user.is_authenticated:
+        return f"user:{request.user.get_username()}"
+    return f"key:{getattr(request.auth, 'prefix', '?')}"
+
+
+# ---- accounts -------------------------------------------------------------------------------
+
+
+class AccountListView(APIView):
+    serializer_class = AccountSerializer
+
+    @extend_schema(responses=AccountSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(AccountSerializer(Account.objects.order_by("id"), many=True).data)
+
+    @extend_schema(request=AccountSerializer, responses={201: AccountSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = AccountSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = services.account_create(data=serializer.validated_data)
+        logger.info("account created", extra={"account_id": account.pk, "by": _actor(request)})
+        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+
+class AccountDetailView(APIView):
+    serializer_class = AccountSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(AccountSerializer(get_object_or_404(Account, pk=pk)).data)
+
+    def put(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=False)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
+        account = get_object_or_404(Account, pk=pk)
+        serializer = AccountSerializer(account, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        account = services.account_update(account=account, data=serializer.validated_data)
+        logger.info("account updated", extra={"account_id": account.pk, "by": _actor(request)})
+        return Response(AccountSerializer(account).data)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        account = get_object_or_404(Account, pk=pk)
+        services.account_delete(account=account)
+        logger.info("account deleted", extra={"account_id": pk, "by": _actor(request)})
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccountToggleView(APIView):
+    @extend_schema(request=None, responses=AccountSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        account = services.account_toggle(account=get_object_or_404(Account, pk=pk))
+        return Response(AccountSerializer(account).data)
+
+
+class AccountTestView(APIView):
+    @extend_schema(request=AccountTestRequestSerializer, responses=inline_serializer("AccountTestResult", {
+        "ok": serializers.BooleanField(), "status": serializers.CharField(),
+        "latency_ms": serializers.IntegerField(), "error": serializers.JSONField(allow_null=True),
+        "reply": serializers.CharField(allow_null=True), "account": AccountSerializer()}))
+    def post(self, request: Request, pk: int) -> Response:
+        account = get_object_or_404(Account, pk=pk)
+        options = AccountTestRequestSerializer(data=request.data or {})
+        options.is_valid(raise_exception=True)
+        result = services.account_test(account=account, chat=options.validated_data["chat"])
+        account.refresh_from_db()
+        return Response({**asdict(result), "account": AccountSerializer(account).data})
+
+
+# ---- pool config, import, export ------------------------------------------------------------
+
+
+class ConfigView(APIView):
+    """GET/PUT the pool settings. Fields left out of a PUT keep their values (the proxy is write-only)."""
+
+    serializer_class = PoolSettingsSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response(PoolSettingsSerializer(PoolSettings.load()).data)
+
+    def put(self, request: Request) -> Response:
+        serializer = PoolSettingsSerializer(PoolSettings.load(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        pool = services.pool_settings_update(data=serializer.validated_data)
+        logger.info("pool settings updated", extra={"by": _actor(request),
+                                                    "fields": ",".join(sorted(serializer.validated_data))})
+        return Response(PoolSettingsSerializer(pool).data)
+
+    patch = put
+
+
+class RawBodyParser(parsers.BaseParser):
+    """Hands the body over as bytes, so the import reports JSON errors with line and column itself."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        return stream.read(settings.GEMPOOL_IMPORT_MAX_BYTES + 1) if stream is not None else b""
+
+
+class ConfigImportView(APIView):
+    """POST a business_gemini_session.json as the body or as the multipart field `file`. All or nothing."""
+
+    parser_classes = [parsers.MultiPartParser, RawBodyParser]
+
+    @extend_schema(
+        request={"application/json": {"type": "object"},
+                 "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                   "format": "binary"}}}},
+        parameters=[OpenApiParameter("dry_run", bool, description="validate and report, change nothing")],
+        responses={200: inline_serializer("ImportSummary", {
+            "dry_run": serializers.BooleanField(), "accounts_created": serializers.IntegerField(),
+            "accounts_updated": serializers.IntegerField(), "models_created": serializers.IntegerField(),
+            "models_updated": serializers.IntegerField(), "message": serializers.CharField()}),
+            400: OpenApiResponse(description="the config is invalid; error.problems lists every problem")})
+    def post(self, request: Request) -> Response:
+        dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
+        try:
+            config = config_parse_bytes(self._raw(request))
+        except ConfigInvalid as exc:
+            body = error_body("The config is invalid; nothing was changed. " + "; ".join(exc.problems[:5]),
+                              code="invalid_config")
+            body["error"]["problems"] = exc.problems
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        summary = config_import(config=config, dry_run=dry_run)
+        logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run})
+        return Response({"dry_run": summary.dry_run, "accounts_created": summary.accounts_created,
+                         "accounts_updated": summary.accounts_updated, "models_created": summary.models_created,
+                         "models_updated": summary.models_updated, "message": summary.as_text()})
+
+    def _raw(self, request: Request) -> bytes:
+        data = request.data
+        if isinstance(data, bytes):
+            return data
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ConfigInvalid(["file: attach the config as the multipart field 'file' (or send it as the body)."])
+        return upload.read(settings.GEMPOOL_IMPORT_MAX_BYTES + 1)
+
+
+class ConfigExportView(APIView):
+    """The whole config with secrets, as a download. Only a staff user's session may take the cookies out.
+
+    Admin API keys get 403: an automated caller holding a key should not be able to lift every account's
+    cookies in one call, and a masked export could not be imported back. `manage.py exportconfig` on the
+    host covers scripted backups.
+    """
+
+    @extend_schema(responses={(200, "application/json"): {"type": "object"}})
+    def get(self, request: Request) -> HttpResponse:
+        if not (request.user and request.user.is_authenticated and request.user.is_staff):
+            raise ExportNeedsStaff("Exporting includes account cookies and needs a logged-in staff user; admin "
+                                   "API keys cannot export. On the host, use `manage.py exportconfig`.")
+        response = HttpResponse(config_export_text(), content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{EXPORT_FILENAME}"'
+        response[SECRETS_HEADER] = "true"
+        response["Cache-Control"] = "no-store"
+        logger.info("config exported", extra={"by": _actor(request)})
+        return response
+
+
+# ---- proxy ----------------------------------------------------------------------------------
+
+
+class ProxyTestView(APIView):
+    @extend_schema(request=ProxyTestRequestSerializer, responses=ProxyTestResultSerializer)
+    def post(self, request: Request) -> Response:
+        options = ProxyTestRequestSerializer(data=request.data or {})
+        options.is_valid(raise_exception=True)
+        kwargs = {key: options.validated_data[key] for key in ("url", "proxy", "timeout")
+                  if key in options.validated_data}
+        result = services.proxy_test(**kwargs)
+        return Response(ProxyTestResultSerializer(result).data)
+
+
+class ProxyStatusView(APIView):
+    @extend_schema(responses=inline_serializer("ProxyStatus", {
+        "proxy": serializers.CharField(), "proxy_enabled": serializers.BooleanField(),
+        "in_use": serializers.BooleanField(), "test_url": serializers.CharField(),
+        "last_test": serializers.JSONField(allow_null=True)}))
+    def get(self, request: Request) -> Response:
+        return Response(proxy_status(PoolSettings.load()))
+
+
+# ---- API keys -------------------------------------------------------------------------------
+
+
+class ApiKeyListView(APIView):
+    serializer_class = ApiKeySerializer
+
+    @extend_schema(responses=ApiKeySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ApiKeySerializer(ApiKey.objects.order_by("-created_at", "-id"), many=True).data)
+
+    @extend_schema(request=ApiKeySerializer, responses={201: ApiKeySerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ApiKeySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key, raw = services.api_key_create(**serializer.validated_data)
+        logger.info("api key created", extra={"key_prefix": api_key.prefix, "by": _actor(request)})
+        # The raw key leaves the server only here, once; nothing may cache this response.
+        return Response({**ApiKeySerializer(api_key).data, "key": raw}, status=status.HTTP_201_CREATED,
+                        headers={"Cache-Control": "no-store"})
+
+
+class ApiKeyRevokeView(APIView):
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        api_key = get_object_or_404(ApiKey, pk=pk)
+        services.api_key_revoke(api_key=api_key)
+        logger.info("api key revoked", extra={"key_prefix": api_key.prefix, "by": _actor(request)})
+        return Response(ApiKeySerializer(api_key).data)
+
+
+# ---- dashboard ------------------------------------------------------------------------------
+
+
+class DashboardView(APIView):
+    @extend_schema(responses={200: OpenApiResponse(description="counts, 24 h hourly series, recent errors")})
+    def get(self, request: Request) -> Response:
+        return Response(dashboard_summary())

@@ -1,0 +1,98 @@
+"""The console dashboard's numbers, and the request log's retention."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from accounts.models import Account, RequestLog
+from accounts.pool import pool_counts
+from accounts.serializers import effective_status, proxy_status
+from accounts.upstream import pool_settings_get
+
+logger = logging.getLogger(__name__)
+
+HOURS = 24
+RECENT_ERRORS = 20
+PRUNE_EVERY_SECONDS = 600  # at most one retention DELETE per this interval across all processes
+PRUNE_LOCK_KEY = "request-log-prune"
+
+
+def dashboard_summary(*, now: datetime | None = None) -> dict:
+    """Accounts by status, requests and errors per account per hour over 24 h, recent errors, proxy."""
+    now = now or timezone.now()
+    request_log_prune_if_due()
+    hours = _hour_starts(now)
+    return {
+        "generated_at": now,
+        "accounts": pool_counts(now=now),
+        "hours": hours,
+        "series": _hourly_series(hours),
+        "recent_errors": _recent_errors(),
+        "proxy": proxy_status(pool_settings_get()),
+    }
+
+
+def _hour_starts(now: datetime) -> list[datetime]:
+    current = now.replace(minute=0, second=0, microsecond=0)
+    return [current - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
+
+
+def _hourly_series(hours: list[datetime]) -> list[dict]:
+    """One entry per account seen in the window (plus live accounts with no traffic), oldest hour first."""
+    index = {hour: i for i, hour in enumerate(hours)}
+    rows = (RequestLog.objects.filter(created_at__gte=hours[0])
+            .annotate(hour=TruncHour("created_at"))
+            .values("account_id", "hour")
+            .annotate(requests=Count("id"), errors=Count("id", filter=Q(status_code__gte=400))))
+    names = {a.pk: (a.display_name, effective_status(a)) for a in Account.objects.all()}
+    series: dict[int | None, dict] = {
+        pk: _empty_series(pk, name, status) for pk, (name, status) in names.items()}
+    for row in rows:
+        slot = index.get(row["hour"])
+        if slot is None:
+            continue
+        pk = row["account_id"] if row["account_id"] in names else None
+        entry = series.setdefault(pk, _empty_series(None, "(deleted or no account)", ""))
+        entry["requests"][slot] += row["requests"]
+        entry["errors"][slot] += row["errors"]
+    return sorted(series.values(), key=lambda s: (s["account_id"] is None, s["account_id"] or 0))
+
+
+def _empty_series(pk: int | None, name: str, status: str) -> dict:
+    return {"account_id": pk, "label": name, "status": status, "requests": [0] * HOURS, "errors": [0] * HOURS}
+
+
+def _recent_errors() -> list[dict]:
+    rows = (RequestLog.objects.filter(status_code__gte=400).select_related("account")
+            .order_by("-created_at")[:RECENT_ERRORS])
+    return [{"at": row.created_at, "account_id": row.account_id,
+             "account": row.account.display_name if row.account else "",
+             "model": row.model, "endpoint": row.endpoint, "status_code": row.status_code,
+             "error_kind": row.error_kind, "latency_ms": row.latency_ms} for row in rows]
+
+
+# ---- retention ------------------------------------------------------------------------------
+
+
+def request_log_prune(*, days: int | None = None, now: datetime | None = None) -> int:
+    """Delete request-log rows older than the retention (GEMPOOL_REQUEST_LOG_RETENTION_DAYS); returns how many."""
+    days = days if days is not None else settings.GEMPOOL_REQUEST_LOG_RETENTION_DAYS
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = RequestLog.objects.filter(created_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("pruned the request log", extra={"deleted": deleted, "retention_days": days})
+    return deleted
+
+
+def request_log_prune_if_due() -> int:
+    """request_log_prune() at most once per PRUNE_EVERY_SECONDS; cheap enough to call on every request."""
+    # cache.add is atomic on every backend, so only one process wins each interval.
+    if not cache.add(PRUNE_LOCK_KEY, 1, timeout=PRUNE_EVERY_SECONDS):
+        return 0
+    return request_log_prune()

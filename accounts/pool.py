@@ -1,0 +1,142 @@
+"""The account pool: lease the least recently used healthy account, and learn from each outcome.
+
+All state lives in the database, so threads, gunicorn workers and separate machines share one pool.
+A lease is one short write transaction (no network inside it); outcomes are applied with F()
+expressions so concurrent reports never lose a count.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Least
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus, PoolSettings
+from gemini_enterprise.errors import (
+    AuthExpired,
+    InvalidRequest,
+    LoginRequired,
+    PermissionDenied,
+    PolicyBlocked,
+    RateLimited,
+    UpstreamError,
+)
+
+logger = logging.getLogger(__name__)
+
+LEASABLE_STATUSES = (AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN)
+
+
+def _eligible(now: datetime) -> Q:
+    return (Q(enabled=True, status__in=LEASABLE_STATUSES)
+            & (Q(cooldown_until__isnull=True) | Q(cooldown_until__lte=now)))
+
+
+def lease_account(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime | None = None
+                  ) -> Account | None:
+    """The healthy account used longest ago, stamped as used now; None when no account can serve."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # SKIP LOCKED lets concurrent leases on Postgres pass each other instead of queueing;
+        # SQLite serialises writers already (IMMEDIATE transactions), where this is a no-op.
+        candidates = (Account.objects.select_for_update(skip_locked=True)
+                      .filter(_eligible(now)).exclude(pk__in=exclude)
+                      .order_by(F("last_used_at").asc(nulls_first=True), "id"))
+        account = candidates.first()
+        if account is None:
+            return None
+        recovered = account.status == AccountStatus.COOLING_DOWN
+        Account.objects.filter(pk=account.pk).update(
+            last_used_at=now, request_count=F("request_count") + 1,
+            **({"status": AccountStatus.ACTIVE, "cooldown_until": None} if recovered else {}))
+    if recovered:
+        logger.info("account recovered from cooldown", extra={"account_id": account.pk})
+        account.status, account.cooldown_until = AccountStatus.ACTIVE, None
+    account.last_used_at = now
+    return account
+
+
+def report_success(*, account: Account) -> None:
+    """The account answered: forget its failure streaks."""
+    Account.objects.filter(pk=account.pk).update(
+        success_count=F("success_count") + 1, consecutive_failures=0, cooldown_streak=0)
+
+
+def cooldown_seconds(*, streak: int, pool: PoolSettings, retry_after: float | None) -> float:
+    """How long a rate-limited account rests: the upstream's hint, else base * 2^streak up to the cap."""
+    if retry_after and retry_after > 0:
+        return min(float(retry_after), float(pool.cooldown_max_seconds) * 4)
+    return float(min(pool.cooldown_base_seconds * (2 ** min(streak, 20)), pool.cooldown_max_seconds))
+
+
+def report_failure(*, account: Account, error: UpstreamError, pool: PoolSettings,
+                   now: datetime | None = None) -> str:
+    """Apply a failure to the account; returns what was done ('cooldown', 'needs_login', 'rest', 'none')."""
+    if isinstance(error, InvalidRequest | PolicyBlocked) or not error.account_fault:
+        return "none"  # the request's fault: another account would fail the same way
+    now = now or timezone.now()
+    base = {"last_error_kind": error.kind, "last_error_reason": error.message[:500], "last_error_at": now,
+            "failure_count": F("failure_count") + 1, "consecutive_failures": F("consecutive_failures") + 1}
+    rows = Account.objects.filter(pk=account.pk)
+    if isinstance(error, RateLimited):
+        fresh = rows.values_list("cooldown_streak", flat=True).first() or 0
+        seconds = cooldown_seconds(streak=fresh, pool=pool, retry_after=error.retry_after)
+        rows.filter(status__in=LEASABLE_STATUSES).update(
+            status=AccountStatus.COOLING_DOWN, cooldown_until=now + timedelta(seconds=seconds),
+            cooldown_streak=Least(F("cooldown_streak") + 1, 30))
+        rows.update(**base)
+        _log_failure(account, error, "cooldown", seconds)
+        return "cooldown"
+    if isinstance(error, LoginRequired | PermissionDenied | AuthExpired):
+        rows.exclude(status=AccountStatus.DISABLED).update(status=AccountStatus.NEEDS_LOGIN, cooldown_until=None)
+        rows.update(**base)
+        _log_failure(account, error, "needs_login", 0)
+        return "needs_login"
+    seconds = float(pool.unavailable_rest_seconds)
+    if seconds > 0:
+        rows.filter(status__in=LEASABLE_STATUSES).update(
+            status=AccountStatus.COOLING_DOWN, cooldown_until=now + timedelta(seconds=seconds))
+    rows.update(**base)
+    _log_failure(account, error, "rest", seconds)
+    return "rest"
+
+
+def _log_failure(account: Account, error: UpstreamError, action: str, seconds: float) -> None:
+    logger.warning("account failure", extra={"account_id": account.pk, "error_kind": error.kind,
+                                             "action": action, "rest_seconds": round(seconds, 1)})
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """Why nothing can be leased: how many accounts are resting and when the first comes back."""
+
+    enabled: int
+    cooling: int
+    soonest_recovery: datetime | None
+
+
+def pool_state(*, now: datetime | None = None) -> PoolState:
+    """A summary used to choose between 429 (wait) and 503 (nothing will come back by itself)."""
+    now = now or timezone.now()
+    enabled = Account.objects.filter(enabled=True)
+    cooling = enabled.filter(status__in=LEASABLE_STATUSES, cooldown_until__gt=now)
+    soonest = cooling.order_by("cooldown_until").values_list("cooldown_until", flat=True).first()
+    return PoolState(enabled=enabled.count(), cooling=cooling.count(), soonest_recovery=soonest)
+
+
+def pool_counts(*, now: datetime | None = None) -> dict[str, int]:
+    """Accounts per effective status (a passed cooldown counts as active), in one aggregate query."""
+    now = now or timezone.now()
+    agg = Account.objects.aggregate(
+        total=Count("id"),
+        disabled=Count("id", filter=Q(enabled=False) | Q(status=AccountStatus.DISABLED)),
+        needs_login=Count("id", filter=Q(enabled=True, status=AccountStatus.NEEDS_LOGIN)),
+        cooling_down=Count("id", filter=Q(enabled=True, status__in=LEASABLE_STATUSES, cooldown_until__gt=now)),
+    )
+    active = agg["total"] - agg["disabled"] - agg["needs_login"] - agg["cooling_down"]
+    return {"active": active, "cooling_down": agg["cooling_down"], "needs_login": agg["needs_login"],
+            "disabled": agg["disabled"], "total": agg["total"], "available": active}

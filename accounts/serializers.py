@@ -1,0 +1,178 @@
+"""Request and response shapes of the management API (/api). Secrets are write-only: shown masked."""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.config_io import validate_proxy_url
+from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
+from accounts.services import proxy_mask
+from gempool_site.crypto import mask
+
+MASK_MARK = "••••"  # a value holding this is a masked display sent back, never a new secret
+
+
+def effective_status(account: Account) -> str:
+    """The status as the pool sees it: a cooldown that has run out counts as active (it is cleared lazily)."""
+    if not account.enabled or account.status == AccountStatus.DISABLED:
+        return AccountStatus.DISABLED.value
+    if account.status == AccountStatus.NEEDS_LOGIN:
+        return AccountStatus.NEEDS_LOGIN.value
+    return AccountStatus.COOLING_DOWN.value if account.cooldown_remaining() > 0 else AccountStatus.ACTIVE.value
+
+
+class SecretField(serializers.CharField):
+    """Write-only secret. Sending back the masked display (or omitting the field) keeps the stored value."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("write_only", True)
+        kwargs.setdefault("trim_whitespace", True)
+        kwargs.setdefault("style", {"input_type": "password"})
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if isinstance(data, str) and MASK_MARK in data:
+            if getattr(self.parent, "instance", None) is None:
+                raise serializers.ValidationError("Send the secret itself, not its masked display.")
+            raise serializers.SkipField()
+        return super().validate_empty_values(data)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    secure_c_ses = SecretField(max_length=8192)
+    host_c_oses = SecretField(max_length=8192, required=False, allow_blank=True)
+    proxy_url = SecretField(max_length=500, required=False, allow_blank=True, validators=[validate_proxy_url])
+    display_name = serializers.CharField(read_only=True)
+    status = serializers.SerializerMethodField()
+    status_display = serializers.SerializerMethodField()
+    cooldown_remaining = serializers.SerializerMethodField()
+    last_error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = ["id", "label", "display_name", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent",
+                  "proxy_url", "enabled", "status", "status_display", "cooldown_until", "cooldown_remaining",
+                  "last_error", "consecutive_failures", "request_count", "success_count", "failure_count",
+                  "last_used_at", "created_at", "updated_at"]
+        read_only_fields = ["cooldown_until", "consecutive_failures", "request_count", "success_count",
+                            "failure_count", "last_used_at", "created_at", "updated_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance is not None:
+            # Updating: a PUT without the cookies keeps the stored ones.
+            self.fields["secure_c_ses"].required = False
+
+    def validate_csesidx(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+    def validate_team_id(self, value: str) -> str:
+        return value.strip()
+
+    def get_status(self, obj: Account) -> str:
+        return effective_status(obj)
+
+    def get_status_display(self, obj: Account) -> str:
+        return AccountStatus(effective_status(obj)).label
+
+    def get_cooldown_remaining(self, obj: Account) -> int:
+        return int(obj.cooldown_remaining())
+
+    def get_last_error(self, obj: Account) -> dict | None:
+        if not obj.last_error_kind:
+            return None
+        return {"kind": obj.last_error_kind, "message": obj.last_error_reason, "at": obj.last_error_at}
+
+    def to_representation(self, instance: Account) -> dict:
+        data = super().to_representation(instance)
+        data["secure_c_ses"] = mask(instance.secure_c_ses)
+        data["host_c_oses"] = mask(instance.host_c_oses)
+        data["proxy_url"] = proxy_mask(instance.proxy_url)
+        return data
+
+
+class AccountTestRequestSerializer(serializers.Serializer):
+    chat = serializers.BooleanField(required=False, default=False)
+
+
+class PoolSettingsSerializer(serializers.ModelSerializer):
+    proxy = SecretField(source="proxy_url", max_length=500, required=False, allow_blank=True,
+                        validators=[validate_proxy_url])
+    cooldown_base_seconds = serializers.IntegerField(min_value=1, max_value=86400 * 7, required=False)
+    cooldown_max_seconds = serializers.IntegerField(min_value=1, max_value=86400 * 7, required=False)
+    unavailable_rest_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
+
+    class Meta:
+        model = PoolSettings
+        fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
+                  "cooldown_max_seconds", "unavailable_rest_seconds", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+    def validate(self, attrs: dict) -> dict:
+        pool: PoolSettings = self.instance
+        merged = {name: attrs.get(name, getattr(pool, name)) for name in
+                  ("proxy_url", "proxy_enabled", "cooldown_base_seconds", "cooldown_max_seconds")}
+        errors = {}
+        if merged["proxy_enabled"] and not merged["proxy_url"]:
+            errors["proxy"] = ["Set a proxy URL before enabling the proxy."]
+        if merged["cooldown_base_seconds"] > merged["cooldown_max_seconds"]:
+            errors["cooldown_base_seconds"] = ["Must not exceed cooldown_max_seconds."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def to_representation(self, instance: PoolSettings) -> dict:
+        data = super().to_representation(instance)
+        data["proxy"] = proxy_mask(instance.proxy_url)
+        return data
+
+
+def proxy_status(pool: PoolSettings) -> dict:
+    """GET /api/proxy/status: the current setting (masked) and the last stored test."""
+    last = None
+    if pool.last_proxy_test_at is not None:
+        last = {"at": pool.last_proxy_test_at, "reachable": pool.last_proxy_test_ok,
+                "latency_ms": pool.last_proxy_test_latency_ms, "error": pool.last_proxy_test_error}
+    return {
+        "proxy": proxy_mask(pool.proxy_url),
+        "proxy_enabled": pool.proxy_enabled,
+        "in_use": bool(pool.proxy_enabled and pool.proxy_url),
+        "test_url": pool.proxy_test_url,
+        "last_test": last,
+    }
+
+
+class ProxyTestRequestSerializer(serializers.Serializer):
+    url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    proxy = serializers.CharField(required=False, allow_blank=True, max_length=500, validators=[validate_proxy_url],
+                                  help_text="A candidate proxy to try before saving it; omit to test the stored one.")
+    timeout = serializers.FloatField(required=False, min_value=1, max_value=30)
+
+
+class ProxyTestResultSerializer(serializers.Serializer):
+    reachable = serializers.BooleanField()
+    url = serializers.CharField()
+    via = serializers.CharField()
+    latency_ms = serializers.IntegerField()
+    status_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    revoked = serializers.BooleanField(read_only=True)
+    rate_limit_per_minute = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
+                                                     allow_null=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "is_admin", "rate_limit_per_minute", "created_at", "last_used_at",
+                  "revoked_at", "revoked"]
+        read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()

@@ -1,0 +1,184 @@
+"""Bytes on disk under settings.DATA_DIR: client uploads in "uploads", generated media in "media".
+
+Files are written in chunks to a temp file inside the same area (so the final rename is atomic and never
+crosses file systems), hashed while they stream, fsynced, then renamed into place. Names stored in the DB
+are relative to the area, so moving GEMPOOL_DATA_DIR moves everything with it. Nothing here knows about
+HTTP or models.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+UPLOADS = "uploads"
+MEDIA = "media"
+AREAS = frozenset({UPLOADS, MEDIA})
+TEMP_DIR = ".tmp"
+CHUNK_SIZE = 64 * 1024
+HEAD_SIZE = 512  # bytes kept aside for content sniffing
+FILE_MODE = 0o640
+
+
+class TooLarge(Exception):
+    """More bytes arrived than the writer's limit allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+def area_root(area: str) -> Path:
+    """The folder of an area, created on first use (resolved now: tests move DATA_DIR between cases)."""
+    if area not in AREAS:
+        raise ValueError(f"unknown storage area {area!r}")
+    root = Path(settings.DATA_DIR) / area
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def path_for(area: str, name: str) -> Path:
+    """Absolute path of a stored name; refuses anything that would escape the area."""
+    root = area_root(area).resolve()
+    if not name or "\x00" in name or Path(name).is_absolute():
+        raise ValueError("invalid stored name")
+    path = (root / name).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise ValueError("invalid stored name")
+    return path
+
+
+def sharded(name: str) -> str:
+    """`ab/<name>` from the name's first two characters, so no folder grows past a few thousand entries."""
+    return f"{name[:2].lower()}/{name}"
+
+
+class StagedWrite:
+    """A file being written: `write()` chunks, then `commit(name)` or `abort()`. Safe to abort twice."""
+
+    def __init__(self, area: str, *, max_bytes: int | None = None) -> None:
+        self.area = area
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.head = b""
+        self._hash = hashlib.sha256()
+        temp_dir = area_root(area) / TEMP_DIR
+        temp_dir.mkdir(exist_ok=True)
+        self.temp_path = temp_dir / f"{secrets.token_hex(12)}.part"
+        fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        self._handle: BinaryIO | None = os.fdopen(fd, "wb")
+        self.committed_name: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk; raises TooLarge (and stops writing) once the limit would be passed."""
+        if self._handle is None:
+            raise ValueError("write to a finished StagedWrite")
+        if self.max_bytes is not None and self.size + len(chunk) > self.max_bytes:
+            raise TooLarge(self.max_bytes)
+        if len(self.head) < HEAD_SIZE:
+            self.head += chunk[:HEAD_SIZE - len(self.head)]
+        self._hash.update(chunk)
+        self._handle.write(chunk)
+        self.size += len(chunk)
+
+    def write_all(self, chunks: Iterable[bytes]) -> StagedWrite:
+        """Write every chunk (aborting the file on any error) and return self."""
+        try:
+            for chunk in chunks:
+                self.write(chunk)
+        except BaseException:
+            self.abort()
+            raise
+        return self
+
+    def commit(self, name: str) -> Path:
+        """Flush to disk and rename into `name` (relative to the area); returns the final path."""
+        if self._handle is None:
+            raise ValueError("commit of a finished StagedWrite")
+        target = path_for(self.area, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, self._handle = self._handle, None
+        try:
+            handle.flush()
+            os.fsync(handle.fileno())  # the DB row will say the file exists: make that true after a crash
+        finally:
+            handle.close()
+        os.replace(self.temp_path, target)
+        self.committed_name = name
+        return target
+
+    def abort(self) -> None:
+        """Close and remove the temp file (no-op after commit)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+        if self.committed_name is None:
+            self.temp_path.unlink(missing_ok=True)
+
+
+def write_bytes(area: str, name: str, data: bytes) -> Path:
+    """Store `data` under `name` with the same temp-and-rename guarantee."""
+    staged = StagedWrite(area)
+    staged.write_all(data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
+    return staged.commit(name)
+
+
+def iter_chunks(source: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterable[bytes]:
+    """Chunks of a file-like object, or of a Django File through its own chunks()."""
+    chunks = getattr(source, "chunks", None)
+    if callable(chunks):
+        yield from chunks(chunk_size)
+        return
+    while True:
+        chunk = source.read(chunk_size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def open_read(area: str, name: str) -> BinaryIO:
+    """An open binary handle (raises FileNotFoundError when the bytes are gone)."""
+    return path_for(area, name).open("rb")
+
+
+def read_bytes(area: str, name: str) -> bytes:
+    """The whole file (raises FileNotFoundError when the bytes are gone)."""
+    return path_for(area, name).read_bytes()
+
+
+def delete(area: str, name: str) -> None:
+    """Remove a stored file; a missing one is fine (deletes may be retried)."""
+    try:
+        path_for(area, name).unlink(missing_ok=True)
+    except (OSError, ValueError):
+        logger.warning("could not delete stored file", extra={"area": area, "file": name}, exc_info=True)
+
+
+def prune_temp(area: str, *, older_than_seconds: float = 3600.0) -> int:
+    """Remove temp files a crashed writer left behind; the temp folder stays small, so this is cheap."""
+    cutoff = time.time() - older_than_seconds
+    temp_dir = area_root(area) / TEMP_DIR
+    if not temp_dir.is_dir():
+        return 0
+    removed = 0
+    for entry in os.scandir(temp_dir):
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue  # another process pruned it first
+    return removed

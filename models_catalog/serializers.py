@@ -1,0 +1,39 @@
+"""Request and response shapes of /api/models."""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from models_catalog.models import ModelConfig
+
+
+class ModelConfigSerializer(serializers.ModelSerializer):
+    capabilities = serializers.ListField(child=serializers.CharField(), read_only=True)
+    context_length = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False)
+    max_tokens = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False)
+    price_per_1k_tokens = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=0, required=False,
+                                                   coerce_to_string=False)
+
+    class Meta:
+        model = ModelConfig
+        fields = ["id", "name", "description", "context_length", "max_tokens", "price_per_1k_tokens",
+                  "upstream_model_id", "supports_text", "image_generation", "video_generation", "web_grounding",
+                  "capabilities", "enabled", "sort_order", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"id": {"validators": [UniqueValidator(ModelConfig.objects.all(),
+                                                              message="A model with this id already exists.")]}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance is not None:
+            # The id is what clients send as `model`; renaming would silently break them.
+            self.fields["id"].read_only = True
+
+    def validate_id(self, value: str) -> str:
+        from models_catalog.models import model_id_validator
+
+        value = value.strip()
+        model_id_validator(value)
+        return value

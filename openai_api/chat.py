@@ -1,0 +1,347 @@
+"""Run one chat completion over the pool: lease, open the upstream stream, fail over, relay events.
+
+A ChatRun drives the upstream on a worker thread and hands typed events to the request thread
+through a queue. The request thread can then wait with a timeout (the failover deadline before the
+first byte, keep-alive comments during long silences) and stop the run when the client leaves.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from accounts import pool as account_pool
+from accounts.models import Account, ApiKey, RequestLog
+from accounts.upstream import credentials_for, get_client, pool_settings_get
+from files_app import services as files
+from files_app.models import StoredFile
+from gemini_enterprise.errors import InvalidRequest as UpstreamInvalidRequest
+from gemini_enterprise.errors import PolicyBlocked, Unavailable, UpstreamError
+from gemini_enterprise.types import (
+    FinalState,
+    GeneratedFile,
+    SessionInfo,
+    StreamError,
+    TextDelta,
+    ThoughtDelta,
+    ToolsSpec,
+)
+from models_catalog.models import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatPlan:
+    """Everything a run needs, resolved in the request thread before any upstream call."""
+
+    request_id: str
+    model: ModelConfig
+    query: str
+    stored_files: list[StoredFile]
+    stream: bool
+    include_usage: bool
+    image_base_url: str
+    api_key: ApiKey | None
+
+    @property
+    def tools(self) -> ToolsSpec:
+        return ToolsSpec(web_grounding=self.model.web_grounding, image_generation=self.model.image_generation,
+                         video_generation=self.model.video_generation)
+
+
+# ---- events handed to the request thread ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The upstream accepted the request (HTTP 200): the client may now be sent a 200 too."""
+
+    account_id: int
+
+
+@dataclass(frozen=True)
+class Delta:
+    kind: str  # "content" | "reasoning"
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    finish_reason: str  # "stop" | "content_filter"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The run gave up: HTTP status and envelope fields for the client."""
+
+    status: int
+    message: str
+    type: str = "server_error"
+    code: str | None = None
+    retry_after: int | None = None
+
+
+RunEvent = Opened | Delta | Finished | Failed
+
+
+class _Aborted(Exception):
+    """The client went away; stop quietly."""
+
+
+class _EmptyAnswer(Unavailable):
+    """The upstream finished without text or media (DR/GO see thought-only answers): try another account."""
+
+    account_fault = False
+
+
+@dataclass
+class _Attempt:
+    account: Account
+    produced: bool = False  # did any output reach the client during this attempt?
+    text_chars: int = 0
+    files: list[GeneratedFile] = field(default_factory=list)
+    session_path: str = ""
+    final: FinalState | None = None
+
+
+def _close_db() -> None:
+    # Streams last long and threads are many: a connection must never be held while we wait on
+    # the upstream (Postgres would run out of connections long before we run out of threads).
+    connections.close_all()
+
+
+class ChatRun:
+    """One completion in flight. `buffered` (non-stream) keeps output until the answer is complete,
+    which lets a failure at any point move to another account; streamed runs fail over only until
+    the first byte of output has been handed out."""
+
+    def __init__(self, plan: ChatPlan, *, buffered: bool) -> None:
+        self.plan = plan
+        self.buffered = buffered
+        self.events: queue.Queue[RunEvent] = queue.Queue()
+        self._aborted = threading.Event()
+        self._current = None  # the AssistStream being read, so abort() can close its socket
+        self._opened = False
+        self._buffer: list[Delta] = []
+        self.started = time.monotonic()
+        self.attempts = 0
+        self.account: Account | None = None
+        self.outcome: RunEvent | None = None
+        self.usage_chars = {"content": 0, "reasoning": 0}
+        self._thread = threading.Thread(target=self._drive, name=f"chat-{plan.request_id}", daemon=True)
+
+    def start(self) -> ChatRun:
+        self._thread.start()
+        return self
+
+    def abort(self) -> None:
+        """Stop the run (client disconnected): close the upstream response so its read returns now."""
+        self._aborted.set()
+        current = self._current
+        if current is not None:
+            current.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    # ---- the worker thread -----------------------------------------------------------------------
+
+    def _drive(self) -> None:
+        try:
+            self.outcome = self._run_attempts()
+        except _Aborted:
+            self.outcome = Failed(499, "client closed the request", code="client_closed")
+        except Exception:  # noqa: BLE001 - a crash must still end the client's stream
+            logger.exception("chat run crashed", extra={"request_id": self.plan.request_id})
+            self.outcome = Failed(500, "The server had an error while processing your request.",
+                                  code="internal_error")
+        finally:
+            self._emit(self.outcome)
+            self._record()
+            _close_db()
+
+    def _run_attempts(self) -> RunEvent:
+        deadline = self.started + settings.GEMPOOL_FAILOVER_DEADLINE
+        pool = pool_settings_get()
+        tried: set[int] = set()
+        last_error: UpstreamError | None = None
+        while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < deadline:
+            self._check_aborted()
+            close_old_connections()
+            account = account_pool.lease_account(exclude=tried)
+            _close_db()
+            if account is None:
+                break
+            tried.add(account.pk)
+            self.attempts += 1
+            self.account = account
+            attempt = _Attempt(account=account)
+            try:
+                return self._attempt(attempt, pool)
+            except UpstreamError as error:
+                last_error = error
+                self._log_attempt_failure(attempt, error)
+                if not isinstance(error, _EmptyAnswer):
+                    account_pool.report_failure(account=account, error=error, pool=pool)
+                    _close_db()
+                if not error.retryable_elsewhere or attempt.produced:
+                    return self._failed_for(error, mid_stream=attempt.produced)
+                self._buffer.clear()
+        return self._exhausted(last_error, tried)
+
+    def _attempt(self, attempt: _Attempt, pool) -> RunEvent:
+        client = get_client()
+        creds = credentials_for(attempt.account, pool)
+        session = client.create_session(creds)
+        file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
+                                               session=session, stored_file=stored)
+                    for stored in self.plan.stored_files]
+        _close_db()
+        self._check_aborted()
+        stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
+                                      model_id=self.plan.model.upstream_model_id or None, tools=self.plan.tools)
+        self._current = stream
+        try:
+            if not self._opened:
+                self._opened = True
+                self._emit(Opened(account_id=attempt.account.pk))
+            self._relay(stream, attempt)
+        finally:
+            self._current = None
+            stream.close()
+        return self._finish(attempt, client, creds, session)
+
+    def _relay(self, stream, attempt: _Attempt) -> None:
+        for event in stream:
+            self._check_aborted()
+            if isinstance(event, TextDelta) and event.text:
+                attempt.text_chars += len(event.text)
+                self._output(attempt, Delta("content", event.text))
+            elif isinstance(event, ThoughtDelta) and event.text:
+                self._output(attempt, Delta("reasoning", event.text))
+            elif isinstance(event, GeneratedFile):
+                attempt.files.append(event)
+            elif isinstance(event, SessionInfo):
+                attempt.session_path = event.session
+            elif isinstance(event, FinalState):
+                attempt.final = event
+            elif isinstance(event, StreamError):
+                raise event.error
+        self._check_aborted()
+
+    def _finish(self, attempt: _Attempt, client, creds, session: str) -> RunEvent:
+        final = attempt.final
+        if final is not None and final.state == "SKIPPED":
+            account_pool.report_success(account=attempt.account)
+            self._flush()
+            return Finished("content_filter")
+        if final is not None and final.state == "FAILED":
+            raise Unavailable("the upstream reported the answer as FAILED", status=200, reason="FAILED")
+        if attempt.files:
+            media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
+                                                session=attempt.session_path or session, files=attempt.files)
+            links = [_media_markdown(item, files.media_url(media=item, base_url=self.plan.image_base_url))
+                     for item in media]
+            if links:
+                prefix = "\n\n" if attempt.text_chars else ""
+                self._output(attempt, Delta("content", prefix + "\n\n".join(links)))
+                attempt.text_chars += 1
+        if not attempt.text_chars:
+            raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
+        account_pool.report_success(account=attempt.account)
+        _close_db()
+        self._flush()
+        return Finished("stop")
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def _output(self, attempt: _Attempt, delta: Delta) -> None:
+        self.usage_chars[delta.kind] += len(delta.text)
+        if self.buffered:
+            self._buffer.append(delta)
+        else:
+            attempt.produced = True
+            self._emit(delta)
+
+    def _flush(self) -> None:
+        for delta in self._buffer:
+            self._emit(delta)
+        self._buffer.clear()
+
+    def _emit(self, event: RunEvent | None) -> None:
+        if event is not None:
+            self.events.put(event)
+
+    def _check_aborted(self) -> None:
+        if self._aborted.is_set():
+            raise _Aborted
+
+    def _failed_for(self, error: UpstreamError, *, mid_stream: bool) -> Failed:
+        if isinstance(error, PolicyBlocked):
+            return Failed(400, f"The request was blocked by the content policy: {error.message}",
+                          type="invalid_request_error", code="content_policy_violation")
+        if isinstance(error, UpstreamInvalidRequest):
+            return Failed(400, f"The upstream refused the request: {error.message}",
+                          type="invalid_request_error", code="upstream_invalid_request")
+        where = "after the answer had started" if mid_stream else "before answering"
+        return Failed(502, f"The upstream failed {where} ({error.kind}); the answer is incomplete."
+                      if mid_stream else f"The upstream failed {where} ({error.kind}).", code="upstream_error")
+
+    def _exhausted(self, last_error: UpstreamError | None, tried: set[int]) -> Failed:
+        if tried and last_error is not None and not self._all_resting():
+            return Failed(503, f"No account could answer after {self.attempts} attempt(s); the last error was "
+                               f"{last_error.kind}.", code="upstream_unavailable")
+        state = account_pool.pool_state()
+        _close_db()
+        if state.soonest_recovery is not None:
+            wait = max(1, int((state.soonest_recovery.timestamp() - time.time()) + 0.999))
+            return Failed(429, f"Every account is cooling down; the first is back in {wait} s.",
+                          type="rate_limit_error", code="all_accounts_cooling_down", retry_after=wait)
+        if state.enabled == 0:
+            return Failed(503, "No account is configured and enabled.", code="no_accounts")
+        return Failed(503, "No account can serve right now (they need a new login or failed just now).",
+                      code="no_available_accounts")
+
+    def _all_resting(self) -> bool:
+        state = account_pool.pool_state()
+        _close_db()
+        return state.soonest_recovery is not None and state.cooling >= state.enabled
+
+    def _log_attempt_failure(self, attempt: _Attempt, error: UpstreamError) -> None:
+        logger.warning("chat attempt failed", extra={
+            "request_id": self.plan.request_id, "account_id": attempt.account.pk, "error_kind": error.kind,
+            "status": error.status, "produced": attempt.produced,
+            "latency_ms": round((time.monotonic() - self.started) * 1000)})
+
+    def _record(self) -> None:
+        outcome = self.outcome
+        status = 200
+        error_kind = ""
+        if isinstance(outcome, Failed):
+            error_kind = outcome.code or "error"
+            status = 200 if (self._opened and not self.buffered) else outcome.status
+        try:
+            RequestLog.objects.create(
+                account=self.account, api_key=self.plan.api_key, endpoint="chat", model=self.plan.model.id,
+                stream=not self.buffered, status_code=status, attempts=self.attempts, error_kind=error_kind,
+                latency_ms=round((time.monotonic() - self.started) * 1000), request_id=self.plan.request_id)
+        except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
+            logger.exception("could not record the request", extra={"request_id": self.plan.request_id})
+
+
+def _media_markdown(media, url: str) -> str:
+    if media.mime_type.startswith("video/"):
+        return f"[video]({url})"
+    return f"![image]({url})"
+
+
+def new_request_id() -> str:
+    """A short id for logs and the completion id."""
+    return secrets.token_hex(12)

@@ -1,0 +1,119 @@
+"""Turn a ChatRun into the HTTP answer: an SSE stream or one chat.completion."""
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from gempool_site.exceptions import GempoolError
+from openai_api import sse
+from openai_api.chat import ChatPlan, ChatRun, Delta, Failed, Finished, Opened, _close_db
+from openai_api.conversation import estimate_tokens, tokens_for_chars
+
+FIRST_EVENT_GRACE = 5.0  # seconds past the failover deadline before we stop waiting on a stuck run
+
+
+class RunFailed(GempoolError):
+    """A run's Failed outcome raised as the application error DRF renders."""
+
+    def __init__(self, failed: Failed) -> None:
+        headers = {"Retry-After": str(failed.retry_after)} if failed.retry_after else None
+        super().__init__(failed.message, code=failed.code, headers=headers)
+        self.status = failed.status
+        self.type = failed.type
+
+
+class DeadlineExceeded(GempoolError):
+    status = 504
+    type = "server_error"
+    code = "upstream_timeout"
+
+
+def _usage(plan: ChatPlan, run: ChatRun) -> dict:
+    reasoning = tokens_for_chars(run.usage_chars["reasoning"])
+    content = tokens_for_chars(run.usage_chars["content"])
+    return sse.usage_block(prompt_tokens=estimate_tokens(plan.query) + 258 * len(plan.stored_files),
+                           completion_tokens=content + reasoning, reasoning_tokens=reasoning)
+
+
+def _first_event(run: ChatRun) -> object:
+    deadline = run.started + settings.GEMPOOL_FAILOVER_DEADLINE + FIRST_EVENT_GRACE
+    try:
+        return run.events.get(timeout=max(0.1, deadline - time.monotonic()))
+    except queue.Empty:
+        run.abort()
+        raise DeadlineExceeded(f"No account answered within {settings.GEMPOOL_FAILOVER_DEADLINE:.0f} s.") from None
+
+
+def complete(plan: ChatPlan, *, completion_id: str, created: int) -> dict:
+    """Run to the end and return a chat.completion; raises RunFailed with the right status."""
+    run = ChatRun(plan, buffered=True).start()
+    _close_db()
+    content: list[str] = []
+    reasoning: list[str] = []
+    event = _first_event(run)
+    while True:
+        if isinstance(event, Failed):
+            raise RunFailed(event)
+        if isinstance(event, Finished):
+            return sse.completion(completion_id=completion_id, created=created, model=plan.model.id,
+                                  content="".join(content), reasoning="".join(reasoning),
+                                  finish_reason=event.finish_reason, usage=_usage(plan, run))
+        if isinstance(event, Delta):
+            (content if event.kind == "content" else reasoning).append(event.text)
+        event = run.events.get()
+
+
+def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttpResponse:
+    """Open the upstream (failing over silently), then stream chunks as they arrive."""
+    run = ChatRun(plan, buffered=False).start()
+    _close_db()
+    first = _first_event(run)
+    if isinstance(first, Failed):
+        raise RunFailed(first)
+    chunks = sse.ChunkFactory(completion_id=completion_id, created=created, model=plan.model.id)
+    response = StreamingHttpResponse(_events(run, plan, chunks, first), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold chunks back
+    return response
+
+
+def _events(run: ChatRun, plan: ChatPlan, chunks: sse.ChunkFactory, first: object) -> Iterator[bytes]:
+    finished = False
+    try:
+        yield chunks.role()
+        event = first
+        while True:
+            if isinstance(event, Delta):
+                yield chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text)
+            elif isinstance(event, Finished):
+                finished = True
+                yield chunks.finish(event.finish_reason)
+                if plan.include_usage:
+                    yield chunks.usage(_usage(plan, run))
+                yield sse.DONE
+                return
+            elif isinstance(event, Failed):
+                finished = True
+                yield sse.error_event(event.message, type=event.type, code=event.code)
+                yield sse.DONE
+                return
+            event = _next_event(run)
+            while event is None or isinstance(event, Opened):
+                if event is None:
+                    yield sse.KEEPALIVE  # a long silence (thinking, media): keep proxies from cutting us
+                event = _next_event(run)
+    finally:
+        if not finished:
+            run.abort()  # the client left: stop reading the upstream now
+
+
+def _next_event(run: ChatRun) -> object | None:
+    """The run's next event, or None after a keep-alive interval of silence."""
+    try:
+        return run.events.get(timeout=settings.GEMPOOL_KEEPALIVE_SECONDS)
+    except queue.Empty:
+        return None

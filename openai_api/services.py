@@ -1,0 +1,63 @@
+"""Services behind the OpenAI-compatible views: model lookup, chat planning, pool status."""
+from __future__ import annotations
+
+from accounts.models import ApiKey
+from accounts.pool import pool_counts
+from accounts.upstream import pool_settings_get
+from gempool_site.exceptions import NotFound
+from models_catalog.models import ModelConfig
+from openai_api.attachments import resolve_attachments
+from openai_api.chat import ChatPlan, new_request_id
+from openai_api.conversation import render_query
+
+CREATED_EPOCH = 1735689600  # models have no meaningful creation time upstream; a fixed one keeps lists stable
+
+
+def model_resolve(*, model_id: str) -> ModelConfig:
+    """The enabled catalogue entry clients name; 404 model_not_found listing the valid ids otherwise."""
+    model = ModelConfig.objects.filter(pk=model_id, enabled=True).first()
+    if model is None:
+        valid = ", ".join(ModelConfig.objects.filter(enabled=True).values_list("id", flat=True))
+        raise NotFound(f"The model {model_id!r} does not exist or is disabled. Available models: {valid}.",
+                       param="model", code="model_not_found")
+    return model
+
+
+def model_as_openai(model: ModelConfig) -> dict:
+    """A /v1/models entry: OpenAI's fields plus gempool's catalogue details."""
+    return {
+        "id": model.id, "object": "model", "created": CREATED_EPOCH, "owned_by": "gempool",
+        "name": model.name or model.id, "description": model.description,
+        "context_length": model.context_length, "max_tokens": model.max_tokens,
+        "capabilities": model.capabilities,
+    }
+
+
+def models_list() -> dict:
+    """GET /v1/models: the enabled models in catalogue order."""
+    return {"object": "list", "data": [model_as_openai(m) for m in ModelConfig.objects.filter(enabled=True)]}
+
+
+def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str) -> ChatPlan:
+    """Resolve the model and attachments and render the conversation, before any upstream call."""
+    model = model_resolve(model_id=data["model"])
+    messages = data["parsed_messages"]
+    attachments = resolve_attachments(messages, owner=api_key)
+    pool = pool_settings_get()
+    return ChatPlan(
+        request_id=new_request_id(),
+        model=model,
+        query=render_query(messages, attachments.names_per_message),
+        stored_files=attachments.stored_files,
+        stream=data["stream"],
+        include_usage=data["include_usage"],
+        image_base_url=(pool.image_base_url or request_base_url).rstrip("/"),
+        api_key=api_key,
+    )
+
+
+def status_summary() -> dict:
+    """Pool counts for /v1/status and /health: nothing secret."""
+    counts = pool_counts()
+    return {"status": "ok" if counts["available"] else "degraded", "accounts": counts,
+            "models": ModelConfig.objects.filter(enabled=True).count()}

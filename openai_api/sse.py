@@ -1,0 +1,67 @@
+"""chat.completion(.chunk) shapes and their Server-Sent Events encoding."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+KEEPALIVE = b": keep-alive\n\n"
+DONE = b"data: [DONE]\n\n"
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """One SSE `data:` event."""
+    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+class ChunkFactory:
+    """Builds the chunks of one streamed completion (same id, created and model on each)."""
+
+    def __init__(self, *, completion_id: str, created: int, model: str) -> None:
+        self.base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {**self.base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                          "finish_reason": finish_reason}]}
+
+    def role(self) -> bytes:
+        return encode(self._chunk({"role": "assistant", "content": ""}))
+
+    def content(self, text: str) -> bytes:
+        return encode(self._chunk({"content": text}))
+
+    def reasoning(self, text: str) -> bytes:
+        return encode(self._chunk({"reasoning_content": text}))
+
+    def finish(self, reason: str) -> bytes:
+        return encode(self._chunk({}, reason))
+
+    def usage(self, usage: dict[str, Any]) -> bytes:
+        return encode({**self.base, "choices": [], "usage": usage})
+
+
+def error_event(message: str, *, type: str = "server_error", code: str | None = None) -> bytes:
+    """The error event OpenAI's SDKs raise as APIError when it arrives mid-stream."""
+    return encode({"error": {"message": message, "type": type, "param": None, "code": code}})
+
+
+def usage_block(*, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int) -> dict[str, Any]:
+    """OpenAI's usage object (estimates: the upstream reports no token counts)."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+    }
+
+
+def completion(*, completion_id: str, created: int, model: str, content: str, reasoning: str,
+               finish_reason: str, usage: dict[str, Any]) -> dict[str, Any]:
+    """A whole (non-stream) chat.completion."""
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return {
+        "id": completion_id, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
+        "usage": usage,
+    }

@@ -1,0 +1,54 @@
+"""The OpenAI-compatible endpoints: parse, call one service, shape the answer."""
+from __future__ import annotations
+
+import time
+
+from django.http import JsonResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gempool_site.auth import ApiKeyAuthentication, HasApiKey
+from gempool_site.throttles import ApiKeyRateThrottle
+from openai_api import responses, services
+from openai_api.serializers import ChatCompletionRequestSerializer
+
+
+class OpenAIView(APIView):
+    """Bearer API key, per-key rate limit, JSON errors in OpenAI's envelope."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [ApiKeyRateThrottle]
+
+
+class ModelListView(OpenAIView):
+    def get(self, request: Request) -> Response:
+        return Response(services.models_list())
+
+
+class ModelDetailView(OpenAIView):
+    def get(self, request: Request, model_id: str) -> Response:
+        return Response(services.model_as_openai(services.model_resolve(model_id=model_id)))
+
+
+class ChatCompletionsView(OpenAIView):
+    def post(self, request: Request):
+        serializer = ChatCompletionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.chat_plan_build(data=serializer.validated_data, api_key=request.auth,
+                                        request_base_url=request.build_absolute_uri("/"))
+        completion_id, created = f"chatcmpl-{plan.request_id}", int(time.time())
+        if plan.stream:
+            return responses.stream(plan, completion_id=completion_id, created=created)
+        return Response(responses.complete(plan, completion_id=completion_id, created=created))
+
+
+class StatusView(OpenAIView):
+    def get(self, request: Request) -> Response:
+        return Response(services.status_summary())
+
+
+def health(request) -> JsonResponse:
+    """Liveness and pool counts, open to load balancers; 200 even when degraded (the process is up)."""
+    return JsonResponse(services.status_summary())

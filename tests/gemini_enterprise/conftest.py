@@ -1,0 +1,78 @@
+"""Fixtures for the upstream client tests: a live simulator on a free loopback port, accounts, clients.
+
+No Django and no database here: these tests must run standalone (`pytest tests/gemini_enterprise`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gemini_enterprise.client import GeminiClient
+from gemini_enterprise.simulator import SimAccount, SimulatorServer
+from gemini_enterprise.types import ClientConfig, Credentials
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimulatorServer]:
+    """One simulator per test process (xdist workers each get their own port)."""
+    server = SimulatorServer(port=0, fragment_delay=0.002, fragments=4, thought_fragments=2).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sim" in request.fixturenames:
+        request.getfixturevalue("sim").clear_faults()
+
+
+@pytest.fixture
+def make_account(sim: SimulatorServer) -> Callable[..., Credentials]:
+    """Register a fresh account in the simulator and return matching credentials."""
+
+    def make(*, host_c_oses: str = "oses-cookie", available: bool = True) -> Credentials:
+        n = next(_ids)
+        csesidx = f"{9000000 + n}"
+        sim.add_account(
+            SimAccount(
+                csesidx=csesidx,
+                secure_c_ses=f"ses-{n}-secret",
+                team_id=f"team-{n}",
+                host_c_oses=host_c_oses,
+                available=available,
+            )
+        )
+        return Credentials(
+            key=f"acct-{n}",
+            team_id=f"team-{n}",
+            csesidx=csesidx,
+            secure_c_ses=f"ses-{n}-secret",
+            host_c_oses=host_c_oses,
+        )
+
+    return make
+
+
+@pytest.fixture
+def creds(make_account: Callable[..., Credentials]) -> Credentials:
+    """A fresh, valid account."""
+    return make_account()
+
+
+@pytest.fixture
+def sim_config(sim: SimulatorServer) -> ClientConfig:
+    """Client configuration pointing both hosts at the simulator."""
+    return ClientConfig(auth_url=sim.url, api_url=sim.url, connect_timeout=2.0, read_timeout=5.0)
+
+
+@pytest.fixture
+def client(sim_config: ClientConfig) -> Iterator[GeminiClient]:
+    """A client talking to the simulator."""
+    with GeminiClient(sim_config) as c:
+        yield c

@@ -1,0 +1,79 @@
+"""Request parsing: every shape OpenAI clients and the original tool send, and clear errors otherwise."""
+from __future__ import annotations
+
+import pytest
+
+from openai_api.serializers import ChatCompletionRequestSerializer
+
+PNG = "data:image/png;base64,iVBORw0KGgo="
+
+
+def _parse(body: dict) -> dict:
+    serializer = ChatCompletionRequestSerializer(data=body)
+    assert serializer.is_valid(), serializer.errors
+    return serializer.validated_data
+
+
+def _errors(body: dict) -> dict:
+    serializer = ChatCompletionRequestSerializer(data=body)
+    assert not serializer.is_valid()
+    return serializer.errors
+
+
+def test_string_content_and_unknown_fields_are_accepted():
+    data = _parse({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2,
+                   "safe_mode": False, "top_p": 1, "max_tokens": 5})
+    assert data["parsed_messages"][0].text == "hi"
+    assert data["stream"] is False and data["include_usage"] is False
+
+
+def test_list_content_collects_text_and_every_attachment_shape():
+    content = [
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": PNG}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        {"type": "file", "file_id": "file-abc"},
+        {"type": "file", "file": {"file_id": "file-def"}},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERg==", "filename": "x.pdf"}},
+    ]
+    message = _parse({"model": "m", "messages": [{"role": "user", "content": content}]})["parsed_messages"][0]
+    assert message.text == "Describe"
+    assert [(a.kind, a.value) for a in message.attachments] == [
+        ("data_uri", PNG), ("url", "https://example.com/a.png"), ("file_id", "file-abc"),
+        ("file_id", "file-def"), ("data_uri", "data:application/pdf;base64,JVBERg==")]
+    assert message.attachments[-1].filename == "x.pdf"
+
+
+def test_the_original_prompts_format_is_accepted():
+    data = _parse({"model": "m", "prompts": [{"role": "user", "text": "Describe this image",
+                                               "files": [{"data": PNG, "type": "image"}]}]})
+    message = data["parsed_messages"][0]
+    assert message.text == "Describe this image" and message.attachments[0].kind == "data_uri"
+
+
+def test_stream_options_include_usage_only_when_streaming():
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}
+    assert _parse(body)["include_usage"] is False
+    assert _parse({**body, "stream": True})["include_usage"] is True
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+    ({"model": "m"}, "messages"),
+    ({"model": "m", "messages": []}, "messages"),
+    ({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+    ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+     "messages[0].content[0].type"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": 3}]}]},
+     "messages[0].content[0].text"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+     "messages[0].content[0].image_url.url"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
+     "messages[0].content[0]"),
+    ({"model": "m", "messages": [{"role": "user", "content": ""}]}, "messages"),
+    ({"model": "m", "prompts": [{"role": "user", "text": "x", "files": [{"type": "image"}]}]}, "prompts[0].files[0]"),
+    ({"model": "m", "messages": "hello"}, "messages"),
+])
+def test_bad_bodies_name_the_offending_param(body, param):
+    assert param in _errors(body)
