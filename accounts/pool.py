@@ -7,6 +7,8 @@ expressions so concurrent reports never lose a count.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,19 +38,37 @@ def _eligible(now: datetime) -> Q:
             & (Q(cooldown_until__isnull=True) | Q(cooldown_until__lte=now)))
 
 
+LEASE_RETRIES = 25
+
+
 def lease_account(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime | None = None
                   ) -> Account | None:
     """The healthy account used longest ago, stamped as used now; None when no account can serve."""
-    now = now or timezone.now()
+    for _ in range(LEASE_RETRIES):
+        account = _lease_once(exclude, now or timezone.now(), wait=False)
+        if account is not _ALL_LOCKED:
+            return account
+        # More leasers than accounts on Postgres: each lease holds its row for about a millisecond,
+        # so step back briefly and pick again from the least recently used (fair), rather than
+        # queueing behind one row (unfair) or reporting an empty pool (wrong).
+        time.sleep(random.uniform(0.001, 0.004))
+    account = _lease_once(exclude, now or timezone.now(), wait=True)
+    return None if account is _ALL_LOCKED else account
+
+
+_ALL_LOCKED = Account()  # sentinel: candidates exist, but other transactions hold them all
+
+
+def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> Account | None:
     with transaction.atomic():
-        # SKIP LOCKED lets concurrent leases on Postgres pass each other instead of queueing;
-        # SQLite serialises writers already (IMMEDIATE transactions), where this is a no-op.
-        candidates = (Account.objects.select_for_update(skip_locked=True)
-                      .filter(_eligible(now)).exclude(pk__in=exclude)
+        candidates = (Account.objects.filter(_eligible(now)).exclude(pk__in=exclude)
                       .order_by(F("last_used_at").asc(nulls_first=True), "id"))
-        account = candidates.first()
+        # SKIP LOCKED lets concurrent leases on Postgres pass each other; SQLite serialises
+        # writers anyway (IMMEDIATE transactions), where it is a no-op.
+        account = (candidates.select_for_update() if wait
+                   else candidates.select_for_update(skip_locked=True)).first()
         if account is None:
-            return None
+            return _ALL_LOCKED if not wait and candidates.exists() else None
         recovered = account.status == AccountStatus.COOLING_DOWN
         Account.objects.filter(pk=account.pk).update(
             last_used_at=now, request_count=F("request_count") + 1,

@@ -1,3 +1,15 @@
+"""Console pages (mounted at /): staff only; anyone else is sent to /login/?next=..."""
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from console import views
+
+urlpatterns = [
+    path("", views.dashboard_page, name="console-dashboard"),
+    path("accounts/", views.accounts_page, name="console-accounts"),
+    path("models/", views.models_page, name="console-models"),
+    path("settings/", views.settings_page, name="console-settings"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,9 +19,18 @@ from gempool_site.auth import ApiKeyAuthentication, HasApiKey
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
+class JsonWhateverTheAccept(DefaultContentNegotiation):
+    """Always answer JSON (or the file itself): the SDK asks for content with `Accept: application/binary`,
+    and OpenAI never answers 406."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class _V1View(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
+    content_negotiation_class = JsonWhateverTheAccept
 
 
 class FilesView(_V1View):

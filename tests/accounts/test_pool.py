@@ -1,0 +1,174 @@
+"""The pool: fair least-recently-used rotation, and what each kind of failure does to an account."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus, PoolSettings
+from accounts.pool import cooldown_seconds, lease_account, pool_counts, pool_state, report_failure, report_success
+from gemini_enterprise.errors import (
+    AuthExpired,
+    InvalidRequest,
+    LoginRequired,
+    PermissionDenied,
+    PolicyBlocked,
+    RateLimited,
+    Unavailable,
+)
+from tests.gateway_process import ROOT, database_url
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_rotates_round_robin_over_healthy_accounts(make_account):
+    accounts = [make_account() for _ in range(3)]
+    leased = [lease_account().pk for _ in range(6)]
+    assert leased == [a.pk for a in accounts] * 2
+
+
+def test_it_skips_disabled_needs_login_and_cooling_accounts(make_account):
+    make_account(enabled=False, status=AccountStatus.DISABLED)
+    make_account(status=AccountStatus.NEEDS_LOGIN)
+    make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=timezone.now() + timedelta(minutes=5))
+    healthy = make_account()
+    assert {lease_account().pk for _ in range(3)} == {healthy.pk}
+
+
+def test_a_cooled_down_account_comes_back_by_itself(make_account):
+    account = make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=timezone.now() - timedelta(seconds=1))
+    assert lease_account().pk == account.pk
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and account.cooldown_until is None
+
+
+def test_it_returns_none_when_nothing_can_serve(make_account):
+    make_account(status=AccountStatus.NEEDS_LOGIN)
+    assert lease_account() is None
+
+
+def test_exclude_skips_accounts_already_tried(make_account):
+    first, second = make_account(), make_account()
+    assert lease_account(exclude={first.pk}).pk == second.pk
+
+
+def test_leasing_counts_requests(make_account):
+    account = make_account()
+    lease_account()
+    lease_account()
+    account.refresh_from_db()
+    assert account.request_count == 2 and account.last_used_at is not None
+
+
+def _pool(**fields) -> PoolSettings:
+    pool = PoolSettings.load()
+    for key, value in fields.items():
+        setattr(pool, key, value)
+    pool.save()
+    return pool
+
+
+def test_a_rate_limit_cools_down_exponentially_to_the_cap(make_account):
+    pool = _pool(cooldown_base_seconds=60, cooldown_max_seconds=300)
+    account = make_account()
+    durations = []
+    for _ in range(5):
+        before = timezone.now()
+        assert report_failure(account=account, error=RateLimited("quota"), pool=pool) == "cooldown"
+        account.refresh_from_db()
+        durations.append(round((account.cooldown_until - before).total_seconds() / 10) * 10)
+        assert account.status == AccountStatus.COOLING_DOWN
+    assert durations == [60, 120, 240, 300, 300]
+
+
+def test_a_retry_hint_is_honoured(make_account):
+    pool = _pool()
+    account = make_account()
+    report_failure(account=account, error=RateLimited("quota", retry_after=42), pool=pool)
+    account.refresh_from_db()
+    assert 40 <= (account.cooldown_until - timezone.now()).total_seconds() <= 42
+
+
+def test_success_resets_the_backoff(make_account):
+    pool = _pool(cooldown_base_seconds=60, cooldown_max_seconds=3600)
+    account = make_account()
+    report_failure(account=account, error=RateLimited("q"), pool=pool)
+    report_failure(account=account, error=RateLimited("q"), pool=pool)
+    report_success(account=account)
+    account.refresh_from_db()
+    assert account.cooldown_streak == 0 and account.consecutive_failures == 0
+    assert cooldown_seconds(streak=account.cooldown_streak, pool=pool, retry_after=None) == 60
+
+
+@pytest.mark.parametrize("error", [LoginRequired("dead cookies"), PermissionDenied("banned"),
+                                   AuthExpired("jwt refused twice")])
+def test_login_problems_take_the_account_out_until_fixed(make_account, error):
+    account = make_account()
+    assert report_failure(account=account, error=error, pool=_pool()) == "needs_login"
+    account.refresh_from_db()
+    assert account.status == AccountStatus.NEEDS_LOGIN
+    assert account.last_error_kind == error.kind and account.last_error_reason == error.message
+    assert lease_account() is None
+
+
+def test_a_transient_failure_rests_the_account_briefly(make_account):
+    account = make_account()
+    assert report_failure(account=account, error=Unavailable("502"), pool=_pool(unavailable_rest_seconds=15)) == "rest"
+    account.refresh_from_db()
+    assert 10 < account.cooldown_remaining() <= 15 and account.failure_count == 1
+
+
+@pytest.mark.parametrize("error", [InvalidRequest("bad file"), PolicyBlocked("armor")])
+def test_the_callers_fault_costs_the_account_nothing(make_account, error):
+    account = make_account()
+    assert report_failure(account=account, error=error, pool=_pool()) == "none"
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and account.failure_count == 0
+
+
+def test_a_disabled_account_stays_disabled_whatever_fails(make_account):
+    account = make_account(enabled=False, status=AccountStatus.DISABLED)
+    report_failure(account=account, error=LoginRequired("x"), pool=_pool())
+    report_failure(account=account, error=RateLimited("x"), pool=_pool())
+    account.refresh_from_db()
+    assert account.status == AccountStatus.DISABLED
+
+
+def test_pool_state_and_counts(make_account):
+    soon = timezone.now() + timedelta(seconds=30)
+    make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=soon)
+    make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=timezone.now() - timedelta(seconds=1))
+    make_account(status=AccountStatus.NEEDS_LOGIN)
+    make_account(enabled=False, status=AccountStatus.DISABLED)
+    state = pool_state()
+    assert (state.enabled, state.cooling, state.soonest_recovery) == (3, 1, soon)
+    assert pool_counts() == {"active": 1, "cooling_down": 1, "needs_login": 1, "disabled": 1, "total": 4,
+                             "available": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_of_twenty_threads_share_the_accounts_fairly(make_account):
+    accounts = [make_account() for _ in range(5)]
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
+           "DJANGO_SECRET_KEY": settings.SECRET_KEY, "GEMPOOL_DATA_DIR": str(settings.DATA_DIR),
+           "DJANGO_SETTINGS_MODULE": "gempool_site.settings"}
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.accounts.lease_worker", "20", "25"], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=240)
+        assert worker.returncode == 0, err
+        results.append(json.loads(out))
+    assert [r["errors"] for r in results] == [[], []]
+    assert sum(r["leased"] for r in results) == 1000 and all(r["none"] == 0 for r in results)
+    shares = list(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("request_count", flat=True))
+    assert sum(shares) == 1000
+    assert all(180 <= share <= 220 for share in shares), shares
