@@ -78,8 +78,8 @@ def address_problem(ip: IPAddress, *, allow_private: bool = False) -> str | None
         return None
     for check, label in ((ip.is_loopback, "a loopback"), (ip.is_link_local, "a link-local"),
                          (ip.is_multicast, "a multicast"), (ip.is_unspecified, "an unspecified"),
-                         (ip in CGNAT, "a shared (CGNAT)"), (ip.is_private, "a private"),
-                         (ip.is_reserved, "a reserved")):
+                         (ip in CGNAT, "a shared (CGNAT)"), (ip.is_reserved, "a reserved"),
+                         (ip.is_private, "a private")):
         if check:
             return label
     return None if ip.is_global else "a non-public"

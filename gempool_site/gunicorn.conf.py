@@ -20,4 +20,7 @@ errorlog = "-"
 loglevel = os.environ.get("GEMPOOL_LOG_LEVEL", "info").lower()
 # Authorization headers and query strings never go into the access log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# gunicorn's control socket lives at one fixed path per user; several gateways on a host would
+# fight over it, and nothing here uses it.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")

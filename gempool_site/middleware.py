@@ -26,7 +26,21 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_path(request.path) and self._too_large(request):
+            return error_response(413, "Request body is too large.", code="request_too_large")
         return self.get_response(request)
+
+    @staticmethod
+    def _too_large(request: HttpRequest) -> bool:
+        # DRF reads JSON straight from the socket, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check,
+        # so the declared length is checked here before anything is read.
+        from django.conf import settings
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return False
+        return length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):

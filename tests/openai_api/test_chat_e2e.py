@@ -265,3 +265,14 @@ def test_the_async_client_streams_too(gateway, api_key, pool_account, catalogue)
 
     pool_account()
     assert asyncio.run(_async_stream(gateway, api_key[1])).endswith("You said: async hi")
+
+
+def test_an_oversized_body_is_a_413_envelope(gateway, api_key):
+    from django.conf import settings
+
+    body = b'{"model": "x", "messages": [{"role": "user", "content": "' + b"a" * (
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10) + b'"}]}'
+    response = requests.post(gateway.url + "/v1/chat/completions", data=body, timeout=30,
+                             headers={"Authorization": f"Bearer {api_key[1]}", "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"

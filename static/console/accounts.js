@@ -1,0 +1,182 @@
+/* Accounts: live table (status, cooldown countdown, last error), add/edit dialog, toggle, test, delete. */
+(function () {
+  "use strict";
+  var gp = window.gp, el = gp.el;
+  var REFRESH_MS = 4000;
+  var SECRETS = ["secure_c_ses", "host_c_oses", "proxy_url"];
+  var accounts = [], loadedAt = 0, editing = null, testing = {};
+
+  function matches(account, filter) {
+    if (!filter) { return true; }
+    var hay = [account.display_name, account.team_id, account.csesidx, account.status].join(" ").toLowerCase();
+    return hay.indexOf(filter) >= 0;
+  }
+
+  function cooldownCell(account) {
+    var remaining = account.cooldown_remaining - (Date.now() - loadedAt) / 1000;
+    if (account.status !== "cooling_down" || remaining <= 0) { return el("span", { class: "nil", text: "—" }); }
+    return el("span", { class: "countdown", data: { until: String(Date.now() + remaining * 1000) }, text: gp.duration(remaining) });
+  }
+
+  function errorCell(account) {
+    var e = account.last_error;
+    if (!e) { return el("span", { class: "nil", text: "—" }); }
+    return el("div", { class: "cell-error", title: e.message }, [
+      el("div", { class: "kind", text: e.kind.replace(/_/g, " ") + " · " + gp.ago(e.at) }),
+      el("div", { class: "msg", text: e.message })
+    ]);
+  }
+
+  function actions(account) {
+    var toggle = el("label", { class: "switch", title: account.enabled ? "Disable" : "Enable" }, [
+      el("input", { type: "checkbox", checked: account.enabled, "aria-label": (account.enabled ? "Disable " : "Enable ") + account.display_name,
+        data: { action: "toggle" }, on: { change: function () { toggleAccount(account, this); } } }),
+      el("span", { class: "track" })
+    ]);
+    return el("div", { class: "row-actions" }, [
+      el("button", { type: "button", class: "btn btn-text btn-small" + (testing[account.id] ? " busy" : ""), disabled: !!testing[account.id],
+        data: { action: "test" }, text: "Test", on: { click: function () { testAccount(account, this); } } }),
+      el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "edit" }, text: "Edit",
+        on: { click: function () { openDialog(account); } } }),
+      el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "delete" }, text: "Delete",
+        on: { click: function () { deleteAccount(account); } } }),
+      toggle
+    ]);
+  }
+
+  function row(account) {
+    return el("tr", { data: { id: String(account.id) } }, [
+      el("td", { class: "primary-cell", data: { label: "Account" } }, [
+        el("div", { class: "cell-title", text: account.display_name }),
+        el("div", { class: "cell-sub", text: account.team_id + " · " + account.csesidx })
+      ]),
+      el("td", { data: { label: "Status" } }, [gp.badge(account.status, account.status_display)]),
+      el("td", { data: { label: "Cooldown" } }, [cooldownCell(account)]),
+      el("td", { data: { label: "Last error" } }, [errorCell(account)]),
+      el("td", { class: "num", data: { label: "Requests" }, title: account.success_count + " ok, " + account.failure_count + " failed",
+        text: account.request_count }),
+      el("td", { data: { label: "Last used" }, text: gp.ago(account.last_used_at) }),
+      el("td", { class: "actions-cell" }, [actions(account)])
+    ]);
+  }
+
+  function render() {
+    var filter = document.getElementById("account-filter").value.trim().toLowerCase();
+    var body = gp.clear(document.querySelector("#accounts-table tbody"));
+    var shown = accounts.filter(function (a) { return matches(a, filter); });
+    shown.forEach(function (a) { body.appendChild(row(a)); });
+    document.getElementById("accounts-empty").hidden = accounts.length > 0;
+    document.getElementById("account-count").textContent = shown.length === accounts.length
+      ? accounts.length + " account" + (accounts.length === 1 ? "" : "s") : shown.length + " of " + accounts.length;
+  }
+
+  function load() {
+    return gp.api("GET", "/api/accounts").then(function (data) {
+      accounts = data;
+      loadedAt = Date.now();
+      // Re-rendering under an open menu or a focused switch would steal focus; skip this round.
+      if (!document.querySelector("#accounts-table :focus")) { render(); }
+    });
+  }
+
+  function tickCountdowns() {
+    document.querySelectorAll(".countdown[data-until]").forEach(function (node) {
+      var remaining = (Number(node.dataset.until) - Date.now()) / 1000;
+      node.textContent = remaining > 0 ? gp.duration(remaining) : "ending…";
+    });
+  }
+
+  function replace(account) {
+    accounts = accounts.map(function (a) { return a.id === account.id ? account : a; });
+    loadedAt = Date.now();
+    render();
+  }
+
+  function toggleAccount(account, input) {
+    input.disabled = true;
+    gp.api("POST", "/api/accounts/" + account.id + "/toggle").then(function (updated) {
+      replace(updated);
+      gp.toast(updated.display_name + (updated.enabled ? " enabled" : " disabled"), "ok");
+    }, function (err) { input.checked = account.enabled; input.disabled = false; gp.toast(err.message, "error"); });
+  }
+
+  function testAccount(account, button) {
+    testing[account.id] = true;
+    gp.busy(button, true);
+    gp.api("POST", "/api/accounts/" + account.id + "/test", {}).then(function (result) {
+      delete testing[account.id];
+      replace(result.account);
+      if (result.ok) { gp.toast("Test passed for " + account.display_name + " in " + result.latency_ms + " ms", "ok"); }
+      else { gp.toast("Test failed (" + result.error.kind.replace(/_/g, " ") + "): " + result.error.message, "error"); }
+    }, function (err) {
+      delete testing[account.id];
+      gp.busy(button, false);
+      gp.toast(err.message, "error");
+    });
+  }
+
+  function deleteAccount(account) {
+    gp.confirm("Delete " + account.display_name + "?", "The account and its cookies are removed from the pool. Its past requests stay in the dashboard totals.")
+      .then(function (ok) {
+        if (!ok) { return; }
+        gp.api("DELETE", "/api/accounts/" + account.id).then(function () {
+          accounts = accounts.filter(function (a) { return a.id !== account.id; });
+          render();
+          gp.toast("Deleted " + account.display_name, "ok");
+        }, function (err) { gp.toast(err.message, "error"); });
+      });
+  }
+
+  /* ---- dialog ---------------------------------------------------------------------------- */
+
+  function openDialog(account) {
+    var form = document.getElementById("account-form");
+    editing = account || null;
+    form.reset();
+    gp.clearErrors(form);
+    document.getElementById("account-dialog-title").textContent = account ? "Edit " + account.display_name : "Add account";
+    ["label", "team_id", "csesidx", "user_agent"].forEach(function (name) { form.elements[name].value = account ? account[name] : ""; });
+    form.elements.enabled.checked = account ? account.enabled : true;
+    SECRETS.forEach(function (name) {
+      var hint = form.querySelector('[data-hint="' + name + '"]');
+      form.elements[name].value = "";
+      form.elements[name].placeholder = account && account[name] ? "Stored — leave blank to keep" : (name === "proxy_url" ? "Blank: use the pool's proxy setting" : "");
+      hint.textContent = account && account[name] ? "Stored: " + account[name] : "";
+    });
+    form.querySelector('[data-secret-note="secure_c_ses"]').textContent = account ? "" : "*";
+    document.getElementById("account-dialog").showModal();
+    form.elements[account ? "label" : "team_id"].focus();
+  }
+
+  function formBody(form) {
+    var body = { enabled: form.elements.enabled.checked };
+    ["label", "team_id", "csesidx", "user_agent"].forEach(function (name) { body[name] = form.elements[name].value.trim(); });
+    SECRETS.forEach(function (name) {
+      var value = form.elements[name].value.trim();
+      // Blank while editing means "keep the stored secret": leave the field out of the PUT.
+      if (value || !editing) { body[name] = value; }
+    });
+    return body;
+  }
+
+  function save(event) {
+    event.preventDefault();
+    var form = event.target, button = document.getElementById("account-save");
+    var request = editing ? gp.api("PUT", "/api/accounts/" + editing.id, formBody(form)) : gp.api("POST", "/api/accounts", formBody(form));
+    gp.busy(button, true);
+    request.then(function (account) {
+      gp.busy(button, false);
+      document.getElementById("account-dialog").close();
+      gp.toast((editing ? "Saved " : "Added ") + account.display_name, "ok");
+      return load();
+    }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.getElementById("add-account").addEventListener("click", function () { openDialog(null); });
+    document.getElementById("account-form").addEventListener("submit", save);
+    document.getElementById("account-filter").addEventListener("input", render);
+    gp.poll(load, REFRESH_MS);
+    setInterval(tickCountdowns, 1000);
+  });
+})();

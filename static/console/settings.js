@@ -1,0 +1,181 @@
+/* Settings: pool settings (proxy + test, media links, cooldowns), import / export, API keys. */
+(function () {
+  "use strict";
+  var gp = window.gp, el = gp.el;
+  var NUMBERS = ["cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds"];
+
+  /* ---- pool settings ---------------------------------------------------------------------- */
+
+  function fillSettings(config) {
+    var form = document.getElementById("settings-form");
+    form.elements.proxy.value = "";
+    form.elements.proxy.placeholder = config.proxy || "http://host:port, socks5://user:pass@host:port";
+    document.getElementById("proxy-hint").textContent = config.proxy
+      ? "Stored: " + config.proxy + ". Leave blank to keep it; type to replace it." : "No proxy stored.";
+    form.elements.proxy_enabled.checked = config.proxy_enabled;
+    form.elements.proxy_clear.checked = false;
+    form.elements.proxy_clear.closest("label").hidden = !config.proxy;
+    form.elements.proxy_test_url.value = config.proxy_test_url;
+    form.elements.image_base_url.value = config.image_base_url;
+    NUMBERS.forEach(function (name) { form.elements[name].value = config[name]; });
+    var chip = document.getElementById("proxy-chip");
+    chip.textContent = config.proxy_enabled && config.proxy ? "In use" : config.proxy ? "Stored, off" : "Direct";
+    chip.className = "chip" + (config.proxy_enabled && config.proxy ? " chip-on" : "");
+  }
+
+  function settingsBody(form) {
+    var body = {
+      proxy_enabled: form.elements.proxy_enabled.checked,
+      proxy_test_url: form.elements.proxy_test_url.value.trim(),
+      image_base_url: form.elements.image_base_url.value.trim()
+    };
+    var proxy = form.elements.proxy.value.trim();
+    if (proxy) { body.proxy = proxy; } else if (form.elements.proxy_clear.checked) { body.proxy = ""; }
+    NUMBERS.forEach(function (name) {
+      var raw = form.elements[name].value.trim();
+      if (raw !== "") { body[name] = Number(raw); }
+    });
+    return body;
+  }
+
+  function saveSettings(event) {
+    event.preventDefault();
+    var form = event.target, button = document.getElementById("settings-save");
+    gp.busy(button, true);
+    gp.api("PUT", "/api/config", settingsBody(form)).then(function (config) {
+      gp.busy(button, false);
+      gp.clearErrors(form);
+      fillSettings(config);
+      gp.toast("Settings saved", "ok");
+    }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
+  }
+
+  function showTestResult(result, when) {
+    var out = document.getElementById("proxy-test-result");
+    var how = result.via === "proxy" ? "through the proxy" : result.via === "direct" ? "directly" : "";
+    out.className = "test-result " + (result.reachable ? "ok" : "fail");
+    out.textContent = (when ? "Last test " + when + ": " : "") + (result.reachable
+      ? ["Reachable", how, "in " + result.latency_ms + " ms", result.status_code ? "(HTTP " + result.status_code + ")" : ""].join(" ").replace(/ +/g, " ").trim()
+      : ["Not reachable", how].join(" ").trim() + ": " + result.error);
+  }
+
+  function testProxy() {
+    var form = document.getElementById("settings-form"), button = document.getElementById("proxy-test");
+    var body = {};
+    var candidate = form.elements.proxy.value.trim(), url = form.elements.proxy_test_url.value.trim();
+    if (candidate) { body.proxy = candidate; }  // try what was typed before saving it
+    if (url) { body.url = url; }
+    var out = document.getElementById("proxy-test-result");
+    out.className = "test-result";
+    out.textContent = "Testing…";
+    gp.busy(button, true);
+    gp.api("POST", "/api/proxy/test", body).then(function (result) {
+      gp.busy(button, false);
+      showTestResult(result);
+    }, function (err) { gp.busy(button, false); out.textContent = ""; gp.showErrors(form, err); });
+  }
+
+  /* ---- import ------------------------------------------------------------------------------ */
+
+  function importConfig(event) {
+    event.preventDefault();
+    var input = document.getElementById("import-file"), out = gp.clear(document.getElementById("import-result"));
+    if (!input.files.length) { out.appendChild(el("p", { class: "alert alert-error", text: "Choose a file first." })); return; }
+    var data = new FormData();
+    data.append("file", input.files[0]);
+    var dry = document.getElementById("import-dry-run").checked;
+    var button = document.getElementById("import-submit");
+    gp.busy(button, true);
+    gp.api("POST", "/api/config/import" + (dry ? "?dry_run=1" : ""), data).then(function (summary) {
+      gp.busy(button, false);
+      out.appendChild(el("p", { class: "alert alert-ok", text: summary.message }));
+      if (!dry) { gp.toast("Configuration imported", "ok"); loadSettings(); }
+    }, function (err) {
+      gp.busy(button, false);
+      var box = el("div", { class: "alert alert-error", role: "alert" }, [
+        el("strong", { text: err.problems.length ? "Nothing was imported. Problems found:" : err.message })
+      ]);
+      if (err.problems.length) {
+        box.appendChild(el("ul", {}, err.problems.map(function (p) { return el("li", { text: p }); })));
+      }
+      out.appendChild(box);
+    });
+  }
+
+  /* ---- API keys ----------------------------------------------------------------------------- */
+
+  function keyRow(key) {
+    return el("tr", { data: { id: String(key.id) } }, [
+      el("td", { class: "primary-cell cell-title", data: { label: "Name" }, text: key.name }),
+      el("td", { data: { label: "Key" } }, [el("code", { text: key.prefix + "…" })]),
+      el("td", { data: { label: "Scope" }, text: key.is_admin ? "admin + chat" : "chat" }),
+      el("td", { data: { label: "Limit" }, text: key.rate_limit_per_minute === null ? "default" : key.rate_limit_per_minute ? key.rate_limit_per_minute + "/min" : "unlimited" }),
+      el("td", { data: { label: "Created" }, text: gp.dateTime(key.created_at) }),
+      el("td", { data: { label: "Last used" }, text: gp.ago(key.last_used_at) }),
+      el("td", { data: { label: "State" } }, [key.revoked ? gp.badge("disabled", "revoked") : gp.badge("active", "live")]),
+      el("td", { class: "actions-cell" }, [key.revoked ? null : el("div", { class: "row-actions" }, [
+        el("button", { type: "button", class: "btn btn-text btn-small", text: "Revoke", on: { click: function () { revokeKey(key); } } })
+      ])])
+    ]);
+  }
+
+  function loadKeys() {
+    return gp.api("GET", "/api/keys").then(function (keys) {
+      var body = gp.clear(document.querySelector("#keys-table tbody"));
+      keys.forEach(function (k) { body.appendChild(keyRow(k)); });
+      document.getElementById("keys-empty").hidden = keys.length > 0;
+    });
+  }
+
+  function createKey(event) {
+    event.preventDefault();
+    var form = event.target, button = document.getElementById("key-create");
+    var body = { name: form.elements.name.value.trim(), is_admin: form.elements.is_admin.checked };
+    var limit = form.elements.rate_limit_per_minute.value.trim();
+    if (limit !== "") { body.rate_limit_per_minute = Number(limit); }
+    gp.busy(button, true);
+    gp.api("POST", "/api/keys", body).then(function (created) {
+      gp.busy(button, false);
+      gp.clearErrors(form);
+      form.reset();
+      document.getElementById("new-key-value").textContent = created.key;
+      document.getElementById("new-key").hidden = false;
+      loadKeys();
+    }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
+  }
+
+  function revokeKey(key) {
+    gp.api("POST", "/api/keys/" + key.id + "/revoke").then(function () {
+      gp.toast("Revoked " + key.name, "ok");
+      loadKeys();
+    }, function (err) { gp.toast(err.message, "error"); });
+  }
+
+  function copyKey() {
+    var text = document.getElementById("new-key-value").textContent;
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(function () { gp.toast("Copied", "ok"); }, function () { gp.toast("Select the key and copy it", "error"); });
+    }
+  }
+
+  function loadSettings() {
+    return gp.api("GET", "/api/config").then(fillSettings);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.getElementById("settings-form").addEventListener("submit", saveSettings);
+    document.getElementById("proxy-test").addEventListener("click", testProxy);
+    document.getElementById("import-form").addEventListener("submit", importConfig);
+    document.getElementById("key-form").addEventListener("submit", createKey);
+    document.getElementById("new-key-copy").addEventListener("click", copyKey);
+    document.getElementById("new-key-hide").addEventListener("click", function () {
+      document.getElementById("new-key").hidden = true;
+      document.getElementById("new-key-value").textContent = "";
+    });
+    gp.api("GET", "/api/proxy/status").then(function (status) {
+      var t = status.last_test;
+      if (t) { showTestResult({ reachable: t.reachable, latency_ms: t.latency_ms, error: t.error }, gp.ago(t.at)); }
+    });
+    Promise.all([loadSettings(), loadKeys()]).catch(function (err) { gp.toast(err.message, "error"); });
+  });
+})();
