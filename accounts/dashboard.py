@@ -18,7 +18,7 @@ from accounts.upstream import pool_settings_get
 logger = logging.getLogger(__name__)
 
 HOURS = 24
-RECENT_ERRORS = 20
+RECENT_ERRORS = 10
 PRUNE_EVERY_SECONDS = 600  # at most one retention DELETE per this interval across all processes
 PRUNE_LOCK_KEY = "request-log-prune"
 

@@ -173,9 +173,17 @@ def fetch_image_url(url: str, *, param: str | None = "image_url", max_bytes: int
                 return location
             url = urljoin(url, location)
     except InvalidRequest as exc:
-        logger.info("image URL refused", extra={"host": urlsplit(url).hostname, "reason": exc.message})
+        logger.info("image URL refused", extra={"host": _host_for_log(url), "reason": exc.message})
         raise
     raise _refuse(f"more than {MAX_REDIRECTS} redirects", param)
+
+
+def _host_for_log(url: str) -> str:
+    # Only the host: paths and queries of client URLs may carry tokens.
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return "(malformed)"
 
 
 def _fetch_hop(target: _Target, *, deadline: float, max_bytes: int, param: str | None,

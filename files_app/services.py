@@ -11,10 +11,12 @@ import base64
 import binascii
 import hashlib
 import logging
+import mimetypes
 import re
 import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,6 +55,7 @@ __all__ = [
     "stored_file_create",
     "stored_file_delete",
     "stored_file_from_bytes",
+    "stored_file_from_image_url",
     "stored_file_get",
     "stored_file_list",
     "stored_file_open",
@@ -154,6 +157,23 @@ def stored_file_from_bytes(*, data: bytes, filename: str, mime_type: str, owner:
     staged = storage.StagedWrite(storage.UPLOADS)
     staged.write_all(data[i:i + storage.CHUNK_SIZE] for i in range(0, len(data), storage.CHUNK_SIZE))
     return _persist(staged, filename=filename, mime_type=mime_type, purpose=purpose, owner=owner)
+
+
+def stored_file_from_image_url(*, url: str, owner: ApiKey | None, param: str | None = "image_url") -> StoredFile:
+    """An `image_url` content part as a StoredFile: a data: URI is decoded, an http(s) URL fetched safely.
+
+    Raises InvalidRequest / PayloadTooLarge naming `param`. Fetching is network I/O: no transaction open.
+    """
+    if url.lstrip()[:5].lower() == "data:":
+        data, mime = data_uri_decode(url.strip(), param=param)
+        filename = "image"
+    else:
+        data, mime = fetch_image_url(url.strip(), param=param)
+        path = urlsplit(url.strip()).path  # parsed fine already, or the fetch would have refused it
+        filename = _clean_filename(path) if path.strip("/") else "image"
+    if "." not in filename:
+        filename += mimetypes.guess_extension(mime, strict=False) or ""
+    return stored_file_from_bytes(data=data, filename=filename, mime_type=mime, owner=owner)
 
 
 def _recent_inline_copy(data: bytes, owner: ApiKey | None) -> StoredFile | None:

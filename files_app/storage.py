@@ -94,6 +94,11 @@ class StagedWrite:
         self._handle.write(chunk)
         self.size += len(chunk)
 
+    def flush(self) -> None:
+        """Make what was written visible to readers of temp_path."""
+        if self._handle is not None:
+            self._handle.flush()
+
     def write_all(self, chunks: Iterable[bytes]) -> StagedWrite:
         """Write every chunk (aborting the file on any error) and return self."""
         try:

@@ -71,6 +71,7 @@ class StagingUploadHandler(FileUploadHandler):
     def file_complete(self, file_size: int) -> StagedUpload | None:
         if self.staged is None:
             return None
+        self.staged.flush()
         upload = StagedUpload(self.staged, name=self.file_name, content_type=self.content_type,
                               charset=self.charset, too_large=self.too_large)
         self.staged = None

@@ -55,7 +55,7 @@
       el("td", { data: { label: "Last error" } }, [errorCell(account)]),
       el("td", { class: "num", data: { label: "Requests" }, title: account.success_count + " ok, " + account.failure_count + " failed",
         text: account.request_count }),
-      el("td", { data: { label: "Last used" }, text: gp.ago(account.last_used_at) }),
+      el("td", { class: "nowrap", data: { label: "Last used" }, text: gp.ago(account.last_used_at) }),
       el("td", { class: "actions-cell" }, [actions(account)])
     ]);
   }

@@ -53,7 +53,7 @@
         el("td", {}, [s.status ? gp.badge(s.status, STATUS_LABELS[s.status]) : el("span", { class: "nil", text: "—" })]),
         el("td", { class: "num", text: requests }),
         el("td", { class: "num", text: errors }),
-        el("td", {}, [gp.sparkline(s.requests, s.errors)])
+        el("td", { class: "col-trend" }, [gp.sparkline(s.requests, s.errors)])
       ]));
     });
   }

@@ -96,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _serve(tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
+    server.handle_error = lambda *args: None  # a client hanging up on /slow or /trickle is the point
     server.hosts = []
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
@@ -218,6 +219,7 @@ def test_unresolvable_hosts_credentials_and_garbage_are_refused(dns):
     _refused("http://user:pass@example.com/a.png", "credentials")
     _refused("http://example.com:99999/a.png", "malformed")
     _refused("http:///a.png", "no host")
+    _refused("http://[::1/a.png", "malformed")
 
 
 # ---- the success path (loopback allowed, local servers) -----------------------------------------

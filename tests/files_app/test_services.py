@@ -293,3 +293,31 @@ def test_an_unsupported_type_surfaces_the_upstream_invalid_request(upstream, sim
         services.upstream_file_id_for(client=upstream, creds=creds, account=account, session=session,
                                       stored_file=record)
     assert not UpstreamFile.objects.exists()
+
+
+# ---- image_url parts ----------------------------------------------------------------------------
+
+
+def test_an_inline_image_url_becomes_a_stored_file(api_key):
+    record = services.stored_file_from_image_url(url=PNG_DATA_URI, owner=api_key[0])
+    assert (record.filename, record.mime_type, record.purpose) == ("image.png", "image/png", INLINE_PURPOSE)
+    assert services.stored_file_read(stored_file=record) == PNG
+
+
+def test_a_remote_image_url_is_fetched_through_the_safe_fetcher(monkeypatch):
+    seen = {}
+
+    def fake_fetch(url, *, param):
+        seen.update(url=url, param=param)
+        return PNG, "image/png"
+
+    monkeypatch.setattr(services, "fetch_image_url", fake_fetch)
+    record = services.stored_file_from_image_url(url="https://cdn.example/pics/cat", owner=None, param="p")
+    assert seen == {"url": "https://cdn.example/pics/cat", "param": "p"}
+    assert record.filename == "cat.png" and record.mime_type == "image/png"
+
+
+def test_a_refused_image_url_is_an_invalid_request():
+    with pytest.raises(InvalidRequest, match="only http and https") as info:
+        services.stored_file_from_image_url(url="file:///etc/passwd", owner=None, param="messages[0]")
+    assert info.value.param == "messages[0]"

@@ -1,0 +1,61 @@
+"""The hot paths run a fixed, small number of queries: pinned here so they cannot creep up."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from openai_api.chat import ChatRun, Finished
+from openai_api.serializers import ChatCompletionRequestSerializer
+from openai_api.services import chat_plan_build
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue", "pool_settings_row")]
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@pytest.fixture
+def pool_settings_row():
+    from accounts.models import PoolSettings
+
+    return PoolSettings.load()  # exists after the first request of any real deployment
+
+
+def _data_statements(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].upper().startswith(TRANSACTION_CONTROL)]
+
+
+def _plan(api_key_record, text="count my queries"):
+    serializer = ChatCompletionRequestSerializer(data={"model": "gemini-2.5-flash",
+                                                       "messages": [{"role": "user", "content": text}]})
+    assert serializer.is_valid(), serializer.errors
+    return chat_plan_build(data=serializer.validated_data, api_key=api_key_record,
+                           request_base_url="http://testserver/")
+
+
+def test_model_list_takes_two_queries_whatever_the_catalogue_size(client, api_key, django_assert_num_queries):
+    record, raw = api_key
+    client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")  # first use stamps last_used_at
+    with django_assert_num_queries(2):  # the key, the models
+        response = client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 200 and len(response.json()["data"]) == 8
+
+
+def test_planning_a_chat_takes_two_queries(api_key):
+    with CaptureQueriesContext(connection) as captured:
+        _plan(api_key[0])
+    assert len(_data_statements(captured)) == 2, captured.captured_queries  # the model, the pool settings
+
+
+@pytest.mark.parametrize("accounts", [1, 20])
+def test_running_a_chat_takes_a_fixed_number_of_queries(api_key, pool_account, upstream_settings, accounts):
+    for _ in range(accounts):
+        pool_account()
+    run = ChatRun(_plan(api_key[0]), buffered=True)
+    with CaptureQueriesContext(connection) as captured:
+        run._drive()  # synchronously, so this thread's connection sees every query
+    events = []
+    while not run.events.empty():
+        events.append(run.events.get())
+    assert isinstance(events[-1], Finished)
+    # pool settings, lease (select the candidate, stamp it), success report, request log
+    assert len(_data_statements(captured)) == 5, captured.captured_queries
