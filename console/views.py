@@ -74,7 +74,9 @@ class LoginView(auth_views.LoginView):
             # An unbound form: validating the posted one would check the password we refuse to check.
             form = self.form_class(request, initial={"username": username})
             context = self.get_context_data(form=form, throttled=wait)
-            return render(request, self.template_name, context, status=429, headers={"Retry-After": str(wait)})
+            response = render(request, self.template_name, context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form) -> HttpResponse:

@@ -55,8 +55,20 @@ class AssistStream:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def interrupt(self) -> None:
+        """Wake a read blocked in another thread; that thread then sees the body end and closes the stream.
+
+        Safe from any thread, unlike close(): closing under a reader makes http.client drop its file
+        object mid-read (AttributeError), and a read waiting on a silent upstream would not wake up
+        before the read timeout anyway. Shutting the socket down for reading ends that wait now.
+        """
+        try:
+            self._response.raw.shutdown()
+        except (ValueError, RuntimeError, OSError) as exc:  # already closed or handed back to the pool
+            logger.debug("interrupting stream failed: %s", type(exc).__name__)
+
     def close(self) -> None:
-        """Release the connection now (an abandoned stream must not hold a pooled socket)."""
+        """Release the connection now (an abandoned stream must not hold a pooled socket). Owner thread only."""
         if self._closed:
             return
         self._closed = True

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import http.cookiejar
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Self
 
 import requests
@@ -40,6 +43,35 @@ SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-a
 _MEDIA_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"\x1aE\xdf\xa3")
 _BASE64_HEAD = re.compile(rb"[A-Za-z0-9+/=]+")
 _BASE64_HEAD_MP4 = re.compile(rb"AAAA[A-Za-z0-9+/]{2}Z0eX")  # base64 of 00 00 00 xx "ftyp"
+# time.monotonic() by which every upstream call made in this context must be over (None: no deadline).
+_deadline: ContextVar[float | None] = ContextVar("gemini_call_deadline", default=None)
+
+
+class DeadlineReached(Unavailable):
+    """The caller's deadline passed before a call could start: no account is to blame (and the caller,
+    who owns the deadline, will not start another attempt)."""
+
+    account_fault = False
+
+    @property
+    def kind(self) -> str:
+        return "deadline"
+
+
+@contextmanager
+def call_deadline(at: float | None) -> Iterator[None]:
+    """Bound every upstream call made inside (in this thread) by `at`, a time.monotonic() value.
+
+    requests only knows per-socket-operation timeouts, so a caller with a total budget (the gateway's
+    failover deadline) would otherwise wait up to the full read timeout on a slow upstream after its own
+    client had been told it was too late. Connect and read timeouts shrink to the time left; an open
+    stream gets the configured read timeout back once its headers have arrived.
+    """
+    token = _deadline.set(at)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
@@ -113,6 +145,7 @@ class GeminiClient:
         url = self._api_url("widgetStreamAssist")
         resp = self._with_jwt(creds, lambda jwt: self._send(creds, "widgetStreamAssist", "POST", url, jwt,
                                                              json_body=body, stream=True))
+        _set_read_timeout(resp, self.config.read_timeout)  # silences mid-stream: the full timeout again
         return AssistStream(resp, account=creds.key, on_auth_expired=lambda: self._tokens.invalidate(creds))
 
     def add_context_file(self, creds: Credentials, *, session: str, file_name: str, mime_type: str,
@@ -191,13 +224,13 @@ class GeminiClient:
               stream: bool = False) -> requests.Response:
         """One HTTP exchange; returns the 200 response (open when streaming) or raises the mapped error."""
         headers = self._headers(creds, jwt)
+        timeout = self._timeouts(method)
         started = time.monotonic()
         try:
             resp = self._http(creds.proxy).request(
                 verb, url, headers=headers, params=params,
                 data=None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8"),
-                stream=stream, timeout=(self.config.connect_timeout, self.config.read_timeout),
-                verify=self.config.verify_tls)
+                stream=stream, timeout=timeout, verify=self.config.verify_tls)
         except requests.RequestException as exc:
             # The exception text may hold the proxy URL (with its password): log and raise the type only.
             logger.info("upstream call failed", extra={"account": creds.key, "method": method,
@@ -236,8 +269,21 @@ class GeminiClient:
     def _api_url(self, method: str) -> str:
         return f"{self.config.api_url.rstrip('/')}{API_PATH}{method}"
 
+    def _timeouts(self, method: str) -> tuple[float, float]:
+        """(connect, read) timeouts: the configured ones, shortened to what is left of a call_deadline."""
+        connect, read = self.config.connect_timeout, self.config.read_timeout
+        deadline = _deadline.get()
+        if deadline is None:
+            return connect, read
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineReached(f"{method}: the deadline passed before the call", reason="DEADLINE")
+        return min(connect, left), min(read, left)
+
     def _getoxsrf(self, creds: Credentials) -> XsrfGrant:
-        return getoxsrf(self._http(creds.proxy), self.config, creds)
+        connect, read = self._timeouts("getoxsrf")
+        config = dataclasses.replace(self.config, connect_timeout=connect, read_timeout=read)
+        return getoxsrf(self._http(creds.proxy), config, creds)
 
     def _http(self, proxy: str | None) -> requests.Session:
         """The pooled session for this proxy (None = direct), created on first use."""
@@ -261,6 +307,14 @@ def _new_session(proxy: str | None, config: ClientConfig) -> requests.Session:
     if proxy:
         session.proxies = {"http": proxy, "https": proxy}
     return session
+
+
+def _set_read_timeout(resp: requests.Response, seconds: float) -> None:
+    # The socket keeps the timeout its headers were awaited with (urllib3 sets it per request).
+    connection = getattr(resp.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _read_limited(resp: requests.Response, limit: int) -> bytes:
@@ -308,4 +362,5 @@ def decode_base64_media(data: bytes) -> bytes:
         return data
 
 
-__all__ = ["AssistStream", "GeminiClient", "UpstreamError", "decode_base64_media", "redact"]
+__all__ = ["AssistStream", "DeadlineReached", "GeminiClient", "UpstreamError", "call_deadline", "decode_base64_media",
+           "redact"]

@@ -21,6 +21,7 @@ from accounts.models import Account, ApiKey, RequestLog
 from accounts.upstream import credentials_for, get_client, pool_settings_get
 from files_app import services as files
 from files_app.models import StoredFile
+from gemini_enterprise.client import call_deadline
 from gemini_enterprise.errors import InvalidRequest as UpstreamInvalidRequest
 from gemini_enterprise.errors import PolicyBlocked, Unavailable, UpstreamError
 from gemini_enterprise.types import (
@@ -131,6 +132,7 @@ class ChatRun:
         self._opened = False
         self._buffer: list[Delta] = []
         self.started = time.monotonic()
+        self.deadline = self.started + settings.GEMPOOL_FAILOVER_DEADLINE  # for the first byte of an answer
         self.attempts = 0
         self.account: Account | None = None
         self.outcome: RunEvent | None = None
@@ -142,11 +144,11 @@ class ChatRun:
         return self
 
     def abort(self) -> None:
-        """Stop the run (client disconnected): close the upstream response so its read returns now."""
+        """Stop the run (client disconnected): wake the upstream read so the worker stops and closes it now."""
         self._aborted.set()
         current = self._current
         if current is not None:
-            current.close()
+            current.interrupt()
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -168,11 +170,10 @@ class ChatRun:
             _close_db()
 
     def _run_attempts(self) -> RunEvent:
-        deadline = self.started + settings.GEMPOOL_FAILOVER_DEADLINE
         pool = pool_settings_get()
         tried: set[int] = set()
         last_error: UpstreamError | None = None
-        while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < deadline:
+        while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
             self._check_aborted()
             close_old_connections()
             account = account_pool.lease_account(exclude=tried)
@@ -194,21 +195,29 @@ class ChatRun:
                 if not error.retryable_elsewhere or attempt.produced:
                     return self._failed_for(error, mid_stream=attempt.produced)
                 self._buffer.clear()
+        if last_error is not None and time.monotonic() >= self.deadline:
+            return Failed(504, f"No account answered within {settings.GEMPOOL_FAILOVER_DEADLINE:g} s; the last "
+                               f"error was {last_error.kind}.", code="upstream_timeout")
         return self._exhausted(last_error, tried)
 
     def _attempt(self, attempt: _Attempt, pool) -> RunEvent:
         client = get_client()
         creds = credentials_for(attempt.account, pool)
-        session = client.create_session(creds)
-        file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
-                                               session=session, stored_file=stored)
-                    for stored in self.plan.stored_files]
-        _close_db()
-        self._check_aborted()
-        stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
-                                      model_id=self.plan.model.upstream_model_id or None, tools=self.plan.tools)
+        # Until the answer opens, every upstream call shares the failover deadline: a slow upstream must
+        # not hold this thread (and the account) after the client was told it took too long.
+        with call_deadline(self.deadline):
+            session = client.create_session(creds)
+            file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
+                                                   session=session, stored_file=stored)
+                        for stored in self.plan.stored_files]
+            _close_db()
+            self._check_aborted()
+            stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
+                                          model_id=self.plan.model.upstream_model_id or None,
+                                          tools=self.plan.tools)
         self._current = stream
         try:
+            self._check_aborted()  # abort() may have come while the stream was opening, with nothing to wake
             if not self._opened:
                 self._opened = True
                 self._emit(Opened(account_id=attempt.account.pk))

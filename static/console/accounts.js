@@ -61,6 +61,17 @@
   }
 
   function render() {
+    // The live refresh rebuilds the rows; keep keyboard focus on the same control of the same account.
+    var focused = document.activeElement, row0 = focused && focused.closest ? focused.closest("tr[data-id]") : null;
+    var restore = row0 && focused.dataset.action ? [row0.dataset.id, focused.dataset.action] : null;
+    renderRows();
+    if (restore) {
+      var again = document.querySelector('#accounts-table tr[data-id="' + restore[0] + '"] [data-action="' + restore[1] + '"]');
+      if (again) { again.focus(); }
+    }
+  }
+
+  function renderRows() {
     var filter = document.getElementById("account-filter").value.trim().toLowerCase();
     var body = gp.clear(document.querySelector("#accounts-table tbody"));
     var shown = accounts.filter(function (a) { return matches(a, filter); });
@@ -74,8 +85,7 @@
     return gp.api("GET", "/api/accounts").then(function (data) {
       accounts = data;
       loadedAt = Date.now();
-      // Re-rendering under an open menu or a focused switch would steal focus; skip this round.
-      if (!document.querySelector("#accounts-table :focus")) { render(); }
+      render();
     });
   }
 

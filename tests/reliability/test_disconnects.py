@@ -1,0 +1,112 @@
+"""A client that hangs up mid-stream: the upstream is released at once, nothing leaks, nobody is blamed.
+
+The gateway here keeps the default-like long read timeout (30 s), so a leak would show: a worker thread
+blocked on a silent upstream would otherwise sit there for the whole read timeout.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from accounts.models import Account, AccountStatus, RequestLog
+from tests.reliability.conftest import (
+    chat,
+    established_to,
+    start_gateway,
+    thread_count,
+    wait_until,
+    worker_pids,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
+
+RELEASE_WITHIN = 2.0  # seconds after the hang-up by which everything must be back to the baseline
+
+
+@pytest.fixture(scope="module")
+def patient_gateway(django_db_setup, django_db_blocker, simulator):
+    with django_db_blocker.unblock():
+        process = start_gateway(simulator.url, extra_env={"GEMPOOL_READ_TIMEOUT": "30",
+                                                          "GEMPOOL_FAILOVER_DEADLINE": "10",
+                                                          "GEMPOOL_KEEPALIVE_SECONDS": "0.2"})
+    yield process
+    process.stop()
+
+
+def _open_stream(gateway, key: str, text: str) -> socket.socket:
+    """Send a streamed chat request over a raw socket and read until the first content delta arrived."""
+    url = urlsplit(gateway.url)
+    body = json.dumps({"model": "gemini-2.5-flash", "stream": True,
+                       "messages": [{"role": "user", "content": text}]}).encode()
+    sock = socket.create_connection((url.hostname, url.port), timeout=10)
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                 % (url.netloc.encode(), key.encode(), len(body), body))
+    received = b""
+    while b'"content"' not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"the gateway closed the stream early: {received[-500:]!r}"
+        received += chunk
+    assert received.startswith(b"HTTP/1.1 200")
+    return sock
+
+
+def _baseline(gateway, key: str, sim) -> tuple[int, int, dict]:
+    """Warm the worker's thread pool and upstream connection pool, then read the gauges."""
+    response = chat(gateway, key, "warm up", stream=True)
+    assert response.status_code == 200
+    (worker,) = worker_pids(gateway)
+    time.sleep(0.2)
+    return worker, thread_count(worker), sim.stats()
+
+
+@pytest.mark.parametrize("silence", [False, True], ids=["while-streaming", "during-a-long-silence"])
+def test_a_hang_up_closes_the_upstream_and_leaks_nothing(patient_gateway, api_key, seat, sim, silence):
+    account = seat()
+    key = api_key[1]
+    worker, threads_before, stats_before = _baseline(patient_gateway, key, sim)
+    sim_port = urlsplit(sim.url).port
+    upstream_before = established_to(sim_port)
+    # 400 fragments 50 ms apart = a 20 s answer; or a first fragment, then 25 s of silence.
+    directive = "[[sim:hang_mid_stream=25]]" if silence else "[[sim:fragments=400]][[sim:delay=0.05]]"
+    sock = _open_stream(patient_gateway, key, f"{directive} tell me a long story")
+    assert sim.stats()["streams"]["active"] == stats_before["streams"]["active"] + 1
+    assert thread_count(worker) > threads_before  # the run's worker thread
+
+    hung_up = time.monotonic()
+    sock.close()
+
+    threads_back = wait_until(lambda: thread_count(worker) <= threads_before, RELEASE_WITHIN + 1)
+    upstream_back = wait_until(lambda: established_to(sim_port) <= upstream_before, RELEASE_WITHIN + 1)
+    print(f"\nrelease after hang-up ({'silence' if silence else 'streaming'}): "
+          f"threads {threads_back}, upstream socket {upstream_back} s")
+    assert threads_back is not None and threads_back < RELEASE_WITHIN, "the run's thread outlived the client"
+    assert upstream_back is not None and upstream_back < RELEASE_WITHIN, "the upstream socket stayed open"
+    if not silence:
+        # The simulator sees its peer go away (it notices on its next write, 50 ms later at most).
+        stream_ended = wait_until(lambda: sim.stats()["streams"]["active"] <= stats_before["streams"]["active"],
+                                  RELEASE_WITHIN)
+        conn_closed = wait_until(lambda: sim.stats()["connections"]["open"] <= stats_before["connections"]["open"],
+                                 RELEASE_WITHIN)
+        assert stream_ended is not None and conn_closed is not None
+    assert time.monotonic() - hung_up < 2 * RELEASE_WITHIN + 1
+
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and account.cooldown_until is None
+    assert (account.failure_count, account.consecutive_failures, account.last_error_kind) == (0, 0, "")
+    # Recorded as the client's doing, not as a crash of the run.
+    assert wait_until(lambda: RequestLog.objects.filter(error_kind="client_closed").exists(), 2) is not None
+    assert "chat run crashed" not in patient_gateway.log_text()
+
+
+def test_the_account_serves_the_next_request_right_after_a_hang_up(patient_gateway, api_key, seat):
+    account = seat()
+    sock = _open_stream(patient_gateway, api_key[1], "[[sim:fragments=200]][[sim:delay=0.05]] go on")
+    sock.close()
+    response = chat(patient_gateway, api_key[1], "next please", stream=False)
+    assert response.json()["choices"][0]["message"]["content"].endswith("You said: next please")
+    assert Account.objects.get(pk=account.pk).failure_count == 0
