@@ -58,3 +58,16 @@ class GeneratedMedia(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BlobChunk(models.Model):
+    """One piece of a stored file's bytes. The database is the source of truth for file contents, so any
+    gempool instance sharing it can serve any upload or generated image; local files are only a cache."""
+
+    area = models.CharField(max_length=16)
+    name = models.CharField(max_length=160)
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["area", "name", "index"], name="blob_chunk_unique")]

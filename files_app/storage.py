@@ -1,9 +1,10 @@
-"""Bytes on disk under settings.DATA_DIR: client uploads in "uploads", generated media in "media".
+"""Stored bytes: client uploads in "uploads", generated media in "media".
 
-Files are written in chunks to a temp file inside the same area (so the final rename is atomic and never
-crosses file systems), hashed while they stream, fsynced, then renamed into place. Names stored in the DB
-are relative to the area, so moving GEMPOOL_DATA_DIR moves everything with it. Nothing here knows about
-HTTP or models.
+The database holds every file's bytes (BlobChunk rows of 1 MiB), so several gempool instances sharing one
+database serve the same files; GEMPOOL_DATA_DIR keeps a local copy of each file as a read cache, refilled
+from the database on a miss. Files are written in chunks to a temp file inside the same area (so the final
+rename is atomic and never crosses file systems), hashed while they stream, fsynced, renamed into place,
+then copied into the database. Nothing here knows about HTTP.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ MEDIA = "media"
 AREAS = frozenset({UPLOADS, MEDIA})
 TEMP_DIR = ".tmp"
 CHUNK_SIZE = 64 * 1024
+DB_CHUNK_SIZE = 1024 * 1024  # bytes per BlobChunk row: large enough to be few, small enough to stream
 HEAD_SIZE = 512  # bytes kept aside for content sniffing
 FILE_MODE = 0o640
 
@@ -123,6 +126,7 @@ class StagedWrite:
             handle.close()
         os.replace(self.temp_path, target)
         self.committed_name = name
+        _copy_to_database(self.area, name, target)
         return target
 
     def abort(self) -> None:
@@ -155,21 +159,63 @@ def iter_chunks(source: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterable[byte
 
 
 def open_read(area: str, name: str) -> BinaryIO:
-    """An open binary handle (raises FileNotFoundError when the bytes are gone)."""
-    return path_for(area, name).open("rb")
+    """An open binary handle; a local miss is refilled from the database (FileNotFoundError if neither has it)."""
+    path = path_for(area, name)
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        _restore_from_database(area, name, path)
+        return path.open("rb")
 
 
 def read_bytes(area: str, name: str) -> bytes:
     """The whole file (raises FileNotFoundError when the bytes are gone)."""
-    return path_for(area, name).read_bytes()
+    with open_read(area, name) as handle:
+        return handle.read()
 
 
 def delete(area: str, name: str) -> None:
-    """Remove a stored file; a missing one is fine (deletes may be retried)."""
+    """Remove a stored file here and in the database; a missing one is fine (deletes may be retried)."""
+    from files_app.models import BlobChunk
+
+    BlobChunk.objects.filter(area=area, name=name).delete()
     try:
         path_for(area, name).unlink(missing_ok=True)
     except (OSError, ValueError):
         logger.warning("could not delete stored file", extra={"area": area, "file": name}, exc_info=True)
+
+
+def _copy_to_database(area: str, name: str, path: Path) -> None:
+    from files_app.models import BlobChunk
+
+    with transaction.atomic(), path.open("rb") as handle:
+        BlobChunk.objects.filter(area=area, name=name).delete()
+        index = 0
+        while chunk := handle.read(DB_CHUNK_SIZE):
+            BlobChunk.objects.create(area=area, name=name, index=index, data=chunk)
+            index += 1
+
+
+def _restore_from_database(area: str, name: str, path: Path) -> None:
+    from files_app.models import BlobChunk
+
+    rows = BlobChunk.objects.filter(area=area, name=name).order_by("index").values_list("data", flat=True)
+    temp_dir = area_root(area) / TEMP_DIR
+    temp_dir.mkdir(exist_ok=True)
+    temp = temp_dir / f"{secrets.token_hex(12)}.part"
+    found = False
+    try:
+        with temp.open("wb") as handle:
+            for data in rows.iterator(chunk_size=1):
+                handle.write(bytes(data))
+                found = True
+        if not found:
+            raise FileNotFoundError(f"{area}/{name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, path)  # atomic: a concurrent reader sees the whole file or none
+        logger.info("stored file restored from the database", extra={"area": area, "file": name})
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def prune_temp(area: str, *, older_than_seconds: float = 3600.0) -> int:

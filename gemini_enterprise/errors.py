@@ -159,16 +159,21 @@ def _error_object(body: Any) -> dict:
     return {}
 
 
+def _details(err: dict) -> list:
+    details = err.get("details")
+    return details if isinstance(details, list) else []  # any other shape carries nothing we can read
+
+
 def _detail_reasons(err: dict) -> list[str]:
     reasons: list[str] = []
-    for detail in err.get("details") or ():
+    for detail in _details(err):
         if isinstance(detail, dict) and isinstance(detail.get("reason"), str):
             reasons.append(detail["reason"])
     return reasons
 
 
 def _retry_after(err: dict, headers: Mapping[str, str] | None) -> float | None:
-    for detail in err.get("details") or ():
+    for detail in _details(err):
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
             seconds = _parse_duration(detail.get("retryDelay"))
             if seconds is not None:

@@ -242,15 +242,17 @@ def events_from_element(element: dict[str, Any], *, seen_files: set[str] | None 
         return []
     events: list[StreamEvent] = []
     answer = response.get("answer")
-    if isinstance(answer, dict):
-        for reply in answer.get("replies") or ():
+    # Shapes are checked, not trusted: an odd field is skipped rather than crashing the whole answer.
+    if isinstance(answer, dict) and isinstance(answer.get("replies"), list):
+        for reply in answer["replies"]:
             events.extend(_reply_events(reply, seen_files))
     info = response.get("sessionInfo")
     if isinstance(info, dict) and info.get("session"):
         events.append(SessionInfo(session=str(info["session"]), query_id=str(info.get("queryId", "")),
                                   turn_id=str(info.get("turnId", ""))))
-    if isinstance(answer, dict) and answer.get("state") in _FINAL_STATES:
-        reasons = tuple(str(r) for r in answer.get("assistSkippedReasons") or ())
+    if isinstance(answer, dict) and isinstance(answer.get("state"), str) and answer["state"] in _FINAL_STATES:
+        skipped = answer.get("assistSkippedReasons")
+        reasons = tuple(str(r) for r in skipped) if isinstance(skipped, list) else ()
         events.append(FinalState(state=answer["state"], skipped_reasons=reasons,
                                  answer_name=str(answer.get("name", ""))))
     return events
@@ -259,7 +261,8 @@ def events_from_element(element: dict[str, Any], *, seen_files: set[str] | None 
 def _reply_events(reply: Any, seen_files: set[str] | None) -> list[StreamEvent]:
     if not isinstance(reply, dict):
         return []
-    content = (reply.get("groundedContent") or {}).get("content")
+    grounded = reply.get("groundedContent")
+    content = grounded.get("content") if isinstance(grounded, dict) else None
     if not isinstance(content, dict):
         return []
     events: list[StreamEvent] = []

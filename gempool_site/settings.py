@@ -140,7 +140,11 @@ GEMPOOL_MAX_ATTEMPTS = env_int("GEMPOOL_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum=1, maximum=600)
 GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
 GEMPOOL_MEDIA_RETENTION_HOURS = env_float("GEMPOOL_MEDIA_RETENTION_HOURS", 72.0, minimum=0.01)
+GEMPOOL_MEDIA_PRUNE_INTERVAL = env_float("GEMPOOL_MEDIA_PRUNE_INTERVAL", 600.0, minimum=10)
 GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum=1, maximum=120)
+# Client-supplied image URLs may never reach internal addresses; only a lab setup (or the tests, which
+# serve images on loopback) turns this on. Cloud metadata addresses stay refused either way.
+GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 

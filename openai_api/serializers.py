@@ -90,7 +90,7 @@ def parse_messages(raw: Any) -> list[Message]:
         if not isinstance(item, dict):
             _fail(param, "Each message must be an object with 'role' and 'content'.")
         role = item.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:  # a list or dict is unhashable: no `in` on a set
             _fail(f"{param}.role", f"role must be one of {', '.join(sorted(ROLES))}.")
         text, attachments = _parse_content(item.get("content"), f"{param}.content")
         if role == "assistant" and item.get("tool_calls"):

@@ -173,8 +173,18 @@ def test_any_unknown_or_tricky_name_is_a_json_404(client, path):
 
 def test_media_whose_bytes_were_pruned_is_a_404(client, data_dir):
     item = _store()
-    (data_dir / "media" / storage.sharded(item.name)).unlink()
+    storage.delete(storage.MEDIA, storage.sharded(item.name))
     assert client.get(f"/image/{item.name}").status_code == 404
+
+
+def test_media_missing_from_this_instance_is_refilled_from_the_database(client, data_dir):
+    item = _store()
+    local = data_dir / "media" / storage.sharded(item.name)
+    original = local.read_bytes()
+    local.unlink()  # another instance wrote it; this one has never seen the bytes
+    response = client.get(f"/image/{item.name}")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == original
+    assert local.read_bytes() == original
 
 
 # ---- pruning ------------------------------------------------------------------------------------

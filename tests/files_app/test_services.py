@@ -175,9 +175,15 @@ def test_delete_removes_the_row_then_the_bytes_after_commit(data_dir, django_cap
 
 def test_reading_a_file_whose_bytes_vanished_is_a_clear_not_found(data_dir):
     record = _create(b"soon gone")
-    (data_dir / "uploads" / record.storage_name).unlink()
+    storage.delete(storage.UPLOADS, record.storage_name)
     with pytest.raises(NotFound, match="no longer available"):
         services.stored_file_read(stored_file=record)
+
+
+def test_a_file_written_by_another_instance_is_read_from_the_database(data_dir):
+    record = _create(b"x" * (storage.DB_CHUNK_SIZE + 5))  # two chunks
+    (data_dir / "uploads" / record.storage_name).unlink()
+    assert services.stored_file_read(stored_file=record) == b"x" * (storage.DB_CHUNK_SIZE + 5)
 
 
 def test_storage_refuses_names_that_escape_its_folder():

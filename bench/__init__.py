@@ -1,0 +1,1 @@
+"""Benchmarks: `python bench/run.py --help` (see bench/README.md)."""

@@ -1,0 +1,348 @@
+"""Markdown for bench/results.md: tables per measurement, targets, machine, and what the numbers mean."""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+TARGET_ADDED_P50_MS = 5.0
+TARGET_TTFT_P50_MS = 10.0
+TARGET_STREAMS = 500
+TARGET_LEASE_RATIO = 2.0
+README_START, README_END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
+
+
+def ms(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def mib(value: float | None) -> str:
+    return "–" if not value else f"{value / 2**20:.0f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+# ---- derived figures -------------------------------------------------------------------------------
+
+
+def max_clean_level(cls: dict) -> int | None:
+    """Largest level held with zero failed streams (levels are tried in increasing order)."""
+    best = None
+    for row in cls.get("levels") or ():
+        if row.get("skipped"):
+            continue
+        if row.get("failed") == 0 and row.get("ok") == row.get("streams"):
+            best = row["streams"]
+    return best
+
+
+def lease_ratio(lease: dict, scenario: str, key: str) -> float | None:
+    rows = {r["accounts"]: r for r in lease.get("results") or () if r["scenario"] == scenario}
+    if len(rows) < 2:
+        return None
+    small, large = rows[min(rows)], rows[max(rows)]
+    return large[key] / small[key] if small.get(key) else None
+
+
+def summary_rows(results: dict) -> list[list[str]]:
+    classes = results.get("classes") or {}
+    names = list(classes)
+    rows = []
+
+    def per_class(fn) -> list[str]:
+        return [fn(classes[n]) for n in names]
+
+    def added(cls: dict, part: str) -> float | None:
+        return ((cls.get("latency") or {}).get(part) or {}).get("added_p50_ms")
+
+    def judged(cls: dict, part: str, limit: float) -> str:
+        value = added(cls, part)
+        return f"{ms(value)} ms ({verdict(_le(value, limit))})"
+
+    rows.append(["added latency, non-stream, p50 @ concurrency 1",
+                 *per_class(lambda c: judged(c, "c1", TARGET_ADDED_P50_MS)), f"≤ {TARGET_ADDED_P50_MS:g} ms"])
+    rows.append(["time-to-first-token overhead, p50",
+                 *per_class(lambda c: judged(c, "ttft", TARGET_TTFT_P50_MS)), f"≤ {TARGET_TTFT_P50_MS:g} ms"])
+
+    def streams(c: dict) -> str:
+        best = max_clean_level(c)
+        tried = [r["streams"] for r in c.get("levels") or ()]
+        if not tried:
+            return "–"
+        ok = best is not None and best >= TARGET_STREAMS
+        return f"{best or 0} of {','.join(map(str, tried))} ({verdict(ok)})"
+
+    rows.append(["concurrent ~5 s streams held with zero errors", *per_class(streams), f"≥ {TARGET_STREAMS}"])
+    for lease in results.get("leasing") or ():
+        if lease.get("error"):
+            rows.append([f"leasing 10,000 vs 10 accounts ({lease['label']})", *(["error"] * len(names)),
+                         f"≤ {TARGET_LEASE_RATIO:g}x"])
+            continue
+        cpu = lease_ratio(lease, "steady", "cpu_mean_ms")
+        wall = lease_ratio(lease, "steady", "p50_ms")
+        resting = lease_ratio(lease, "resting", "cpu_mean_ms")
+        text = (f"{ms(cpu, 2)}x CPU, {ms(wall, 2)}x wall p50; with 10 % resting {ms(resting, 2)}x "
+                f"({verdict(_le(max(x for x in (cpu, resting) if x is not None), TARGET_LEASE_RATIO))})")
+        rows.append([f"leasing 10,000 vs 10 accounts ({lease['label']})", text] + [""] * (len(names) - 1)
+                    + [f"≤ {TARGET_LEASE_RATIO:g}x"])
+    return rows
+
+
+def _le(value: float | None, limit: float) -> bool | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value <= limit
+
+
+# ---- sections --------------------------------------------------------------------------------------
+
+
+def section_latency(results: dict) -> str:
+    rows = []
+    for name, cls in (results.get("classes") or {}).items():
+        for part, label in (("c1", "1"), ("c32", "32")):
+            m = (cls.get("latency") or {}).get(part)
+            if not m:
+                continue
+            d, g = m["direct"], m["gateway"]
+            rows.append([name, label, ms(d["p50_ms"]), ms(d["p99_ms"]), ms(g["p50_ms"]), ms(g["p99_ms"]),
+                         f"**{ms(m['added_p50_ms'])}**", ms(m["added_p99_ms"]), ms(g["rps"], 0),
+                         f"{d['n']}/{g['n']}", f"{d['errors']}/{g['errors']}"])
+    if not rows:
+        return ""
+    return ("## (a) Added latency per non-stream completion\n\nDirect = widgetCreateSession + widgetStreamAssist "
+            "read to the end, from the benchmark process with a pre-minted JWT (GeminiClient). Gateway = "
+            "`POST /v1/chat/completions` (`stream: false`) through gempool. Simulator fragment delay 0; "
+            "2 thoughts + 8 text fragments. Times in ms; added = gateway − direct at the same percentile.\n\n"
+            + table(["worker", "concurrency", "direct p50", "direct p99", "gateway p50", "gateway p99",
+                     "added p50", "added p99", "gateway req/s", "n (d/g)", "errors (d/g)"], rows))
+
+
+def section_ttft(results: dict) -> str:
+    rows = []
+    for name, cls in (results.get("classes") or {}).items():
+        m = (cls.get("latency") or {}).get("ttft")
+        if not m:
+            continue
+        d, g = m["direct"], m["gateway"]
+        rows.append([name, ms(d["p50_ms"]), ms(d["p99_ms"]), ms(g["p50_ms"]), ms(g["p99_ms"]),
+                     f"**{ms(m['added_p50_ms'])}**", ms(m["added_p99_ms"]), f"{d['errors']}/{g['errors']}"])
+    if not rows:
+        return ""
+    return ("## (b) Time to first content token (streaming)\n\nDirect = from the start of widgetCreateSession to "
+            "the first text fragment of widgetStreamAssist; gateway = from sending the request to the first "
+            "chunk with a non-empty `delta.content`. Concurrency 1, times in ms.\n\n"
+            + table(["worker", "direct p50", "direct p99", "gateway p50", "gateway p99", "added p50", "added p99",
+                     "errors (d/g)"], rows))
+
+
+def section_streams(results: dict) -> str:
+    rows = []
+    direct = None
+    for name, cls in (results.get("classes") or {}).items():
+        direct = direct or (cls.get("latency") or {}).get("stream_direct_s")
+        for r in cls.get("levels") or ():
+            if r.get("skipped"):
+                rows.append([name, r["streams"], "skipped: " + r["skipped"]] + ["–"] * 11)
+                continue
+            errors = ", ".join(f"{k}: {v}" for k, v in (r.get("errors") or {}).items()) or "0"
+            per_stream = ((r.get("peak_rss") or 0) - (r.get("idle_rss") or 0)) / max(1, r["streams"])
+            total, ttft = r.get("total") or {}, r.get("ttft") or {}
+            rows.append([name, r["streams"], f"{r.get('ok')}", errors,
+                         f"{r.get('peak_open_client', '–')}/{r.get('sim_peak_streams', '–')}",
+                         ms(total.get("p50"), 2), ms(total.get("p99"), 2), ms(_s_to_ms(ttft.get("p50")), 0),
+                         ms(_s_to_ms(ttft.get("p99")), 0), mib(r.get("idle_rss")), f"**{mib(r.get('peak_rss'))}**",
+                         f"{per_stream / 1024:.0f}", f"{r.get('idle_threads', '–')}→{r.get('peak_threads', '–')}",
+                         mib(r.get("after_rss"))])
+    if not rows:
+        return ""
+    note = f" One stream straight from the simulator takes {direct:.2f} s." if direct else ""
+    return ("## (c) Concurrent streams and (d) gateway memory\n\nEach stream: 2 thoughts + 50 text fragments "
+            "0.1 s apart (about 5.2 s), started over a ramp of ≤ 2 s by an asyncio load generator in its own "
+            "process. A stream counts as ok only with HTTP 200, all 50 content chunks, `finish_reason: stop` "
+            f"and `[DONE]`.{note} RSS = sum of VmRSS over gunicorn master + workers, sampled every 100 ms; "
+            "threads likewise. Peak open = streams open at once as seen by the client / by the simulator.\n\n"
+            + table(["worker", "streams", "ok", "errors", "peak open (client/sim)", "total p50 s", "total p99 s",
+                     "TTFT p50 ms", "TTFT p99 ms", "idle RSS MiB", "peak RSS MiB", "KiB/stream", "threads",
+                     "RSS after MiB"], rows))
+
+
+def _s_to_ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000
+
+
+def section_upload(results: dict) -> str:
+    rows = []
+    for name, cls in (results.get("classes") or {}).items():
+        u = cls.get("upload")
+        if not u:
+            continue
+        if "idle_rss" not in u:
+            rows.append([name, u.get("error", "error")] + ["–"] * 6)
+            continue
+        rows.append([name, mib(u["idle_rss"]), mib(u["upload_peak_rss"]), mib(u["chat_peak_rss"]),
+                     f"**{mib(u['added_rss'])}**", mib(u["after_rss"]), ms(u["upload_s"], 2), ms(u["chat_s"], 2)
+                     + (f" ({u['error'][:80]})" if u.get("error") else "")])
+    if not rows:
+        return ""
+    return ("## (e) 20 MB upload, then a chat that uses it\n\n`POST /v1/files` with a 20 MiB text file (the "
+            "default GEMPOOL_MAX_UPLOAD_MB), then a non-stream chat referring to it (the gateway uploads it to "
+            "the upstream session with widgetAddContextFile). RSS of the gateway tree sampled every 20 ms; "
+            "MiB.\n\n" + table(["worker", "idle RSS", "peak during upload", "peak during chat", "added over idle",
+                                "RSS after", "upload s", "chat s"], rows))
+
+
+def section_leasing(results: dict) -> str:
+    blocks = []
+    for lease in results.get("leasing") or ():
+        if lease.get("error"):
+            blocks.append(f"**{lease['label']}**: error\n\n```\n{lease['error'][-800:]}\n```")
+            continue
+        rows = []
+        by = {(r["scenario"], r["accounts"]): r for r in lease["results"]}
+        sizes = sorted({r["accounts"] for r in lease["results"]})
+        for scenario in ("steady", "fresh", "resting"):
+            cells = [scenario]
+            for size in sizes:
+                r = by.get((scenario, size))
+                if r is None:
+                    cells += ["–"] * 3
+                    continue
+                sel = r.get("select_only") or {}
+                server = f", server {ms(sel['server_p50_ms'], 3)}" if "server_p50_ms" in sel else ""
+                cells += [f"{ms(r['p50_ms'], 2)} / {ms(r['mean_ms'], 2)}", ms(r["cpu_mean_ms"], 2),
+                          f"{ms(sel.get('p50_ms'), 3)}{server}"]
+            cpu = lease_ratio(lease, scenario, "cpu_mean_ms")
+            wall = lease_ratio(lease, scenario, "p50_ms")
+            cells.append(f"**{ms(cpu, 2)}x** / {ms(wall, 2)}x")
+            rows.append(cells)
+        header = ["pool state"]
+        for size in sizes:
+            header += [f"{size:,}: wall p50 / mean", f"{size:,}: CPU mean", f"{size:,}: SELECT p50"]
+        header.append("ratio CPU / wall p50")
+        steady = by.get(("steady", sizes[-1]), {}).get("with_reconnect")
+        steady_small = by.get(("steady", sizes[0]), {}).get("with_reconnect")
+        extra = ""
+        if steady and steady_small:
+            extra = (f"\n\nWith the connection closed after each lease, as `openai_api/chat.py` does "
+                     f"(`_close_db()`): wall p50 {ms(steady_small['p50_ms'], 2)} ms ({sizes[0]}) / "
+                     f"{ms(steady['p50_ms'], 2)} ms ({sizes[-1]:,}), CPU mean {ms(steady_small['cpu_mean_ms'], 2)} / "
+                     f"{ms(steady['cpu_mean_ms'], 2)} ms.")
+        plans = "\n".join(f"- {k}: `{v[:400]}`" for k, v in (lease.get("plans") or {}).items())
+        blocks.append(f"**{lease['label']}** ({lease.get('server_version', '')}), {lease['results'][0]['n']} "
+                      f"timed leases per cell, sizes measured in alternating blocks. Times in ms.\n\n"
+                      + table(header, rows) + extra + (f"\n\nPlan of the lease query at {sizes[-1]:,} accounts:\n"
+                                                       + plans if plans else ""))
+    if not blocks:
+        return ""
+    return ("## Leasing cost: `accounts.pool.lease_account()` with 10 vs 10,000 accounts\n\nIn-process "
+            "(`django.setup()`), one thread, a throwaway database per pool size. *steady*: every account used "
+            "before; *fresh*: never used; *resting*: 5 % cooling down and 5 % needing a login, and those are the "
+            "least recently used. CPU = this thread's CPU time (robust on a busy machine); SELECT = the lease "
+            "query alone as raw SQL (PostgreSQL: also the server's own execution time).\n\n" + "\n\n".join(blocks))
+
+
+def section_logs(results: dict) -> str:
+    rows = []
+    for name, cls in (results.get("classes") or {}).items():
+        info = cls.get("log") or {}
+        top = "<br>".join(f"{n}× `{_md(text)}`" for text, n in info.get("top") or ()) or "–"
+        rows.append([name, info.get("warnings_errors", "–"), top, cls.get("error", "") or "–"])
+    if not rows:
+        return ""
+    return ("## Gateway log and stability\n\n" + table(["worker", "warning/error lines", "most frequent",
+                                                        "run error"], rows))
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")
+
+
+def section_machine(results: dict) -> str:
+    m = results["meta"]
+    load = ", ".join(f"{x:.2f}" for x in m.get("load_start", ())), ", ".join(f"{x:.2f}" for x in m.get("load_end", ()))
+    busy = (m.get("load_start") or [0])[0] > 0.5 * (m.get("nproc") or 1)
+    warning = ("\n\n> **The machine was busy** (load average above half the cores at the start): absolute "
+               "numbers are inflated and noisy; compare sides measured in the same run, not across runs."
+               if busy else "")
+    return (f"Date: {m['date']} · duration {m.get('duration_s', '?')} s · mode: {'quick' if m['quick'] else 'full'}"
+            f"{' · **interrupted**' if m.get('interrupted') else ''}\n\nCommand: `{m['command']}`\n\n"
+            f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM, Linux {m['kernel']}; load average "
+            f"(1/5/15 min) {load[0]} at start, {load[1]} at end. Python {m['python']}, Django {m['django']}, "
+            f"gunicorn {m['gunicorn']}, gevent {m['gevent']}, requests {m['requests']}, SQLite {m['sqlite']}. "
+            f"Gateway database: {m['database']}; pool of {m['accounts']} accounts; open-files limit {m['nofile']}."
+            + warning)
+
+
+def meaning(results: dict) -> str:
+    """A short reading of the numbers, generated from them (the analysis is in bench/README.md)."""
+    classes = results.get("classes") or {}
+    lines = []
+    for name, cls in classes.items():
+        lat = cls.get("latency") or {}
+        parts = []
+        if lat.get("c1"):
+            parts.append(f"adds {ms(lat['c1']['added_p50_ms'])} ms p50 to a non-stream completion at concurrency 1 "
+                         f"and {ms((lat.get('c32') or {}).get('added_p50_ms'))} ms at 32")
+        if lat.get("ttft"):
+            parts.append(f"{ms(lat['ttft']['added_p50_ms'])} ms to the first token")
+        best = max_clean_level(cls)
+        if cls.get("levels"):
+            parts.append(f"held {best or 0} concurrent streams without an error")
+        failures = [r for r in cls.get("levels") or () if r.get("failed")]
+        if failures:
+            first = failures[0]
+            parts.append(f"first failures at {first['streams']} streams ({', '.join(first.get('errors') or {})})")
+        if cls.get("upload", {}).get("added_rss"):
+            parts.append(f"a 20 MB upload + chat costs {mib(cls['upload']['added_rss'])} MiB over idle")
+        if parts:
+            lines.append(f"- **{name}** " + "; ".join(parts) + ".")
+    for lease in results.get("leasing") or ():
+        cpu = lease_ratio(lease, "steady", "cpu_mean_ms") if not lease.get("error") else None
+        if cpu is not None:
+            lines.append(f"- Leasing on {lease['label']}: a lease with 10,000 accounts costs {cpu:.2f}x one with 10 "
+                         f"(CPU time, steady pool).")
+    lines.append("- Overhead figures are differences of two noisy distributions measured in alternating blocks; on a "
+                 "busy machine trust the p50s, not the p99s. The causes of missed targets and the proposed fixes are "
+                 "in bench/README.md (\"Findings\").")
+    return "## What this means\n\n" + "\n".join(lines)
+
+
+def render(results: dict) -> str:
+    names = list(results.get("classes") or {})
+    summary = table(["target", *names, "target value"], summary_rows(results)) if results.get("classes") or \
+        results.get("leasing") else ""
+    sections = [
+        "# gempool benchmark results\n\nGenerated by `bench/run.py` (see bench/README.md). Do not edit by hand.",
+        section_machine(results),
+        "## Targets\n\n" + summary if summary else "",
+        meaning(results),
+        section_latency(results), section_ttft(results), section_streams(results), section_upload(results),
+        section_leasing(results), section_logs(results),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def update_readme(path: Path, markdown: str) -> None:
+    """Copy the targets table of the latest run between the markers of bench/README.md."""
+    if not path.exists():
+        return
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    match = re.search(r"## Targets\n\n(.*?)\n\n## ", markdown, re.S)
+    date = re.search(r"Date: ([^·]+)", markdown)
+    body = (f"Latest run ({date.group(1).strip() if date else '?'}; full tables in "
+            f"[results.md](results.md)):\n\n{match.group(1) if match else '(no targets measured)'}")
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    path.write_text(text[:start] + "\n" + body + "\n" + text[end:])
