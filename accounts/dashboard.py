@@ -21,6 +21,8 @@ HOURS = 24
 RECENT_ERRORS = 10
 PRUNE_EVERY_SECONDS = 600  # at most one retention DELETE per this interval across all processes
 PRUNE_LOCK_KEY = "request-log-prune"
+# A stream that broke after its first byte keeps HTTP 200 but records its error kind: still an error.
+FAILED = Q(status_code__gte=400) | ~Q(error_kind="")
 
 
 def dashboard_summary(*, now: datetime | None = None) -> dict:
@@ -49,7 +51,7 @@ def _hourly_series(hours: list[datetime]) -> list[dict]:
     rows = (RequestLog.objects.filter(created_at__gte=hours[0])
             .annotate(hour=TruncHour("created_at"))
             .values("account_id", "hour")
-            .annotate(requests=Count("id"), errors=Count("id", filter=Q(status_code__gte=400))))
+            .annotate(requests=Count("id"), errors=Count("id", filter=FAILED)))
     names = {a.pk: (a.display_name, effective_status(a)) for a in Account.objects.all()}
     series: dict[int | None, dict] = {
         pk: _empty_series(pk, name, status) for pk, (name, status) in names.items()}
@@ -69,7 +71,7 @@ def _empty_series(pk: int | None, name: str, status: str) -> dict:
 
 
 def _recent_errors() -> list[dict]:
-    rows = (RequestLog.objects.filter(status_code__gte=400).select_related("account")
+    rows = (RequestLog.objects.filter(FAILED).select_related("account")
             .order_by("-created_at")[:RECENT_ERRORS])
     return [{"at": row.created_at, "account_id": row.account_id,
              "account": row.account.display_name if row.account else "",
@@ -88,6 +90,12 @@ def request_log_prune(*, days: int | None = None, now: datetime | None = None) -
     if deleted:
         logger.info("pruned the request log", extra={"deleted": deleted, "retention_days": days})
     return deleted
+
+
+def request_log_saved(sender, instance: RequestLog, created: bool, **kwargs) -> None:
+    """post_save hook: every new log row may trigger the (rare, throttled) retention DELETE."""
+    if created:
+        request_log_prune_if_due()
 
 
 def request_log_prune_if_due() -> int:

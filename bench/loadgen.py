@@ -24,7 +24,7 @@ def build_request(host: str, port: int, key: str, query: str) -> bytes:
     body = json.dumps({"model": "gemini-enterprise", "stream": True,
                        "messages": [{"role": "user", "content": query}]}).encode()
     head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n")
     return head.encode() + body
 

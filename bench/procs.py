@@ -124,13 +124,14 @@ class Simulator(Managed):
     name = "simulator"
 
     def __init__(self, *, accounts_file: Path, log_path: Path, fragment_delay: float = 0.0,
-                 fragments: int = 8, thought_fragments: int = 2) -> None:
+                 fragments: int = 8, thought_fragments: int = 2, nagle: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        argv = [PYTHON, "-m", "gemini_enterprise.simulator", "--port", str(self.port),
+        # bench/simulator.py = `python -m gemini_enterprise.simulator` with TCP_NODELAY (see its docstring).
+        argv = [PYTHON, str(ROOT / "bench" / "simulator.py"), "--port", str(self.port),
                 "--accounts", str(accounts_file), "--fragment-delay", str(fragment_delay),
                 "--fragments", str(fragments), "--thought-fragments", str(thought_fragments),
-                "--log-level", "WARNING"]
+                "--log-level", "WARNING", *(["--nagle"] if nagle else [])]
         super().__init__(argv, clean_env(), log_path)
 
     def start(self) -> Simulator:
@@ -183,7 +184,8 @@ class Gateway(Managed):
     name = "gateway"
 
     def __init__(self, deployment: Deployment, *, upstream_url: str, worker_class: str, workers: int,
-                 threads: int, worker_connections: int, log_path: Path) -> None:
+                 threads: int, worker_connections: int, log_path: Path,
+                 config: str = "gempool_site/gunicorn.conf.py") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = deployment.env(
@@ -197,7 +199,7 @@ class Gateway(Managed):
             GEMPOOL_ACCESS_LOG="",  # off, as in production behind a proxy that logs
             GEMPOOL_LOG_LEVEL="INFO",  # the production default: its cost is part of what we measure
         )
-        argv = [PYTHON, "-m", "gunicorn", "--config", "gempool_site/gunicorn.conf.py", "gempool_site.wsgi"]
+        argv = [PYTHON, "-m", "gunicorn", "--config", config, "gempool_site.wsgi"]
         super().__init__(argv, env, log_path)
 
     def start(self) -> Gateway:

@@ -81,6 +81,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "off, or a server URL")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: latency,ttft,streams,upload,lease")
     parser.add_argument("--output", default=str(BENCH / "results.md"), help="where to write the markdown")
+    parser.add_argument("--sim-nagle", action="store_true",
+                        help="run the simulator exactly as shipped (Nagle on: ~40 ms stalls per response)")
+    parser.add_argument("--gunicorn-config", default="gempool_site/gunicorn.conf.py",
+                        help="gunicorn config file (to try a change; default: the project's)")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, database)")
     args = parser.parse_args(argv)
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -194,9 +198,10 @@ def run_class(worker_class: str, args, deployment: Deployment, accounts: list[di
               api_key: str, tmp: Path) -> dict:
     out: dict = {"worker_class": worker_class, "workers": args.workers, **WORKER_SETTINGS[worker_class]}
     sim = Simulator(accounts_file=accounts_file, log_path=tmp / f"simulator-{worker_class}.log",
-                    fragment_delay=0.0, fragments=8, thought_fragments=2)
+                    fragment_delay=0.0, fragments=8, thought_fragments=2, nagle=args.sim_nagle)
     gateway = Gateway(deployment, upstream_url=sim.url, worker_class=worker_class, workers=args.workers,
-                      log_path=tmp / f"gateway-{worker_class}.log", **WORKER_SETTINGS[worker_class])
+                      log_path=tmp / f"gateway-{worker_class}.log", config=args.gunicorn_config,
+                      **WORKER_SETTINGS[worker_class])
     sampler = None
     try:
         log(f"{worker_class}: simulator on {sim.url}, gateway on {gateway.url}")
@@ -339,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     results: dict = {"meta": {**machine_info(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                               "command": args.command, "quick": args.quick, "levels": args.levels,
-                              "accounts": args.accounts, "nofile": nofile,
+                              "accounts": args.accounts, "nofile": nofile, "sim_nagle": args.sim_nagle,
+                              "gunicorn_config": args.gunicorn_config,
                               "database": "PostgreSQL" if args.database_url else "SQLite"},
                      "classes": {}, "leasing": []}
     tmp = Path(tempfile.mkdtemp(prefix="gempool-bench-"))

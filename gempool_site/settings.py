@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "OpenAI-compatible gateway over a pool of Gemini Enterprise accounts",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes the management API too: only operators may read it.
+    "SERVE_PERMISSIONS": ["gempool_site.auth.IsStaff"],
+    "SERVE_AUTHENTICATION": ["rest_framework.authentication.SessionAuthentication",
+                             "gempool_site.auth.AdminTokenAuthentication"],
 }
 
 # Security headers; HSTS only matters once served over TLS (behind a terminating proxy set

@@ -13,6 +13,7 @@ class ModelConfigSerializer(serializers.ModelSerializer):
     capabilities = serializers.ListField(child=serializers.CharField(), read_only=True)
     context_length = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False)
     max_tokens = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False)
+    sort_order = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000, required=False)
     price_per_1k_tokens = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=0, required=False,
                                                    coerce_to_string=False)
 

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from gempool_site.auth import ApiKeyAuthentication, HasApiKey
 from gempool_site.throttles import ApiKeyRateThrottle
 from openai_api import responses, services
+from openai_api.schema import chat_completions, openai_json
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 
@@ -23,16 +24,19 @@ class OpenAIView(APIView):
 
 
 class ModelListView(OpenAIView):
+    @openai_json("List the enabled models")
     def get(self, request: Request) -> Response:
         return Response(services.models_list())
 
 
 class ModelDetailView(OpenAIView):
+    @openai_json("One enabled model")
     def get(self, request: Request, model_id: str) -> Response:
         return Response(services.model_as_openai(services.model_resolve(model_id=model_id)))
 
 
 class ChatCompletionsView(OpenAIView):
+    @chat_completions
     def post(self, request: Request):
         serializer = ChatCompletionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -45,6 +49,7 @@ class ChatCompletionsView(OpenAIView):
 
 
 class StatusView(OpenAIView):
+    @openai_json("Pool counts (nothing secret)")
     def get(self, request: Request) -> Response:
         return Response(services.status_summary())
 

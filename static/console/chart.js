@@ -59,8 +59,9 @@
           [el("title", { svg: true, text: text })]));
       }
       if (i % labelEvery === (hours.length - 1) % labelEvery) {
+        var lx = pad.left + slot * i + slot / 2, anchor = lx + 18 > width ? "end" : "middle";
         svg.appendChild(el("text", { svg: true, class: "axis", text: hourLabel(hour),
-          attrs: { x: pad.left + slot * i + slot / 2, y: height - 6, "text-anchor": "middle" } }));
+          attrs: { x: anchor === "end" ? width - 1 : lx, y: height - 6, "text-anchor": anchor } }));
       }
     });
     window.gp.clear(container).appendChild(svg);

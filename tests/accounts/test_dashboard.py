@@ -52,8 +52,9 @@ def test_the_api_serves_it(staff_client, make_account):
 
 def test_old_rows_are_pruned_at_most_once_per_interval(settings):
     settings.GEMPOOL_REQUEST_LOG_RETENTION_DAYS = 7
-    cache.delete(PRUNE_LOCK_KEY)
+    cache.set(PRUNE_LOCK_KEY, 1, timeout=600)  # a prune just ran
     log(ago=timedelta(days=8)), log(ago=timedelta(days=6))
+    cache.delete(PRUNE_LOCK_KEY)
     assert request_log_prune_if_due() == 1
     log(ago=timedelta(days=9))
     assert request_log_prune_if_due() == 0  # within the interval: no second DELETE
@@ -61,7 +62,26 @@ def test_old_rows_are_pruned_at_most_once_per_interval(settings):
 
 
 def test_prunelogs_command(settings):
+    cache.set(PRUNE_LOCK_KEY, 1, timeout=600)
     log(ago=timedelta(days=3)), log()
     out = io.StringIO()
     call_command("prunelogs", "--days", "2", stdout=out)
     assert "Deleted 1" in out.getvalue() and RequestLog.objects.count() == 1
+
+
+def test_writing_a_log_row_prunes_old_ones_when_due():
+    cache.delete(PRUNE_LOCK_KEY)
+    cache.add(PRUNE_LOCK_KEY, 1, timeout=600)  # pretend a prune just ran
+    old = log(ago=timedelta(days=30))
+    log()
+    assert RequestLog.objects.filter(pk=old.pk).exists()
+    cache.delete(PRUNE_LOCK_KEY)  # the interval has passed
+    log()
+    assert not RequestLog.objects.filter(pk=old.pk).exists()
+
+
+def test_a_stream_that_broke_after_its_first_byte_counts_as_an_error(make_account):
+    account = make_account()
+    log(account, status=200, kind="unavailable")
+    series = {s["account_id"]: s for s in dashboard_summary()["series"]}
+    assert series[account.pk]["errors"][-1] == 1

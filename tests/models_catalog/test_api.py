@@ -16,7 +16,8 @@ def send(client, method: str, url: str, body: dict, **extra):
 
 def test_it_lists_the_seeded_catalogue_in_order(staff_client):
     data = staff_client.get("/api/models").json()
-    assert [m["id"] for m in data] == list(ModelConfig.objects.order_by("sort_order", "id").values_list("id", flat=True))
+    expected = ModelConfig.objects.order_by("sort_order", "id").values_list("id", flat=True)
+    assert [m["id"] for m in data] == list(expected)
     assert "text" in data[0]["capabilities"]
 
 

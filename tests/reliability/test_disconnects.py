@@ -6,6 +6,7 @@ blocked on a silent upstream would otherwise sit there for the whole read timeou
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from tests.reliability.conftest import (
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
+logger = logging.getLogger(__name__)
 RELEASE_WITHIN = 2.0  # seconds after the hang-up by which everything must be back to the baseline
 
 
@@ -82,8 +84,8 @@ def test_a_hang_up_closes_the_upstream_and_leaks_nothing(patient_gateway, api_ke
 
     threads_back = wait_until(lambda: thread_count(worker) <= threads_before, RELEASE_WITHIN + 1)
     upstream_back = wait_until(lambda: established_to(sim_port) <= upstream_before, RELEASE_WITHIN + 1)
-    print(f"\nrelease after hang-up ({'silence' if silence else 'streaming'}): "
-          f"threads {threads_back}, upstream socket {upstream_back} s")
+    logger.warning("released after the hang-up: run thread in %s s, upstream socket in %s s",
+                   threads_back, upstream_back)
     assert threads_back is not None and threads_back < RELEASE_WITHIN, "the run's thread outlived the client"
     assert upstream_back is not None and upstream_back < RELEASE_WITHIN, "the upstream socket stayed open"
     if not silence:
