@@ -167,6 +167,9 @@ class ChatRun:
         finally:
             self._emit(self.outcome)
             self._record()
+            # After the client has its answer: old generated media go in batches, at most once per
+            # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
+            files.media_prune_if_due()
             _close_db()
 
     def _run_attempts(self) -> RunEvent:

@@ -15,8 +15,12 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 @pytest.fixture
 def pool_settings_row():
-    from accounts.models import PoolSettings
+    from django.core.cache import cache
 
+    from accounts.models import PoolSettings
+    from files_app import media
+
+    cache.set(media.PRUNE_DUE_KEY, "pruned just now", 600)  # periodic housekeeping is not per-request cost
     return PoolSettings.load()  # exists after the first request of any real deployment
 
 
