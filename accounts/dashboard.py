@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from accounts.serializers import effective_status, proxy_status
 from accounts.upstream import pool_settings_get
 
 logger = logging.getLogger(__name__)
+_prune_check = threading.local()  # per-thread "a log row was written during this request" flag
 
 HOURS = 24
 RECENT_ERRORS = 10
@@ -93,9 +95,23 @@ def request_log_prune(*, days: int | None = None, now: datetime | None = None) -
 
 
 def request_log_saved(sender, instance: RequestLog, created: bool, **kwargs) -> None:
-    """post_save hook: every new log row may trigger the (rare, throttled) retention DELETE."""
+    """post_save hook: remember that this thread wrote a log row; the prune check waits for request end."""
     if created:
-        request_log_prune_if_due()
+        _prune_check.pending = True
+
+
+def request_finished_prune(sender, **kwargs) -> None:
+    """request_finished hook: after a request that wrote a log row, run the throttled retention DELETE.
+
+    Waiting for the end of the request keeps the DELETE out of the chat's own query budget and latency;
+    requests that wrote nothing (most of /api, /v1/models) skip even the cache check.
+    """
+    if not getattr(_prune_check, "pending", False):
+        return
+    _prune_check.pending = False
+    # Django's end-of-request connection cleanup may already have run; a connection this opens is
+    # recycled by the cleanup at the start of the thread's next request, as usual.
+    request_log_prune_if_due()
 
 
 def request_log_prune_if_due() -> int:

@@ -185,17 +185,35 @@ def closed_loop(fn: Callable[[], float], *, concurrency: int, calls: int) -> Ser
 
 
 def compare(direct_fn: Callable[[], float], gateway_fn: Callable[[], float], *, concurrency: int, calls: int,
-            blocks: int = 6) -> dict:
-    """Alternate direct and gateway blocks; returns both summaries and the added p50/p99 (ms)."""
+            blocks: int = 6, gateway_cpu: Callable[[], float] | None = None,
+            upstream_cpu: Callable[[], float] | None = None) -> dict:
+    """Alternate direct and gateway blocks; returns both summaries and the added p50/p99 (ms).
+
+    `gateway_cpu` / `upstream_cpu` return cumulative CPU seconds of the gateway / simulator process trees:
+    the gateway's CPU per completion is the overhead's cost without the noise of a busy machine."""
     direct, gateway = Series(), Series()
     per_block = max(concurrency, calls // blocks)
+    cpu = {"gateway": 0.0, "upstream_direct": 0.0, "upstream_gateway": 0.0}
     for _ in range(blocks):
         for side, fn in ((direct, direct_fn), (gateway, gateway_fn)):
+            g0, u0 = (gateway_cpu() if gateway_cpu else 0.0), (upstream_cpu() if upstream_cpu else 0.0)
             block = closed_loop(fn, concurrency=concurrency, calls=per_block)
+            g1, u1 = (gateway_cpu() if gateway_cpu else 0.0), (upstream_cpu() if upstream_cpu else 0.0)
+            if side is gateway:
+                cpu["gateway"] += g1 - g0
+                cpu["upstream_gateway"] += u1 - u0
+            else:
+                cpu["upstream_direct"] += u1 - u0
             side.times += block.times
             side.errors += block.errors
             side.wall += block.wall
     d, g = direct.summary(), gateway.summary()
-    return {"concurrency": concurrency, "direct": d, "gateway": g,
-            "added_p50_ms": g["p50_ms"] - d["p50_ms"], "added_p99_ms": g["p99_ms"] - d["p99_ms"],
-            "added_mean_ms": g["mean_ms"] - d["mean_ms"]}
+    out = {"concurrency": concurrency, "direct": d, "gateway": g,
+           "added_p50_ms": g["p50_ms"] - d["p50_ms"], "added_p99_ms": g["p99_ms"] - d["p99_ms"],
+           "added_mean_ms": g["mean_ms"] - d["mean_ms"]}
+    if gateway_cpu and g["n"]:
+        out["gateway_cpu_ms"] = cpu["gateway"] * 1000 / g["n"]
+    if upstream_cpu and g["n"] and d["n"]:
+        out["upstream_cpu_ms"] = {"direct": cpu["upstream_direct"] * 1000 / d["n"],
+                                  "gateway": cpu["upstream_gateway"] * 1000 / g["n"]}
+    return out

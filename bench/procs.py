@@ -250,6 +250,20 @@ def rss_and_threads(pid: int) -> tuple[int, int]:
     return rss, threads
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process tree (exited threads included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
 def tree_usage(pid: int) -> tuple[int, int, int]:
     """(summed RSS bytes, summed threads, process count) of a process tree."""
     rss = threads = count = 0

@@ -117,15 +117,18 @@ def section_latency(results: dict) -> str:
             d, g = m["direct"], m["gateway"]
             rows.append([name, label, ms(d["p50_ms"]), ms(d["p99_ms"]), ms(g["p50_ms"]), ms(g["p99_ms"]),
                          f"**{ms(m['added_p50_ms'])}**", ms(m["added_p99_ms"]), ms(g["rps"], 0),
-                         f"{d['n']}/{g['n']}", f"{d['errors']}/{g['errors']}"])
+                         ms(m.get("gateway_cpu_ms")), f"{d['n']}/{g['n']}", f"{d['errors']}/{g['errors']}"])
     if not rows:
         return ""
     return ("## (a) Added latency per non-stream completion\n\nDirect = widgetCreateSession + widgetStreamAssist "
             "read to the end, from the benchmark process with a pre-minted JWT (GeminiClient). Gateway = "
             "`POST /v1/chat/completions` (`stream: false`) through gempool. Simulator fragment delay 0; "
-            "2 thoughts + 8 text fragments. Times in ms; added = gateway − direct at the same percentile.\n\n"
+            "2 thoughts + 8 text fragments. Times in ms; added = gateway − direct at the same percentile. "
+            "Gateway CPU = CPU time of the gunicorn tree per completion (from /proc; unaffected by waiting "
+            "for a busy CPU, so the most stable figure here).\n\n"
             + table(["worker", "concurrency", "direct p50", "direct p99", "gateway p50", "gateway p99",
-                     "added p50", "added p99", "gateway req/s", "n (d/g)", "errors (d/g)"], rows))
+                     "added p50", "added p99", "gateway req/s", "gateway CPU ms/req", "n (d/g)", "errors (d/g)"],
+                    rows))
 
 
 def section_ttft(results: dict) -> str:

@@ -42,6 +42,7 @@ from bench.procs import (  # noqa: E402
     MemorySampler,
     Simulator,
     raise_nofile_limit,
+    tree_cpu_seconds,
     write_accounts_file,
 )
 from bench.upload import upload_then_chat  # noqa: E402
@@ -139,20 +140,21 @@ def run_latency(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: 
     out: dict = {}
     direct = latency.DirectClient(sim.url, accounts)
     client = latency.GatewayClient(gateway.url, api_key)
+    cpu = {"gateway_cpu": lambda: tree_cpu_seconds(gateway.pid), "upstream_cpu": lambda: tree_cpu_seconds(sim.pid)}
     try:
         if "latency" not in args.skip:
             log("  (a) non-stream completions, concurrency 1")
             out["c1"] = latency.compare(lambda: direct.complete(SHORT_QUERY), lambda: client.complete(SHORT_QUERY),
-                                        concurrency=1, calls=args.calls_c1)
+                                        concurrency=1, calls=args.calls_c1, **cpu)
             log("  (a) non-stream completions, concurrency 32")
             out["c32"] = latency.compare(lambda: direct.complete(SHORT_QUERY),
                                          lambda: client.complete(SHORT_QUERY), concurrency=32,
-                                         calls=args.calls_c32)
+                                         calls=args.calls_c32, **cpu)
         if "ttft" not in args.skip:
             log("  (b) time to first content token")
             out["ttft"] = latency.compare(lambda: direct.first_token(SHORT_QUERY),
                                           lambda: client.first_token(SHORT_QUERY), concurrency=1,
-                                          calls=args.calls_ttft)
+                                          calls=args.calls_ttft, **cpu)
         if "streams" not in args.skip:
             started = time.perf_counter()
             direct.complete(STREAM_QUERY)

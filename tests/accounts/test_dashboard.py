@@ -52,7 +52,6 @@ def test_the_api_serves_it(staff_client, make_account):
 
 def test_old_rows_are_pruned_at_most_once_per_interval(settings):
     settings.GEMPOOL_REQUEST_LOG_RETENTION_DAYS = 7
-    cache.set(PRUNE_LOCK_KEY, 1, timeout=600)  # a prune just ran
     log(ago=timedelta(days=8)), log(ago=timedelta(days=6))
     cache.delete(PRUNE_LOCK_KEY)
     assert request_log_prune_if_due() == 1
@@ -62,22 +61,26 @@ def test_old_rows_are_pruned_at_most_once_per_interval(settings):
 
 
 def test_prunelogs_command(settings):
-    cache.set(PRUNE_LOCK_KEY, 1, timeout=600)
     log(ago=timedelta(days=3)), log()
     out = io.StringIO()
     call_command("prunelogs", "--days", "2", stdout=out)
     assert "Deleted 1" in out.getvalue() and RequestLog.objects.count() == 1
 
 
-def test_writing_a_log_row_prunes_old_ones_when_due():
-    cache.delete(PRUNE_LOCK_KEY)
-    cache.add(PRUNE_LOCK_KEY, 1, timeout=600)  # pretend a prune just ran
+def test_a_request_that_wrote_a_log_row_prunes_old_ones_when_due():
+    from accounts.dashboard import request_finished_prune
+
+    cache.set(PRUNE_LOCK_KEY, 1, timeout=600)  # a prune just ran
     old = log(ago=timedelta(days=30))
-    log()
+    request_finished_prune(sender=None)
     assert RequestLog.objects.filter(pk=old.pk).exists()
     cache.delete(PRUNE_LOCK_KEY)  # the interval has passed
+    request_finished_prune(sender=None)  # this request wrote nothing: no check at all
+    assert RequestLog.objects.filter(pk=old.pk).exists()
     log()
-    assert not RequestLog.objects.filter(pk=old.pk).exists()
+    assert RequestLog.objects.filter(pk=old.pk).exists()  # not during the request ...
+    request_finished_prune(sender=None)
+    assert not RequestLog.objects.filter(pk=old.pk).exists()  # ... but once it has finished
 
 
 def test_a_stream_that_broke_after_its_first_byte_counts_as_an_error(make_account):
