@@ -20,7 +20,7 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // 60)
-        key = f"ratelimit:{api_key.pk}:{window}"
+        key = f"ratelimit:{api_key.key_hash[:24]}:{window}"
         cache.add(key, 0, timeout=120)
         try:
             count = cache.incr(key)

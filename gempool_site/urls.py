@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.renderers import JSONRenderer
 
 from gempool_site.middleware import make_error_handlers
 
@@ -11,7 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("openai_api.urls")),
     path("v1/", include("files_app.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Plain JSON rendering, so refusals of this staff-only view use the same envelope as the rest of /api.
+    path("api/schema/", SpectacularAPIView.as_view(renderer_classes=[JSONRenderer]), name="api-schema"),
     path("api/", include("accounts.urls")),
     path("api/", include("models_catalog.urls")),
     path("", include("files_app.media_urls")),

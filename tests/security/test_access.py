@@ -13,7 +13,7 @@ PUBLIC = {
     "health": "load-balancer health check, counts only",
     "login/": "the login form itself",
     "logout/": "ends a session; harmless without one",
-    "image/<str:name>": "generated media behind unguessable names",
+    "^image/(?P<name>.*)$": "generated media behind unguessable names",
 }
 SAMPLE_VALUES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 

@@ -57,7 +57,10 @@ def test_hsts_is_sent_over_tls(staff_client):
     assert "max-age=" in response["Strict-Transport-Security"]
 
 
-def test_a_stored_cookie_never_appears_in_any_response_or_log(staff_client, caplog, upstream_settings):
+def test_a_stored_cookie_never_appears_in_any_response_or_log(client, django_user_model, caplog,
+                                                              upstream_settings):
+    staff_client = client
+    staff_client.force_login(django_user_model.objects.create_superuser(username="root", password="pw-9-root"))
     caplog.set_level(logging.DEBUG)
     created = staff_client.post("/api/accounts", {"label": "leak", "team_id": "team-leak", "csesidx": "987654",
                                                   "secure_c_ses": MARKER, "host_c_oses": MARKER + "-oses"},
