@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from accounts import services
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
+from accounts.pool import effective_status
 from gempool_site.crypto import mask
 
 STATUS_COLOURS = {
@@ -72,9 +73,10 @@ class AccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Account):
-        colour = STATUS_COLOURS.get(obj.status, "#5f6368")
+        status = AccountStatus(effective_status(obj))  # the pool's view, as the console shows it
+        colour = STATUS_COLOURS.get(status, "#5f6368")
         return format_html('<span style="color:#fff;background:{};padding:2px 8px;border-radius:10px">{}</span>',
-                           colour, obj.get_status_display())
+                           colour, status.label)
 
     @admin.display(description="cooldown", ordering="cooldown_until")
     def cooldown(self, obj: Account) -> str:

@@ -76,7 +76,7 @@ def validate_proxy_url(value: str) -> str:
         raise serializers.ValidationError(
             f"Must be a proxy URL like http://host:port (schemes: {', '.join(PROXY_SCHEMES)}).")
     try:
-        parts.port
+        _ = parts.port  # raises on a non-numeric port
     except ValueError:
         raise serializers.ValidationError("The proxy port is not a valid number.") from None
     return value

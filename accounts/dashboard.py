@@ -12,8 +12,8 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from accounts.models import Account, RequestLog
-from accounts.pool import pool_counts
-from accounts.serializers import effective_status, proxy_status
+from accounts.pool import effective_status, pool_counts
+from accounts.serializers import proxy_status
 from accounts.upstream import pool_settings_get
 
 logger = logging.getLogger(__name__)

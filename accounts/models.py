@@ -113,7 +113,7 @@ class PoolSettings(models.Model):
         return "Pool settings"
 
     @classmethod
-    def load(cls) -> "PoolSettings":
+    def load(cls) -> PoolSettings:
         """The single row, created with defaults on first use."""
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj

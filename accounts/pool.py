@@ -130,6 +130,15 @@ def _log_failure(account: Account, error: UpstreamError, action: str, seconds: f
                                              "action": action, "rest_seconds": round(seconds, 1)})
 
 
+def effective_status(account: Account) -> str:
+    """The status as the pool sees it: a cooldown that has run out counts as active (it is cleared lazily)."""
+    if not account.enabled or account.status == AccountStatus.DISABLED:
+        return AccountStatus.DISABLED.value
+    if account.status == AccountStatus.NEEDS_LOGIN:
+        return AccountStatus.NEEDS_LOGIN.value
+    return AccountStatus.COOLING_DOWN.value if account.cooldown_remaining() > 0 else AccountStatus.ACTIVE.value
+
+
 @dataclass(frozen=True)
 class PoolState:
     """Why nothing can be leased: how many accounts are resting and when the first comes back."""

@@ -7,19 +7,11 @@ from rest_framework import serializers
 
 from accounts.config_io import validate_proxy_url
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
+from accounts.pool import effective_status
 from accounts.services import proxy_mask
 from gempool_site.crypto import mask
 
 MASK_MARK = "••••"  # a value holding this is a masked display sent back, never a new secret
-
-
-def effective_status(account: Account) -> str:
-    """The status as the pool sees it: a cooldown that has run out counts as active (it is cleared lazily)."""
-    if not account.enabled or account.status == AccountStatus.DISABLED:
-        return AccountStatus.DISABLED.value
-    if account.status == AccountStatus.NEEDS_LOGIN:
-        return AccountStatus.NEEDS_LOGIN.value
-    return AccountStatus.COOLING_DOWN.value if account.cooldown_remaining() > 0 else AccountStatus.ACTIVE.value
 
 
 class SecretField(serializers.CharField):

@@ -11,7 +11,6 @@ import secrets
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import openai
 import pytest

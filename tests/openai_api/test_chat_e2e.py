@@ -1,8 +1,6 @@
 """End to end: the official OpenAI SDK against a real gunicorn process and the upstream simulator."""
 from __future__ import annotations
 
-import json
-
 import openai
 import pytest
 import requests
@@ -98,8 +96,10 @@ def test_a_rate_limited_account_cools_down_and_the_next_one_answers(openai_clien
     for _ in range(2):
         assert _ask(openai_client, "failover").choices[0].message.content.endswith("You said: failover")
     first.refresh_from_db()
+    second.refresh_from_db()
     assert first.status == AccountStatus.COOLING_DOWN and first.cooldown_until is not None
     assert first.last_error_kind == "rate_limited"
+    assert second.success_count == 2
 
 
 def test_all_accounts_cooling_down_is_a_429_with_retry_after(openai_client, pool_account, sim):
@@ -147,6 +147,8 @@ def test_a_non_stream_failure_midway_moves_to_another_account(openai_client, poo
     sim.add_fault("truncate", csesidx=first.csesidx, count=None)
     for _ in range(2):
         assert _ask(openai_client, "whole").choices[0].message.content.endswith("You said: whole")
+    second.refresh_from_db()
+    assert second.success_count == 2
 
 
 def test_a_policy_skip_finishes_with_content_filter(openai_client, pool_account):
@@ -187,7 +189,8 @@ def test_generated_images_are_linked_and_served(openai_client, pool_account, gat
 
 def test_an_inline_image_is_uploaded_to_the_serving_account(openai_client, pool_account):
     pool_account()
-    png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+           "AAAABJRU5ErkJggg==")
     completion = openai_client.chat.completions.create(model="gemini-2.5-flash", messages=[
         {"role": "user", "content": [{"type": "text", "text": "What is this?"},
                                      {"type": "image_url", "image_url": {"url": png}}]}])
