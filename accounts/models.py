@@ -46,7 +46,7 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team_id", "csesidx"], name="account_unique_seat"),
         ]
-        indexes = [models.Index(fields=["status", "last_used_at"], name="account_lease_idx")]
+        # The lease query's index (last_used_at NULLS FIRST, id) is vendor-specific: migration 0003.
 
     def __str__(self) -> str:
         return self.label or f"account {self.pk} (csesidx {self.csesidx})"

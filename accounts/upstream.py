@@ -70,6 +70,7 @@ def client_config() -> ClientConfig:
         verify_tls=settings.GEMPOOL_VERIFY_TLS,
         language_code=settings.GEMPOOL_UPSTREAM_LANGUAGE,
         time_zone=settings.GEMPOOL_UPSTREAM_TIME_ZONE,
+        pool_maxsize=settings.GEMPOOL_UPSTREAM_POOL_SIZE,
     )
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,18 +12,11 @@ from files_app import services
 from files_app.serializers import FileListQuerySerializer, FileUploadSerializer, file_list, file_object
 from files_app.uploads import StagingUploadHandler, too_large_error
 from gempool_site.auth import ApiKeyAuthentication, HasApiKey
+from gempool_site.negotiation import JsonWhateverTheAccept
 
 # Multipart framing around the file part (boundaries, headers, the purpose field) is small; anything
 # declared beyond this is refused before reading a byte rather than drained.
 MULTIPART_OVERHEAD = 1024 * 1024
-
-
-class JsonWhateverTheAccept(DefaultContentNegotiation):
-    """Always answer JSON (or the file itself): the SDK asks for content with `Accept: application/binary`,
-    and OpenAI never answers 406."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class _V1View(APIView):

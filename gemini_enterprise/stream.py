@@ -41,6 +41,7 @@ class StreamTruncated(StreamFormatError):
     """The body ended before the array was closed (or inside an element)."""
 
 
+_RAW_DECODER = json.JSONDecoder()
 _BEFORE, _BETWEEN, _IN_ELEMENT, _DONE = range(4)
 
 
@@ -56,6 +57,7 @@ class ArrayStreamParser:
         self._state = _BEFORE
         self._bare = False  # body turned out to be objects without the surrounding array
         self._error: StreamFormatError | None = None
+        self._fast_tried = False  # did the one-call decode already fail for the current element?
 
     @property
     def buffered(self) -> int:
@@ -134,6 +136,8 @@ class ArrayStreamParser:
 
     def _scan_element(self, out: list[dict[str, Any]]) -> bool:
         """Advance through the current element; returns False when more bytes are needed."""
+        if self._pos == self._start and not self._fast_tried and self._decode_whole(out):
+            return True
         buf = self._buf
         while True:
             if self._in_string:
@@ -167,7 +171,26 @@ class ArrayStreamParser:
                 if self._depth == 0:
                     out.append(self._decode(self._start, self._pos))
                     self._state = _BETWEEN
+                    self._fast_tried = False
                     return True
+
+    def _decode_whole(self, out: list[dict[str, Any]]) -> bool:
+        """Fast path: the element usually arrives whole, and one C-level raw_decode beats scanning it
+        byte class by byte class. On any failure the scanner takes over this element (tried once only,
+        so a slowly arriving element never costs quadratic time)."""
+        self._fast_tried = True
+        try:
+            text = self._buf[self._start:].decode("utf-8")
+            value, end = _RAW_DECODER.raw_decode(text)
+        except ValueError:  # incomplete, cut inside a character, or malformed: let the scanner decide
+            return False
+        if not isinstance(value, dict):
+            return False
+        self._pos = self._start + len(text[:end].encode("utf-8"))
+        out.append(value)
+        self._state = _BETWEEN
+        self._fast_tried = False
+        return True
 
     def _decode(self, start: int, end: int) -> dict[str, Any]:
         raw = bytes(self._buf[start:end])

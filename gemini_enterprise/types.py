@@ -35,7 +35,7 @@ class ClientConfig:
     jwt_lifetime: int = 300
     jwt_refresh_after: float = 240.0  # renew a JWT once it is this old
     verify_tls: bool = True
-    pool_maxsize: int = 64  # connections kept per (proxy, host)
+    pool_maxsize: int = 1000  # connections kept per (proxy, host): one per concurrent stream
     language_code: str = "en-US"
     time_zone: str = "UTC"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 
 bind = os.environ.get("GEMPOOL_BIND", "127.0.0.1:8000")
-# gthread: every stream holds a thread that mostly sleeps on the upstream socket, which costs
-# little memory; bench/results.md compares it with gevent.
-worker_class = os.environ.get("GEMPOOL_WORKER_CLASS", "gthread")
+# gevent: a stream is a greenlet that mostly sleeps on the upstream socket. bench/results.md compares
+# it with gthread, where hundreds of OS threads fought over the GIL (and SQLite's write lock) and
+# 1000 concurrent streams failed; gthread stays selectable.
+worker_class = os.environ.get("GEMPOOL_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("GEMPOOL_WORKERS", "1"))
 threads = int(os.environ.get("GEMPOOL_THREADS", "512"))
 worker_connections = int(os.environ.get("GEMPOOL_WORKER_CONNECTIONS", "2000"))

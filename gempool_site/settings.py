@@ -132,6 +132,8 @@ GEMPOOL_VERIFY_TLS = env_bool("GEMPOOL_VERIFY_TLS", True)
 GEMPOOL_CONNECT_TIMEOUT = env_float("GEMPOOL_CONNECT_TIMEOUT", 10.0, minimum=0.1, maximum=120)
 GEMPOOL_READ_TIMEOUT = env_float("GEMPOOL_READ_TIMEOUT", 300.0, minimum=1, maximum=1800)
 GEMPOOL_JWT_REFRESH_AFTER = env_float("GEMPOOL_JWT_REFRESH_AFTER", 240.0, minimum=10, maximum=290)
+# Kept-alive upstream connections per process (per proxy): size it like the concurrent streams.
+GEMPOOL_UPSTREAM_POOL_SIZE = env_int("GEMPOOL_UPSTREAM_POOL_SIZE", 1000, minimum=1)
 GEMPOOL_UPSTREAM_LANGUAGE = env_str("GEMPOOL_UPSTREAM_LANGUAGE", "en-US")
 GEMPOOL_UPSTREAM_TIME_ZONE = env_str("GEMPOOL_UPSTREAM_TIME_ZONE", "UTC")
 

@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from accounts import pool as account_pool
-from accounts.models import Account, ApiKey, RequestLog
-from accounts.upstream import credentials_for, get_client, pool_settings_get
+from accounts.models import Account, ApiKey, PoolSettings, RequestLog
+from accounts.upstream import credentials_for, get_client
 from files_app import services as files
 from files_app.models import StoredFile
 from gemini_enterprise.client import call_deadline
@@ -33,6 +33,7 @@ from gemini_enterprise.types import (
     ThoughtDelta,
     ToolsSpec,
 )
+from gempool_site.db import release_connections
 from models_catalog.models import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class ChatPlan:
     include_usage: bool
     image_base_url: str
     api_key: ApiKey | None
+    pool: PoolSettings  # read once, while planning: the run reuses it
 
     @property
     def tools(self) -> ToolsSpec:
@@ -113,9 +115,9 @@ class _Attempt:
 
 
 def _close_db() -> None:
-    # Streams last long and threads are many: a connection must never be held while we wait on
-    # the upstream (Postgres would run out of connections long before we run out of threads).
-    connections.close_all()
+    # Streams last long and threads are many: a Postgres connection must never be held while we wait
+    # on the upstream (the server would run out of slots long before we run out of threads).
+    release_connections()
 
 
 class ChatRun:
@@ -170,10 +172,10 @@ class ChatRun:
             # After the client has its answer: old generated media go in batches, at most once per
             # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
             files.media_prune_if_due()
-            _close_db()
+            connections.close_all()  # this thread ends here: nothing may outlive it
 
     def _run_attempts(self) -> RunEvent:
-        pool = pool_settings_get()
+        pool = self.plan.pool
         tried: set[int] = set()
         last_error: UpstreamError | None = None
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
@@ -251,7 +253,7 @@ class ChatRun:
     def _finish(self, attempt: _Attempt, client, creds, session: str) -> RunEvent:
         final = attempt.final
         if final is not None and final.state == "SKIPPED":
-            account_pool.report_success(account=attempt.account)
+            self._report_success(attempt.account)
             self._flush()
             return Finished("content_filter")
         if final is not None and final.state == "FAILED":
@@ -267,7 +269,7 @@ class ChatRun:
                 attempt.text_chars += 1
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
-        account_pool.report_success(account=attempt.account)
+        self._report_success(attempt.account)
         _close_db()
         self._flush()
         return Finished("stop")
@@ -290,6 +292,15 @@ class ChatRun:
     def _emit(self, event: RunEvent | None) -> None:
         if event is not None:
             self.events.put(event)
+
+    def _report_success(self, account: Account) -> None:
+        # The answer is complete by now: bookkeeping trouble (a locked or unreachable database) is
+        # logged, never turned into an error at the end of an answer the client already has.
+        try:
+            account_pool.report_success(account=account)
+        except DatabaseError:
+            logger.exception("could not record a success", extra={"request_id": self.plan.request_id,
+                                                                  "account_id": account.pk})
 
     def _check_aborted(self) -> None:
         if self._aborted.is_set():

@@ -53,6 +53,7 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
         include_usage=data["include_usage"],
         image_base_url=(pool.image_base_url or request_base_url).rstrip("/"),
         api_key=api_key,
+        pool=pool,
     )
 
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gempool_site.auth import ApiKeyAuthentication, HasApiKey
+from gempool_site.negotiation import JsonWhateverTheAccept
 from gempool_site.throttles import ApiKeyRateThrottle
 from openai_api import responses, services
 from openai_api.schema import chat_completions, openai_json
@@ -21,6 +22,7 @@ class OpenAIView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
+    content_negotiation_class = JsonWhateverTheAccept
 
 
 class ModelListView(OpenAIView):

@@ -31,6 +31,7 @@ class SimHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "GemSim/1.0"
+    disable_nagle_algorithm = True  # small streamed elements must leave at once, as upstream's do
     timeout = 120  # idle keep-alive connections must not pin a thread forever
     server: SimHTTPServer
 
