@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip", default="", help="comma list of parts to skip: latency,ttft,streams,upload,lease")
     parser.add_argument("--output", default=str(BENCH / "results.md"), help="where to write the markdown")
     parser.add_argument("--sim-nagle", action="store_true",
-                        help="run the simulator exactly as shipped (Nagle on: ~40 ms stalls per response)")
+                        help="simulator with Nagle on, as before 1db8298 (~40 ms stalls per response)")
     parser.add_argument("--gunicorn-config", default="gempool_site/gunicorn.conf.py",
                         help="gunicorn config file (to try a change; default: the project's)")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, database)")
@@ -93,8 +93,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.levels = [int(x) for x in levels.split(",") if x.strip()]
     args.classes = ["gthread", "gevent"] if args.worker_class == "all" else [args.worker_class]
     q = args.quick
-    args.calls_c1, args.calls_c32, args.calls_ttft = (120, 384, 60) if q else (400, 1280, 200)
-    args.leases = 1000 if q else 3000
+    args.calls_c1, args.calls_c32, args.calls_ttft = (80, 192, 40) if q else (300, 640, 150)
+    args.leases = 500 if q else 2000
     args.command = "python bench/run.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                               else sys.argv[1:]))
     return args
@@ -126,7 +126,7 @@ def postgres_reachable(url: str) -> bool:
 
 
 def warm_up(gateway: Gateway, api_key: str, accounts: int) -> None:
-    """One request per account (2x: every account gets its JWT), one stream, one model list."""
+    """Two requests per account (rotation reaches every account, so each has its JWT), then one stream."""
     client = latency.GatewayClient(gateway.url, api_key)
     try:
         for _ in range(2 * accounts):
@@ -136,8 +136,7 @@ def warm_up(gateway: Gateway, api_key: str, accounts: int) -> None:
         client.close()
 
 
-def run_latency(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list[dict]) -> dict:
-    out: dict = {}
+def run_latency(out: dict, args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list[dict]) -> dict:
     direct = latency.DirectClient(sim.url, accounts)
     client = latency.GatewayClient(gateway.url, api_key)
     cpu = {"gateway_cpu": lambda: tree_cpu_seconds(gateway.pid), "upstream_cpu": lambda: tree_cpu_seconds(sim.pid)}
@@ -172,6 +171,7 @@ def run_level(level: int, sim: Simulator, gateway: Gateway, api_key: str, sample
     argv = [PYTHON, str(BENCH / "loadgen.py"), "--url", gateway.url, "--key", api_key, "--streams", str(level),
             "--ramp", str(ramp), "--timeout", "90", "--query", STREAM_QUERY, "--expect-chunks", "50"]
     t0 = time.monotonic()
+    cpu0 = tree_cpu_seconds(gateway.pid)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=150, cwd=ROOT,
                               start_new_session=True, check=False)
@@ -183,6 +183,7 @@ def run_level(level: int, sim: Simulator, gateway: Gateway, api_key: str, sample
         return {"streams": level, "ok": 0, "failed": level, "errors": {"loadgen_crashed": level},
                 "stderr": proc.stderr[-1000:]}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["gateway_cpu_ms_per_stream"] = (tree_cpu_seconds(gateway.pid) - cpu0) * 1000 / level
     peak_rss, peak_threads = sampler.peak(t0, t1)
     stats = sim.stats()
     result.update(peak_rss=peak_rss, peak_threads=peak_threads, idle_rss=idle[0], idle_threads=idle[1],
@@ -196,9 +197,10 @@ def run_level(level: int, sim: Simulator, gateway: Gateway, api_key: str, sample
     return result
 
 
-def run_class(worker_class: str, args, deployment: Deployment, accounts: list[dict], accounts_file: Path,
-              api_key: str, tmp: Path) -> dict:
-    out: dict = {"worker_class": worker_class, "workers": args.workers, **WORKER_SETTINGS[worker_class]}
+def run_class(out: dict, worker_class: str, args, deployment: Deployment, accounts: list[dict],
+              accounts_file: Path, api_key: str, tmp: Path) -> dict:
+    """Fill `out` as parts finish (so an interrupted run still reports what it measured)."""
+    out.update(worker_class=worker_class, workers=args.workers, **WORKER_SETTINGS[worker_class])
     sim = Simulator(accounts_file=accounts_file, log_path=tmp / f"simulator-{worker_class}.log",
                     fragment_delay=0.0, fragments=8, thought_fragments=2, nagle=args.sim_nagle)
     gateway = Gateway(deployment, upstream_url=sim.url, worker_class=worker_class, workers=args.workers,
@@ -206,15 +208,16 @@ def run_class(worker_class: str, args, deployment: Deployment, accounts: list[di
                       **WORKER_SETTINGS[worker_class])
     sampler = None
     try:
-        log(f"{worker_class}: simulator on {sim.url}, gateway on {gateway.url}")
         sim.start()
         gateway.start()
+        log(f"{worker_class}: simulator on {sim.url} (pid {sim.pid}), gateway on {gateway.url} (pid {gateway.pid}, "
+            f"{args.workers} worker(s))")
         sampler = MemorySampler(gateway.pid).start()
         warm_up(gateway, api_key, len(accounts))
         out["idle_rss"], out["idle_threads"] = sampler.settle(2.0)
-        out["latency"] = run_latency(args, sim, gateway, api_key, accounts)
-        out["levels"] = []
+        run_latency(out.setdefault("latency", {}), args, sim, gateway, api_key, accounts)
         if "streams" not in args.skip:
+            out["levels"] = []
             idle = sampler.settle(1.5)
             for level in args.levels:
                 if not gateway.alive():
@@ -238,28 +241,42 @@ def run_class(worker_class: str, args, deployment: Deployment, accounts: list[di
         gateway.stop()
         sim.stop()
         out["log"] = scan_log(gateway.log_path)
+        out["log"]["kept"] = keep_log(gateway.log_path, f"gateway-{worker_class}.log")
     return out
 
 
-LEVELS = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback")
+LEVELS = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b")
+EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): ?(.*)")
 
 
 def scan_log(path: Path) -> dict:
-    """Count warning/error lines of the gateway's log and list the most frequent kinds."""
+    """Count warning/error lines of the gateway's log, the most frequent kinds, and the exceptions raised."""
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return {}
     kinds: Counter[str] = Counter()
+    exceptions: Counter[str] = Counter()
     count = 0
     for line in lines:
-        match = LEVELS.search(line)
-        if not match:
-            continue
-        count += 1
-        text = line[match.start():]
-        kinds[re.sub(r"\d+", "N", text)[:140]] += 1
-    return {"lines": len(lines), "warnings_errors": count, "top": kinds.most_common(6)}
+        if match := LEVELS.search(line):
+            count += 1
+            kinds[re.sub(r"\d+", "N", line[match.start():])[:140]] += 1
+        elif match := EXCEPTION.match(line):
+            exceptions[re.sub(r"\d+|request_id=\w+", "N", f"{match[1]}: {match[2]}")[:140]] += 1
+    return {"lines": len(lines), "warnings_errors": count, "top": kinds.most_common(6),
+            "exceptions": exceptions.most_common(4)}
+
+
+def keep_log(path: Path, name: str) -> str:
+    """Copy a log to bench/tmp/ (git-ignored), so it outlives the temp dir; returns the new path."""
+    target = BENCH / "tmp" / name
+    try:
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(path, target)
+    except OSError:
+        return ""
+    return str(target.relative_to(ROOT))
 
 
 # ---- leasing ---------------------------------------------------------------------------------------
@@ -344,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     nofile = raise_nofile_limit()
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Started in the background by a non-interactive shell, SIGINT arrives ignored; Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     results: dict = {"meta": {**machine_info(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                               "command": args.command, "quick": args.quick, "levels": args.levels,
                               "accounts": args.accounts, "nofile": nofile, "sim_nagle": args.sim_nagle,
@@ -357,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         deployment, accounts, accounts_file, api_key, throwaway = prepare(args, tmp)
         for worker_class in args.classes:
-            results["classes"][worker_class] = run_class(worker_class, args, deployment, accounts,
-                                                         accounts_file, api_key, tmp)
+            run_class(results["classes"].setdefault(worker_class, {}), worker_class, args, deployment, accounts,
+                      accounts_file, api_key, tmp)
         if "lease" not in args.skip:
             results["leasing"] = run_leasing(args)
     except (KeyboardInterrupt, Interrupted):

@@ -19,7 +19,7 @@ def _payload(size: int) -> bytes:
 def upload_then_chat(base_url: str, api_key: str, sampler: MemorySampler, size: int = UPLOAD_BYTES) -> dict:
     headers = {"Authorization": f"Bearer {api_key}"}
     data = _payload(size)
-    fast, sampler.interval = sampler.interval, 0.02  # short spikes (base64 of the file) must not slip by
+    previous, sampler.interval = sampler.interval, 0.02  # short spikes (base64 of the file) must not slip by
     try:
         idle_rss, _ = sampler.settle(2.0)
         t0 = time.monotonic()
@@ -41,7 +41,7 @@ def upload_then_chat(base_url: str, api_key: str, sampler: MemorySampler, size: 
         chat_peak, _ = sampler.peak(t1, t3)
         after_rss, _ = sampler.settle(2.0)
     finally:
-        sampler.interval = fast
+        sampler.interval = previous
     content = chat.json()["choices"][0]["message"]["content"] if chat.status_code == 200 else ""
     result = {"bytes": size, "idle_rss": idle_rss, "upload_peak_rss": upload_peak, "chat_peak_rss": chat_peak,
               "added_rss": max(upload_peak, chat_peak) - idle_rss, "after_rss": after_rss,
