@@ -114,12 +114,6 @@ class _Attempt:
     final: FinalState | None = None
 
 
-def _close_db() -> None:
-    # Streams last long and threads are many: a Postgres connection must never be held while we wait
-    # on the upstream (the server would run out of slots long before we run out of threads).
-    release_connections()
-
-
 class ChatRun:
     """One completion in flight. `buffered` (non-stream) keeps output until the answer is complete,
     which lets a failure at any point move to another account; streamed runs fail over only until
@@ -182,7 +176,7 @@ class ChatRun:
             self._check_aborted()
             close_old_connections()
             account = account_pool.lease_account(exclude=tried)
-            _close_db()
+            release_connections()
             if account is None:
                 break
             tried.add(account.pk)
@@ -196,7 +190,7 @@ class ChatRun:
                 self._log_attempt_failure(attempt, error)
                 if not isinstance(error, _EmptyAnswer):
                     account_pool.report_failure(account=account, error=error, pool=pool)
-                    _close_db()
+                    release_connections()
                 if not error.retryable_elsewhere or attempt.produced:
                     return self._failed_for(error, mid_stream=attempt.produced)
                 self._buffer.clear()
@@ -215,7 +209,7 @@ class ChatRun:
             file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
                                                    session=session, stored_file=stored)
                         for stored in self.plan.stored_files]
-            _close_db()
+            release_connections()
             self._check_aborted()
             stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
                                           model_id=self.plan.model.upstream_model_id or None,
@@ -270,7 +264,7 @@ class ChatRun:
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
         self._report_success(attempt.account)
-        _close_db()
+        release_connections()
         self._flush()
         return Finished("stop")
 
@@ -322,7 +316,7 @@ class ChatRun:
             return Failed(503, f"No account could answer after {self.attempts} attempt(s); the last error was "
                                f"{last_error.kind}.", code="upstream_unavailable")
         state = account_pool.pool_state()
-        _close_db()
+        release_connections()
         if state.soonest_recovery is not None:
             wait = max(1, int((state.soonest_recovery.timestamp() - time.time()) + 0.999))
             return Failed(429, f"Every account is cooling down; the first is back in {wait} s.",
@@ -334,7 +328,7 @@ class ChatRun:
 
     def _all_resting(self) -> bool:
         state = account_pool.pool_state()
-        _close_db()
+        release_connections()
         return state.soonest_recovery is not None and state.cooling >= state.enabled
 
     def _log_attempt_failure(self, attempt: _Attempt, error: UpstreamError) -> None:

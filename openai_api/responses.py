@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
+from gempool_site.db import release_connections
 from gempool_site.exceptions import GempoolError
 from openai_api import sse
-from openai_api.chat import ChatPlan, ChatRun, Delta, Failed, Finished, Opened, _close_db
+from openai_api.chat import ChatPlan, ChatRun, Delta, Failed, Finished, Opened
 from openai_api.conversation import estimate_tokens, tokens_for_chars
 
 FIRST_EVENT_GRACE = 5.0  # seconds past the failover deadline before we stop waiting on a stuck run
@@ -51,7 +52,7 @@ def _first_event(run: ChatRun) -> object:
 def complete(plan: ChatPlan, *, completion_id: str, created: int) -> dict:
     """Run to the end and return a chat.completion; raises RunFailed with the right status."""
     run = ChatRun(plan, buffered=True).start()
-    _close_db()
+    release_connections()
     content: list[str] = []
     reasoning: list[str] = []
     event = _first_event(run)
@@ -70,7 +71,7 @@ def complete(plan: ChatPlan, *, completion_id: str, created: int) -> dict:
 def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttpResponse:
     """Open the upstream (failing over silently), then stream chunks as they arrive."""
     run = ChatRun(plan, buffered=False).start()
-    _close_db()
+    release_connections()
     first = _first_event(run)
     if isinstance(first, Failed):
         raise RunFailed(first)
