@@ -9,12 +9,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.core.signals import request_finished
-        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
-        from gempool_site.db import tune_sqlite_connection
-
-        connection_created.connect(tune_sqlite_connection, dispatch_uid="tune-sqlite")
         from accounts.dashboard import request_finished_prune, request_log_saved
         from accounts.models import RequestLog
 

@@ -15,6 +15,7 @@ from accounts.models import Account, RequestLog
 from accounts.pool import effective_status, pool_counts
 from accounts.serializers import proxy_status
 from accounts.upstream import pool_settings_get
+from gempool_site import rawsql
 
 logger = logging.getLogger(__name__)
 _prune_check = threading.local()  # per-thread "a log row was written during this request" flag
@@ -92,6 +93,22 @@ def request_log_prune(*, days: int | None = None, now: datetime | None = None) -
     if deleted:
         logger.info("pruned the request log", extra={"deleted": deleted, "retention_days": days})
     return deleted
+
+
+def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint: str, model: str, stream: bool,
+                    status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str) -> None:
+    """Append one /v1 request's outcome and arm this thread's retention check.
+
+    Plain SQL (see gempool_site.rawsql): it runs once per completion, and the ORM's create() cost
+    several times the INSERT itself.
+    """
+    rawsql.execute(
+        "INSERT INTO accounts_requestlog (created_at, account_id, api_key_id, endpoint, model, stream, "
+        "status_code, latency_ms, attempts, error_kind, request_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [rawsql.db_datetime(timezone.now()), account_id, api_key_id, endpoint, model[:100], stream, status_code,
+         latency_ms, attempts, error_kind[:40], request_id[:40]])
+    _prune_check.pending = True
 
 
 def request_log_saved(sender, instance: RequestLog, created: bool, **kwargs) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from gempool_site import rawsql
 from gempool_site.fields import EncryptedTextField
 
 
@@ -115,8 +116,8 @@ class PoolSettings(models.Model):
     @classmethod
     def load(cls) -> PoolSettings:
         """The single row, created with defaults on first use."""
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj
+        # Read on every chat completion: plain SQL first (see gempool_site.rawsql), the ORM to create it.
+        return _POOL_SETTINGS_ROWS.fetch_one("id = 1") or cls.objects.get_or_create(pk=1)[0]
 
 
 class RequestLog(models.Model):
@@ -140,3 +141,6 @@ class RequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.endpoint} {self.status_code}"
+
+
+_POOL_SETTINGS_ROWS = rawsql.ModelRows(PoolSettings)

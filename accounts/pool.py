@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Least
 from django.utils import timezone
@@ -27,15 +27,11 @@ from gemini_enterprise.errors import (
     RateLimited,
     UpstreamError,
 )
+from gempool_site import rawsql
 
 logger = logging.getLogger(__name__)
 
 LEASABLE_STATUSES = (AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN)
-
-
-def _eligible(now: datetime) -> Q:
-    return (Q(enabled=True, status__in=LEASABLE_STATUSES)
-            & (Q(cooldown_until__isnull=True) | Q(cooldown_until__lte=now)))
 
 
 LEASE_RETRIES = 25
@@ -60,30 +56,69 @@ _ALL_LOCKED = Account()  # sentinel: candidates exist, but other transactions ho
 
 
 def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> Account | None:
+    sql, params = lease_select(exclude=exclude, now=now, wait=wait)
+    connection = connections[Account.objects.db]
     with transaction.atomic():
-        candidates = (Account.objects.filter(_eligible(now)).exclude(pk__in=exclude)
-                      .order_by(F("last_used_at").asc(nulls_first=True), "id"))
-        # SKIP LOCKED lets concurrent leases on Postgres pass each other; SQLite serialises
-        # writers anyway (IMMEDIATE transactions), where it is a no-op.
-        account = (candidates.select_for_update() if wait
-                   else candidates.select_for_update(skip_locked=True)).first()
-        if account is None:
-            return _ALL_LOCKED if not wait and candidates.exists() else None
-        recovered = account.status == AccountStatus.COOLING_DOWN
-        Account.objects.filter(pk=account.pk).update(
-            last_used_at=now, request_count=F("request_count") + 1,
-            **({"status": AccountStatus.ACTIVE, "cooldown_until": None} if recovered else {}))
-    if recovered:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            if not wait and connection.features.has_select_for_update_skip_locked:
+                where, params = _eligible_sql(exclude, now)
+                if ACCOUNT_ROWS.fetch_one(where, params, tail="LIMIT 1") is not None:
+                    return _ALL_LOCKED
+            return None
+        account = ACCOUNT_ROWS.build(row, connection)
+        # Leasing ends any cooldown that has run out: the account is plainly active again.
+        rawsql.execute("UPDATE accounts_account SET last_used_at = %s, request_count = request_count + 1, "
+                       "status = %s, cooldown_until = NULL WHERE id = %s",
+                       [rawsql.db_datetime(now), AccountStatus.ACTIVE.value, account.pk])
+    if account.status == AccountStatus.COOLING_DOWN:
         logger.info("account recovered from cooldown", extra={"account_id": account.pk})
-        account.status, account.cooldown_until = AccountStatus.ACTIVE, None
+    account.status, account.cooldown_until = AccountStatus.ACTIVE, None
     account.last_used_at = now
+    account.request_count += 1
     return account
+
+
+ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
+
+
+def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False
+                 ) -> tuple[str, list]:
+    """The lease's SELECT (SQL, params): the least recently used eligible account, row-locked where possible.
+
+    The order is the one the vendor's account_lru_idx index (migration 0003) holds, so the cost does not
+    grow with the pool. SKIP LOCKED lets concurrent leases on PostgreSQL pass each other; SQLite has no row
+    locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway.
+    """
+    connection = connections[Account.objects.db]
+    where, params = _eligible_sql(exclude, now)
+    if connection.vendor == "postgresql":
+        tail = "ORDER BY last_used_at ASC NULLS FIRST, id ASC LIMIT 1"
+    else:
+        tail = "ORDER BY last_used_at ASC, id ASC LIMIT 1"
+    if connection.features.has_select_for_update:
+        tail += " FOR UPDATE" if wait or not connection.features.has_select_for_update_skip_locked \
+            else " FOR UPDATE SKIP LOCKED"
+    return ACCOUNT_ROWS.select(where, tail), params
+
+
+def _eligible_sql(exclude: frozenset[int] | set[int], now: datetime) -> tuple[str, list]:
+    """Enabled, active or cooling down, with no cooldown left; minus `exclude`."""
+    where = ("enabled = %s AND status IN (%s, %s) AND (cooldown_until IS NULL OR cooldown_until <= %s)")
+    params: list = [True, *LEASABLE_STATUSES, rawsql.db_datetime(now)]
+    if exclude:
+        ids = sorted(int(pk) for pk in exclude)
+        where += f" AND id NOT IN ({', '.join(['%s'] * len(ids))})"
+        params.extend(ids)
+    return where, params
 
 
 def report_success(*, account: Account) -> None:
     """The account answered: forget its failure streaks."""
-    Account.objects.filter(pk=account.pk).update(
-        success_count=F("success_count") + 1, consecutive_failures=0, cooldown_streak=0)
+    rawsql.execute("UPDATE accounts_account SET success_count = success_count + 1, consecutive_failures = 0, "
+                   "cooldown_streak = 0 WHERE id = %s", [account.pk])
 
 
 def cooldown_seconds(*, streak: int, pool: PoolSettings, retry_after: float | None) -> float:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
 from gemini_enterprise.errors import UpstreamError
+from gempool_site import rawsql
 from gempool_site.exceptions import InvalidRequest
 from gempool_site.logging import redact
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "gp-"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+API_KEY_ROWS = rawsql.ModelRows(ApiKey)  # every /v1 request looks its key up: plain SQL (see rawsql)
 
 
 # ---- API keys -------------------------------------------------------------------------------
@@ -48,12 +50,13 @@ def api_key_create(*, name: str, is_admin: bool = False, rate_limit_per_minute: 
 def api_key_verify(*, raw: str) -> ApiKey | None:
     """The live key matching `raw`, or None; touches last_used_at at most once a minute."""
     digest = _hash_key(raw)
-    api_key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+    api_key = API_KEY_ROWS.fetch_one("key_hash = %s AND revoked_at IS NULL", [digest])
     if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        rawsql.execute("UPDATE accounts_apikey SET last_used_at = %s WHERE id = %s",
+                       [rawsql.db_datetime(now), api_key.pk])
         api_key.last_used_at = now
     return api_key
 

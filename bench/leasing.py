@@ -144,19 +144,13 @@ def _measure(leases: int, *, reconnect: bool) -> tuple[list[int], list[int]]:
     return wall, cpu
 
 
-def _lease_sql() -> tuple[str, tuple]:
-    """The SELECT that lease_account() runs (compiled inside a transaction, as select_for_update needs)."""
-    from django.db import transaction
-    from django.db.models import F
+def _lease_sql() -> tuple[str, list]:
+    """The SELECT that lease_account() runs."""
     from django.utils import timezone
 
-    from accounts.models import Account
-    from accounts.pool import _eligible
+    from accounts.pool import lease_select
 
-    qs = (Account.objects.filter(_eligible(timezone.now())).order_by(F("last_used_at").asc(nulls_first=True), "id")
-          .select_for_update(skip_locked=True))
-    with transaction.atomic():
-        return qs[:1].query.sql_with_params()
+    return lease_select(now=timezone.now())
 
 
 def _query_cost(repeat: int) -> dict:

@@ -122,7 +122,7 @@ def database_from_url(name: str, url: str) -> dict:
 def sqlite_database(path: Path) -> dict:
     """SQLite tuned for a small multi-threaded server: WAL, a busy timeout, immediate write transactions."""
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "gempool_site.db_backends.sqlite3",  # Django's, with open connections reused
         "NAME": str(path),
         "OPTIONS": {
             "timeout": 30,

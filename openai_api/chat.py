@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, connections
 
 from accounts import pool as account_pool
-from accounts.models import Account, ApiKey, PoolSettings, RequestLog
+from accounts.dashboard import request_finished_prune, request_log_add
+from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client
 from files_app import services as files
 from files_app.models import StoredFile
@@ -133,10 +134,21 @@ class ChatRun:
         self.account: Account | None = None
         self.outcome: RunEvent | None = None
         self.usage_chars = {"content": 0, "reasoning": 0}
-        self._thread = threading.Thread(target=self._drive, name=f"chat-{plan.request_id}", daemon=True)
+        self._thread = threading.Thread(target=self._drive_on_worker, name=f"chat-{plan.request_id}",
+                                        daemon=True)
 
     def start(self) -> ChatRun:
+        """Drive the run on a worker thread; the caller reads `events` as they come."""
         self._thread.start()
+        return self
+
+    def run_here(self) -> ChatRun:
+        """Drive the run to its end on the calling thread; `events` then holds the whole answer.
+
+        For buffered runs, which send nothing before the end anyway: no thread to start and no second
+        database connection, and every upstream call is still bounded by the failover deadline.
+        """
+        self._drive()
         return self
 
     def abort(self) -> None:
@@ -166,6 +178,12 @@ class ChatRun:
             # After the client has its answer: old generated media go in batches, at most once per
             # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
             files.media_prune_if_due()
+
+    def _drive_on_worker(self) -> None:
+        try:
+            self._drive()
+            request_finished_prune(sender=None)  # no request ends on this thread to run the retention check
+        finally:
             connections.close_all()  # this thread ends here: nothing may outlive it
 
     def _run_attempts(self) -> RunEvent:
@@ -174,7 +192,6 @@ class ChatRun:
         last_error: UpstreamError | None = None
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
             self._check_aborted()
-            close_old_connections()
             account = account_pool.lease_account(exclude=tried)
             release_connections()
             if account is None:
@@ -345,10 +362,12 @@ class ChatRun:
             error_kind = outcome.code or "error"
             status = 200 if (self._opened and not self.buffered) else outcome.status
         try:
-            RequestLog.objects.create(
-                account=self.account, api_key=self.plan.api_key, endpoint="chat", model=self.plan.model.id,
-                stream=not self.buffered, status_code=status, attempts=self.attempts, error_kind=error_kind,
-                latency_ms=round((time.monotonic() - self.started) * 1000), request_id=self.plan.request_id)
+            request_log_add(
+                account_id=self.account.pk if self.account else None,
+                api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint="chat",
+                model=self.plan.model.id, stream=not self.buffered, status_code=status, attempts=self.attempts,
+                error_kind=error_kind, latency_ms=round((time.monotonic() - self.started) * 1000),
+                request_id=self.plan.request_id)
         except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
             logger.exception("could not record the request", extra={"request_id": self.plan.request_id})
 

@@ -51,8 +51,7 @@ def _first_event(run: ChatRun) -> object:
 
 def complete(plan: ChatPlan, *, completion_id: str, created: int) -> dict:
     """Run to the end and return a chat.completion; raises RunFailed with the right status."""
-    run = ChatRun(plan, buffered=True).start()
-    release_connections()
+    run = ChatRun(plan, buffered=True).run_here()
     content: list[str] = []
     reasoning: list[str] = []
     event = _first_event(run)

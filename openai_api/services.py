@@ -4,18 +4,20 @@ from __future__ import annotations
 from accounts.models import ApiKey
 from accounts.pool import pool_counts
 from accounts.upstream import pool_settings_get
+from gempool_site import rawsql
 from gempool_site.exceptions import NotFound
 from models_catalog.models import ModelConfig
 from openai_api.attachments import resolve_attachments
 from openai_api.chat import ChatPlan, new_request_id
 from openai_api.conversation import render_query
 
+MODEL_ROWS = rawsql.ModelRows(ModelConfig)  # resolved on every chat completion: plain SQL (see rawsql)
 CREATED_EPOCH = 1735689600  # models have no meaningful creation time upstream; a fixed one keeps lists stable
 
 
 def model_resolve(*, model_id: str) -> ModelConfig:
     """The enabled catalogue entry clients name; 404 model_not_found listing the valid ids otherwise."""
-    model = ModelConfig.objects.filter(pk=model_id, enabled=True).first()
+    model = MODEL_ROWS.fetch_one("id = %s AND enabled = %s", [model_id, True])
     if model is None:
         valid = ", ".join(ModelConfig.objects.filter(enabled=True).values_list("id", flat=True))
         raise NotFound(f"The model {model_id!r} does not exist or is disabled. Available models: {valid}.",

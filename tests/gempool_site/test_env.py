@@ -84,6 +84,6 @@ def test_defaults_are_safe(tmp_path):
     environment["GEMPOOL_DATA_DIR"] = str(tmp_path)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True,
                             text=True, timeout=60)
-    assert result.stdout.split() == ["False", "True", "django.db.backends.sqlite3",
+    assert result.stdout.split() == ["False", "True", "gempool_site.db_backends.sqlite3",
                                      "https://business.gemini.google"], result.stderr
     assert (tmp_path / "secret_key").exists()

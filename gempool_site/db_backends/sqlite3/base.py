@@ -1,0 +1,113 @@
+"""Django's SQLite backend with a per-process pool of open connections.
+
+Opening a SQLite connection costs about a millisecond (the file, its schema, ~30 Python functions that
+Django registers, the PRAGMAs), and gempool opens one per request and per chat worker: under gevent every
+request is a new greenlet with connections of its own. Here closing a connection hands it back to a
+process-wide idle list and the next "connect" takes it from there, so a request pays for a connection
+only while it holds one, and `release_connections()` can give SQLite connections back before a long
+upstream wait as cheaply as PostgreSQL ones (psycopg's pool).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+
+from django.db.backends.sqlite3 import base as sqlite3_base
+from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteDatabaseCreation
+
+logger = logging.getLogger(__name__)
+
+IDLE_MAX = 32  # idle connections kept per database file; a burst beyond that closes its extras
+
+
+class IdleConnections:
+    """Open sqlite3 connections to one database file that nobody is using, last in first out."""
+
+    def __init__(self) -> None:
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> sqlite3.Connection | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def give(self, conn: sqlite3.Connection) -> bool:
+        """Keep `conn` for reuse; False (caller closes it) when enough are idle already."""
+        with self._lock:
+            if len(self._idle) >= IDLE_MAX:
+                return False
+            self._idle.append(conn)
+            return True
+
+    def drain(self) -> list[sqlite3.Connection]:
+        with self._lock:
+            drained, self._idle = self._idle, []
+        return drained
+
+
+_pools: dict[str, IdleConnections] = {}
+_pools_lock = threading.Lock()
+_inherited: list[sqlite3.Connection] = []
+
+
+def idle_connections(name: str) -> IdleConnections:
+    """The idle list for one database file (created on first use)."""
+    with _pools_lock:
+        pool = _pools.get(name)
+        if pool is None:
+            pool = _pools[name] = IdleConnections()
+        return pool
+
+
+def close_idle(name: str) -> None:
+    """Close every idle connection to `name` (before the file is deleted, e.g. a test database)."""
+    for conn in idle_connections(name).drain():
+        conn.close()
+
+
+def _forget_after_fork() -> None:
+    # A SQLite connection must never be used (or even closed) in a forked child: closing would drop the
+    # parent's POSIX locks on the file. Keep the objects referenced so the garbage collector leaves them.
+    for pool in _pools.values():
+        _inherited.extend(pool.drain())
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+class DatabaseCreation(SQLiteDatabaseCreation):
+    def _destroy_test_db(self, test_database_name, verbosity):
+        close_idle(test_database_name)
+        return super()._destroy_test_db(test_database_name, verbosity)
+
+
+class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
+    creation_class = DatabaseCreation
+
+    def get_new_connection(self, conn_params):
+        if not self.is_in_memory_db():
+            conn = idle_connections(self.settings_dict["NAME"]).take()
+            if conn is not None:
+                return conn
+        conn = super().get_new_connection(conn_params)
+        if hasattr(conn, "setconfig"):
+            # No WAL checkpoint (with an fsync) whenever a connection closes; SQLite still checkpoints
+            # automatically as the WAL grows.
+            conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
+        return conn
+
+    def _close(self):
+        conn = self.connection
+        if conn is None or self.is_in_memory_db() or self.in_atomic_block:
+            return super()._close()
+        try:
+            if conn.in_transaction:
+                conn.rollback()  # whatever was left open must not leak into the next borrower
+        except sqlite3.Error:
+            logger.warning("discarding a SQLite connection that could not roll back", exc_info=True)
+            return super()._close()
+        if not idle_connections(self.settings_dict["NAME"]).give(conn):
+            return super()._close()
+        return None

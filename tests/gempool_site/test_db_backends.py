@@ -1,0 +1,76 @@
+"""gempool's SQLite backend: closed connections are reused, and nothing leaks from one user to the next."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from gempool_site.db_backends.sqlite3 import base as pooled
+
+pytestmark = [pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite backend only")]
+
+
+def _in_thread(work):
+    """Run work() on a fresh thread (its own Django connection) and return its result."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = work()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return out["value"]
+
+
+def _raw_connection():
+    connection.ensure_connection()
+    return connection.connection
+
+
+def test_a_closed_connection_is_reused_by_the_next_thread():
+    first = _in_thread(_raw_connection)
+    second = _in_thread(_raw_connection)
+    assert first is second
+
+
+def test_an_open_transaction_is_rolled_back_before_reuse(make_account):
+    account = make_account(label="before")
+
+    def leave_a_write_open():
+        connection.ensure_connection()
+        raw = connection.connection
+        raw.execute("BEGIN")
+        raw.execute("UPDATE accounts_account SET label = 'half-done' WHERE id = ?", [account.pk])
+        assert raw.in_transaction
+        return raw
+
+    raw = _in_thread(leave_a_write_open)
+    assert raw.in_transaction is False
+    account.refresh_from_db()
+    assert account.label == "before"
+
+
+def test_a_connection_closed_inside_atomic_is_not_reused():
+    def close_inside_atomic():
+        with pytest.raises(Exception), transaction.atomic():  # noqa: B017,PT011 - Django's own error
+            raw = connection.connection or _raw_connection()
+            connection.close()
+            connection.cursor()
+        return raw
+
+    raw = _in_thread(close_inside_atomic)
+    assert raw not in pooled.idle_connections(connection.settings_dict["NAME"])._idle
+
+
+def test_the_idle_list_is_bounded():
+    idle = pooled.IdleConnections()
+    conns = [object() for _ in range(pooled.IDLE_MAX + 1)]
+    kept = [idle.give(c) for c in conns]  # type: ignore[arg-type]
+    assert kept.count(True) == pooled.IDLE_MAX and kept[-1] is False
+    assert idle.take() is conns[pooled.IDLE_MAX - 1]
