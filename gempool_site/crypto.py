@@ -36,8 +36,16 @@ def decrypt(stored: str) -> str:
         return ""
     if not stored.startswith(PREFIX):
         raise SecretUnreadable("stored value is not an encrypted secret")
+    return _decrypt_with(settings.SECRET_KEY, stored)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decrypt_with(secret_key: str, stored: str) -> str:
+    # Every completion reads an account's cookies and JWT: remembering recent plaintexts saves a Fernet
+    # decryption (HMAC + AES) per value per request; the process holds those plaintexts while using them
+    # anyway. Failures are exceptions, which lru_cache never stores.
     try:
-        return _fernet(settings.SECRET_KEY).decrypt(stored[len(PREFIX):].encode()).decode()
+        return _fernet(secret_key).decrypt(stored[len(PREFIX):].encode()).decode()
     except InvalidToken:
         raise SecretUnreadable("stored secret cannot be decrypted with the current DJANGO_SECRET_KEY") from None
 

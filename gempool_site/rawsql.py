@@ -37,6 +37,15 @@ class ModelRows[M: Model]:
             row = cursor.fetchone()
         return None if row is None else self.build(row, connection)
 
+    def fetch_all(self, where: str, params: Sequence[Any] = (), *, tail: str = "",
+                  using: str = "default") -> list[M]:
+        """Every row matching `where`, as instances."""
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(self.select(where, tail), params)
+            rows = cursor.fetchall()
+        return [self.build(row, connection) for row in rows]
+
     def select(self, where: str, tail: str = "") -> str:
         """SELECT of every concrete column, in field order, as build() expects them."""
         return f"SELECT {self.columns} FROM {self.table} WHERE {where} {tail}".rstrip()

@@ -37,7 +37,8 @@ def model_as_openai(model: ModelConfig) -> dict:
 
 def models_list() -> dict:
     """GET /v1/models: the enabled models in catalogue order."""
-    return {"object": "list", "data": [model_as_openai(m) for m in ModelConfig.objects.filter(enabled=True)]}
+    return {"object": "list", "data": [model_as_openai(m) for m in MODEL_ROWS.fetch_all(
+        "enabled = %s", [True], tail="ORDER BY sort_order, id")]}
 
 
 def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str) -> ChatPlan:
