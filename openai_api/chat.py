@@ -123,7 +123,7 @@ class ChatRun:
     def __init__(self, plan: ChatPlan, *, buffered: bool) -> None:
         self.plan = plan
         self.buffered = buffered
-        self.events: queue.Queue[RunEvent] = queue.Queue()
+        self.events: queue.SimpleQueue[RunEvent] = queue.SimpleQueue()
         self._aborted = threading.Event()
         self._current = None  # the AssistStream being read, so abort() can close its socket
         self._opened = False

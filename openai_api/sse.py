@@ -13,11 +13,27 @@ def encode(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
+_TEXT_SLOT = "\x00text\x00"
+_TEXT_SLOT_JSON = json.dumps(_TEXT_SLOT).encode()
+
+
+def _json_string(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode()
+
+
 class ChunkFactory:
     """Builds the chunks of one streamed completion (same id, created and model on each)."""
 
     def __init__(self, *, completion_id: str, created: int, model: str) -> None:
         self.base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        # Text deltas are nearly every event of a stream: their bytes around the text never change, so
+        # they are encoded once here and each delta only JSON-encodes its own string.
+        self._content = self._frame({"content": _TEXT_SLOT})
+        self._reasoning = self._frame({"reasoning_content": _TEXT_SLOT})
+
+    def _frame(self, delta: dict[str, Any]) -> tuple[bytes, bytes]:
+        head, _, tail = encode(self._chunk(delta)).partition(_TEXT_SLOT_JSON)
+        return head, tail
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         return {**self.base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
@@ -27,10 +43,12 @@ class ChunkFactory:
         return encode(self._chunk({"role": "assistant", "content": ""}))
 
     def content(self, text: str) -> bytes:
-        return encode(self._chunk({"content": text}))
+        head, tail = self._content
+        return head + _json_string(text) + tail
 
     def reasoning(self, text: str) -> bytes:
-        return encode(self._chunk({"reasoning_content": text}))
+        head, tail = self._reasoning
+        return head + _json_string(text) + tail
 
     def finish(self, reason: str) -> bytes:
         return encode(self._chunk({}, reason))
