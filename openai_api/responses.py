@@ -69,8 +69,10 @@ def complete(plan: ChatPlan, *, completion_id: str, created: int) -> dict:
 
 def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttpResponse:
     """Open the upstream (failing over silently), then stream chunks as they arrive."""
-    run = ChatRun(plan, buffered=False).start()
+    # Before start(): starting a thread waits for it to run, and under gevent that wait lets hundreds of
+    # other requests run first; a connection held through it would be one nobody else can use.
     release_connections()
+    run = ChatRun(plan, buffered=False).start()
     first = _first_event(run)
     if isinstance(first, Failed):
         raise RunFailed(first)
