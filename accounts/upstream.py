@@ -18,10 +18,12 @@ from django.core.cache import cache
 from accounts.models import Account, PoolSettings
 from gemini_enterprise.auth import CachedJwt
 from gemini_enterprise.client import GeminiClient
+from gemini_enterprise.spares import SpareSessions
 from gemini_enterprise.types import ClientConfig, Credentials
 from gempool_site import crypto
 
 _client: GeminiClient | None = None
+_spares: SpareSessions | None = None
 _client_guard = threading.Lock()
 
 
@@ -84,13 +86,26 @@ def get_client() -> GeminiClient:
     return _client
 
 
+def get_spare_sessions() -> SpareSessions | None:
+    """This process's spare upstream sessions, or None when GEMPOOL_SPARE_SESSION_MAX_AGE is 0."""
+    global _spares
+    if settings.GEMPOOL_SPARE_SESSION_MAX_AGE <= 0:
+        return None
+    if _spares is None:
+        client = get_client()
+        with _client_guard:
+            if _spares is None:
+                _spares = SpareSessions(client.create_session, max_age=settings.GEMPOOL_SPARE_SESSION_MAX_AGE)
+    return _spares
+
+
 def reset_client() -> None:
-    """Drop the process's client (tests change upstream URLs between cases)."""
-    global _client
+    """Drop the process's client and spare sessions (tests change upstream URLs between cases)."""
+    global _client, _spares
     with _client_guard:
         if _client is not None:
             _client.close()
-        _client = None
+        _client, _spares = None, None
 
 
 def pool_settings_get() -> PoolSettings:

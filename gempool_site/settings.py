@@ -140,6 +140,8 @@ GEMPOOL_UPSTREAM_TIME_ZONE = env_str("GEMPOOL_UPSTREAM_TIME_ZONE", "UTC")
 # Chat behaviour.
 GEMPOOL_MAX_ATTEMPTS = env_int("GEMPOOL_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum=1, maximum=600)
+# One session per account created ahead of its next request (0 turns it off); older spares are not used.
+GEMPOOL_SPARE_SESSION_MAX_AGE = env_float("GEMPOOL_SPARE_SESSION_MAX_AGE", 300.0, minimum=0, maximum=3600)
 GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
 GEMPOOL_MEDIA_RETENTION_HOURS = env_float("GEMPOOL_MEDIA_RETENTION_HOURS", 72.0, minimum=0.01)
 GEMPOOL_MEDIA_PRUNE_INTERVAL = env_float("GEMPOOL_MEDIA_PRUNE_INTERVAL", 600.0, minimum=10)

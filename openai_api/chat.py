@@ -19,11 +19,13 @@ from django.db import DatabaseError, connections
 from accounts import pool as account_pool
 from accounts.dashboard import request_finished_prune, request_log_add
 from accounts.models import Account, ApiKey, PoolSettings
-from accounts.upstream import credentials_for, get_client
+from accounts.upstream import credentials_for, get_client, get_spare_sessions
 from files_app import services as files
 from files_app.models import StoredFile
+from gemini_enterprise.assist import AssistStream
 from gemini_enterprise.client import call_deadline
 from gemini_enterprise.errors import InvalidRequest as UpstreamInvalidRequest
+from gemini_enterprise.errors import NotFound as UpstreamNotFound
 from gemini_enterprise.errors import PolicyBlocked, Unavailable, UpstreamError
 from gemini_enterprise.types import (
     FinalState,
@@ -219,18 +221,18 @@ class ChatRun:
     def _attempt(self, attempt: _Attempt, pool) -> RunEvent:
         client = get_client()
         creds = credentials_for(attempt.account, pool)
+        spares = get_spare_sessions()
         # Until the answer opens, every upstream call shares the failover deadline: a slow upstream must
         # not hold this thread (and the account) after the client was told it took too long.
         with call_deadline(self.deadline):
-            session = client.create_session(creds)
-            file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
-                                                   session=session, stored_file=stored)
-                        for stored in self.plan.stored_files]
-            release_connections()
-            self._check_aborted()
-            stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
-                                          model_id=self.plan.model.upstream_model_id or None,
-                                          tools=self.plan.tools)
+            try:
+                stream, session = self._open(client, creds, attempt, spares)
+            except UpstreamError:
+                if spares is not None:
+                    spares.discard(creds)
+                raise
+        if spares is not None:
+            spares.refill(creds)  # the account works: its next request finds a session waiting
         self._current = stream
         try:
             self._check_aborted()  # abort() may have come while the stream was opening, with nothing to wake
@@ -242,6 +244,29 @@ class ChatRun:
             self._current = None
             stream.close()
         return self._finish(attempt, client, creds, session)
+
+    def _open(self, client, creds, attempt: _Attempt, spares) -> tuple[AssistStream, str]:
+        """The answer's stream and its session: a spare session if the account has one, else a new one."""
+        spare = spares.take(creds) if spares is not None else None
+        if spare is None:
+            return self._ask(client, creds, attempt, client.create_session(creds))
+        try:
+            return self._ask(client, creds, attempt, spare)
+        except (UpstreamNotFound, UpstreamInvalidRequest) as error:
+            # A spare may have expired upstream in the meantime: the account is fine, try a new session.
+            logger.info("spare session refused, creating one", extra={
+                "request_id": self.plan.request_id, "account_id": attempt.account.pk, "error_kind": error.kind})
+            return self._ask(client, creds, attempt, client.create_session(creds))
+
+    def _ask(self, client, creds, attempt: _Attempt, session: str) -> tuple[AssistStream, str]:
+        file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
+                                               session=session, stored_file=stored)
+                    for stored in self.plan.stored_files]
+        release_connections()
+        self._check_aborted()
+        stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
+                                      model_id=self.plan.model.upstream_model_id or None, tools=self.plan.tools)
+        return stream, session
 
     def _relay(self, stream, attempt: _Attempt) -> None:
         for event in stream:

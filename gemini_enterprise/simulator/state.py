@@ -267,4 +267,6 @@ class SimState:
                 "faults_pending": [{"id": r.rule_id, "fault": r.fault, "arg": r.arg, "csesidx": r.csesidx,
                                     "endpoint": r.endpoint, "remaining": r.remaining} for r in self.faults],
                 "sessions": len(self.sessions),
+                # Sessions asked more than one question (gempool gives every request a session of its own).
+                "sessions_reused": sum(1 for session in self.sessions.values() if session.turns > 1),
             }

@@ -1,0 +1,82 @@
+"""SpareSessions: each spare is handed out once, refilled in the background, and never too old."""
+from __future__ import annotations
+
+import threading
+
+from gemini_enterprise.errors import RateLimited
+from gemini_enterprise.spares import SpareSessions
+from gemini_enterprise.types import Credentials
+
+CREDS = Credentials(key="acct-1", team_id="team-1", csesidx="1", secure_c_ses="s", host_c_oses="h")
+OTHER_TEAM = Credentials(key="acct-1", team_id="team-2", csesidx="1", secure_c_ses="s", host_c_oses="h")
+
+
+class FakeCreate:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls = 0
+        self.error = error
+        self.done = threading.Event()
+
+    def __call__(self, creds: Credentials) -> str:
+        self.calls += 1
+        try:
+            if self.error:
+                raise self.error
+            return f"sessions/{creds.key}/{self.calls}"
+        finally:
+            self.done.set()
+
+
+def _refilled(spares: SpareSessions, create: FakeCreate, creds: Credentials = CREDS) -> None:
+    create.done.clear()
+    spares.refill(creds)
+    assert create.done.wait(5)
+    for _ in range(100):  # the thread stores the session just after create() returns
+        if len(spares) or create.error:
+            return
+        threading.Event().wait(0.01)
+
+
+def test_a_refilled_spare_is_handed_out_exactly_once():
+    create = FakeCreate()
+    spares = SpareSessions(create, max_age=60)
+    assert spares.take(CREDS) is None
+    _refilled(spares, create)
+    assert spares.take(CREDS) == "sessions/acct-1/1"
+    assert spares.take(CREDS) is None
+
+
+def test_refill_does_nothing_while_a_spare_is_waiting():
+    create = FakeCreate()
+    spares = SpareSessions(create, max_age=60)
+    _refilled(spares, create)
+    spares.refill(CREDS)
+    assert create.calls == 1
+
+
+def test_a_spare_older_than_max_age_is_not_used():
+    now = [100.0]
+    create = FakeCreate()
+    spares = SpareSessions(create, max_age=30, clock=lambda: now[0])
+    _refilled(spares, create)
+    now[0] += 31
+    assert spares.take(CREDS) is None
+
+
+def test_spares_belong_to_one_team_and_can_be_discarded():
+    create = FakeCreate()
+    spares = SpareSessions(create, max_age=60)
+    _refilled(spares, create)
+    assert spares.take(OTHER_TEAM) is None
+    spares.discard(CREDS)
+    assert spares.take(CREDS) is None
+
+
+def test_a_failed_refill_leaves_no_spare_and_allows_another_try():
+    create = FakeCreate(error=RateLimited("slow down", status=429))
+    spares = SpareSessions(create, max_age=60)
+    _refilled(spares, create)
+    assert spares.take(CREDS) is None
+    create.error = None
+    _refilled(spares, create)
+    assert spares.take(CREDS) == "sessions/acct-1/2"

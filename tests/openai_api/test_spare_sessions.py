@@ -1,0 +1,44 @@
+"""Spare sessions through the gateway: the next request skips widgetCreateSession, and an expired spare
+costs nothing but a new session."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from accounts.models import Account, AccountStatus
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
+
+
+def _ask(client, text: str):
+    return client.chat.completions.create(model="gemini-2.5-flash", messages=[{"role": "user", "content": text}])
+
+
+def _wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_the_next_request_uses_the_session_made_ahead(openai_client, pool_account, sim):
+    pool_account()
+    _ask(openai_client, "first")
+    _wait_for(lambda: sim.stats()["requests"].get("createSession") == 2)  # the answer's, then the spare
+    # A fault on the next widgetCreateSession would fail a request that made its own session.
+    sim.add_fault("500", endpoint="createSession", count=1)
+    assert _ask(openai_client, "second").choices[0].message.content
+    assert sim.stats()["sessions_reused"] == 0
+
+
+def test_an_expired_spare_is_replaced_without_failing_over_or_blaming_the_account(
+        openai_client, pool_account, sim):
+    account = pool_account()
+    _ask(openai_client, "first")
+    _wait_for(lambda: sim.stats()["requests"].get("createSession") == 2)
+    sim.add_fault("404_session", endpoint="streamAssist", count=1)  # as if the spare had expired upstream
+    assert _ask(openai_client, "second").choices[0].message.content
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and account.failure_count == 0
+    assert Account.objects.get(pk=account.pk).success_count == 2
