@@ -36,6 +36,9 @@ class Account(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The lease order: when the account last served, or, while it rests, when its cooldown ends. Leases take
+    # the smallest first, so resting accounts sort behind every ready one (see accounts.pool.lease_select).
+    ready_at = models.DateTimeField(null=True, blank=True, editable=False)
     request_count = models.PositiveBigIntegerField(default=0)
     success_count = models.PositiveBigIntegerField(default=0)
     failure_count = models.PositiveBigIntegerField(default=0)
@@ -47,7 +50,7 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team_id", "csesidx"], name="account_unique_seat"),
         ]
-        # The lease query's index (last_used_at NULLS FIRST, id) is vendor-specific: migration 0003.
+        # The lease query's partial index on (ready_at NULLS FIRST, id) is vendor-specific: migration 0004.
 
     def __str__(self) -> str:
         return self.label or f"account {self.pk} (csesidx {self.csesidx})"

@@ -70,13 +70,14 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool
             return None
         account = ACCOUNT_ROWS.build(row, connection)
         # Leasing ends any cooldown that has run out: the account is plainly active again.
-        rawsql.execute("UPDATE accounts_account SET last_used_at = %s, request_count = request_count + 1, "
-                       "status = %s, cooldown_until = NULL WHERE id = %s",
-                       [rawsql.db_datetime(now), AccountStatus.ACTIVE.value, account.pk])
+        stamp = rawsql.db_datetime(now)
+        rawsql.execute("UPDATE accounts_account SET last_used_at = %s, ready_at = %s, "
+                       "request_count = request_count + 1, status = %s, cooldown_until = NULL WHERE id = %s",
+                       [stamp, stamp, AccountStatus.ACTIVE.value, account.pk])
     if account.status == AccountStatus.COOLING_DOWN:
         logger.info("account recovered from cooldown", extra={"account_id": account.pk})
     account.status, account.cooldown_until = AccountStatus.ACTIVE, None
-    account.last_used_at = now
+    account.last_used_at = account.ready_at = now
     account.request_count += 1
     return account
 
@@ -86,28 +87,33 @@ ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: 
 
 def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False
                  ) -> tuple[str, list]:
-    """The lease's SELECT (SQL, params): the least recently used eligible account, row-locked where possible.
+    """The lease's SELECT (SQL, params): the eligible account with the smallest ready_at, row-locked if possible.
 
-    The order is the one the vendor's account_lru_idx index (migration 0003) holds, so the cost does not
-    grow with the pool. SKIP LOCKED lets concurrent leases on PostgreSQL pass each other; SQLite has no row
-    locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway.
+    The WHERE repeats the partial index's own condition (migration 0004) with the same literals, which
+    SQLite needs to use it; walking that index, the first entry is due unless no account is, so the cost
+    does not grow with the pool. SKIP LOCKED lets concurrent leases on PostgreSQL pass each other; SQLite
+    has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway.
     """
     connection = connections[Account.objects.db]
     where, params = _eligible_sql(exclude, now)
     if connection.vendor == "postgresql":
-        tail = "ORDER BY last_used_at ASC NULLS FIRST, id ASC LIMIT 1"
+        tail = "ORDER BY ready_at ASC NULLS FIRST, id ASC LIMIT 1"
     else:
-        tail = "ORDER BY last_used_at ASC, id ASC LIMIT 1"
+        tail = "ORDER BY ready_at ASC, id ASC LIMIT 1"
     if connection.features.has_select_for_update:
         tail += " FOR UPDATE" if wait or not connection.features.has_select_for_update_skip_locked \
             else " FOR UPDATE SKIP LOCKED"
     return ACCOUNT_ROWS.select(where, tail), params
 
 
+# The partial index's condition, verbatim (statuses are fixed choices, safe to inline).
+_LEASABLE_SQL = "enabled AND status IN ({})".format(", ".join(f"'{s.value}'" for s in LEASABLE_STATUSES))
+
+
 def _eligible_sql(exclude: frozenset[int] | set[int], now: datetime) -> tuple[str, list]:
     """Enabled, active or cooling down, with no cooldown left; minus `exclude`."""
-    where = ("enabled = %s AND status IN (%s, %s) AND (cooldown_until IS NULL OR cooldown_until <= %s)")
-    params: list = [True, *LEASABLE_STATUSES, rawsql.db_datetime(now)]
+    where = f"{_LEASABLE_SQL} AND (cooldown_until IS NULL OR cooldown_until <= %s)"
+    params: list = [rawsql.db_datetime(now)]
     if exclude:
         ids = sorted(int(pk) for pk in exclude)
         where += f" AND id NOT IN ({', '.join(['%s'] * len(ids))})"
@@ -140,21 +146,24 @@ def report_failure(*, account: Account, error: UpstreamError, pool: PoolSettings
     if isinstance(error, RateLimited):
         fresh = rows.values_list("cooldown_streak", flat=True).first() or 0
         seconds = cooldown_seconds(streak=fresh, pool=pool, retry_after=error.retry_after)
+        until = now + timedelta(seconds=seconds)
         rows.filter(status__in=LEASABLE_STATUSES).update(
-            status=AccountStatus.COOLING_DOWN, cooldown_until=now + timedelta(seconds=seconds),
+            status=AccountStatus.COOLING_DOWN, cooldown_until=until, ready_at=until,
             cooldown_streak=Least(F("cooldown_streak") + 1, 30))
         rows.update(**base)
         _log_failure(account, error, "cooldown", seconds)
         return "cooldown"
     if isinstance(error, LoginRequired | PermissionDenied | AuthExpired):
-        rows.exclude(status=AccountStatus.DISABLED).update(status=AccountStatus.NEEDS_LOGIN, cooldown_until=None)
+        rows.exclude(status=AccountStatus.DISABLED).update(status=AccountStatus.NEEDS_LOGIN, cooldown_until=None,
+                                                           ready_at=F("last_used_at"))
         rows.update(**base)
         _log_failure(account, error, "needs_login", 0)
         return "needs_login"
     seconds = float(pool.unavailable_rest_seconds)
     if seconds > 0:
+        until = now + timedelta(seconds=seconds)
         rows.filter(status__in=LEASABLE_STATUSES).update(
-            status=AccountStatus.COOLING_DOWN, cooldown_until=now + timedelta(seconds=seconds))
+            status=AccountStatus.COOLING_DOWN, cooldown_until=until, ready_at=until)
     rows.update(**base)
     _log_failure(account, error, "rest", seconds)
     return "rest"

@@ -82,10 +82,16 @@ def account_set_enabled(*, accounts: QuerySet[Account] | list[Account], enabled:
             elif account.status == AccountStatus.DISABLED:
                 account.status = AccountStatus.NEEDS_LOGIN if account.last_error_kind in (
                     "login_required", "permission_denied") else AccountStatus.ACTIVE
-                account.cooldown_until = None
-            account.save(update_fields=["enabled", "status", "cooldown_until", "updated_at"])
+                _end_cooldown(account)
+            account.save(update_fields=["enabled", "status", "cooldown_until", "ready_at", "updated_at"])
             count += 1
     return count
+
+
+def _end_cooldown(account: Account) -> None:
+    # Back in the lease order where its last use puts it, not where its rest would have ended.
+    account.cooldown_until = None
+    account.ready_at = account.last_used_at
 
 
 def account_clear_cooldown(*, accounts: QuerySet[Account] | list[Account]) -> int:
@@ -93,11 +99,11 @@ def account_clear_cooldown(*, accounts: QuerySet[Account] | list[Account]) -> in
     count = 0
     with transaction.atomic():
         for account in accounts:
-            account.cooldown_until = None
+            _end_cooldown(account)
             account.cooldown_streak = 0
             if account.status == AccountStatus.COOLING_DOWN:
                 account.status = AccountStatus.ACTIVE
-            account.save(update_fields=["cooldown_until", "cooldown_streak", "status", "updated_at"])
+            account.save(update_fields=["cooldown_until", "ready_at", "cooldown_streak", "status", "updated_at"])
             count += 1
     return count
 
@@ -133,13 +139,13 @@ def account_update(*, account: Account, data: dict) -> Account:
         else:
             account.status = AccountStatus.NEEDS_LOGIN if account.last_error_kind in LOGIN_ERROR_KINDS \
                 else AccountStatus.ACTIVE
-            account.cooldown_until = None
+            _end_cooldown(account)
     if cookies_changed and account.enabled and account.status == AccountStatus.NEEDS_LOGIN:
         # New cookies deserve a chance; if they are dead too the next request or test says so.
         account.status = AccountStatus.ACTIVE
     try:
         with transaction.atomic():
-            account.save(update_fields=[*changed, "status", "cooldown_until", "updated_at"])
+            account.save(update_fields=[*changed, "status", "cooldown_until", "ready_at", "updated_at"])
     except IntegrityError:
         raise _duplicate_seat() from None
     return account

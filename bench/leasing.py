@@ -108,8 +108,10 @@ def _shape(scenario: str) -> None:
         rows.append((str(status), until, used, pk))
     table = Account._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
+        # ready_at as the pool keeps it: the end of a rest while cooling down, else the last use.
         cursor.executemany(f"UPDATE {table} SET enabled = %s, status = %s, cooldown_until = %s, "
-                           "last_used_at = %s WHERE id = %s", [(True, *row) for row in rows])
+                           "last_used_at = %s, ready_at = %s WHERE id = %s",
+                           [(True, status, until, used, until or used, pk) for status, until, used, pk in rows])
     _analyze()
 
 

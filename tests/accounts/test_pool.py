@@ -49,6 +49,44 @@ def test_a_cooled_down_account_comes_back_by_itself(make_account):
     assert account.status == AccountStatus.ACTIVE and account.cooldown_until is None
 
 
+def test_a_rested_account_rejoins_the_rotation_where_its_rest_ended(make_account):
+    now = timezone.now()
+    used_before = make_account(last_used_at=now - timedelta(minutes=10), ready_at=now - timedelta(minutes=10))
+    rested = make_account(last_used_at=now - timedelta(hours=2))
+    report_failure(account=rested, error=RateLimited("slow down", status=429, retry_after=60),
+                   pool=PoolSettings.load(), now=now - timedelta(minutes=5))
+    # Its cooldown ended 4 minutes ago: after the account last used 10 minutes ago, not before it.
+    assert [lease_account().pk for _ in range(2)] == [used_before.pk, rested.pk]
+
+
+def test_clearing_a_cooldown_puts_the_account_back_at_its_last_use(make_account):
+    from accounts.services import account_clear_cooldown
+
+    now = timezone.now()
+    rested = make_account(last_used_at=now - timedelta(hours=1))
+    report_failure(account=rested, error=RateLimited("slow down", status=429), pool=PoolSettings.load(), now=now)
+    later = make_account(last_used_at=now - timedelta(minutes=1), ready_at=now - timedelta(minutes=1))
+    account_clear_cooldown(accounts=[Account.objects.get(pk=rested.pk)])
+    assert lease_account().pk == rested.pk != later.pk
+
+
+def test_the_lease_reads_the_partial_index_of_leasable_accounts(make_account):
+    from accounts.pool import lease_select
+
+    for status in (AccountStatus.NEEDS_LOGIN, AccountStatus.COOLING_DOWN, AccountStatus.ACTIVE):
+        make_account(status=status)
+    sql, params = lease_select(now=timezone.now())
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned whole
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(str(part) for row in cursor.fetchall() for part in row)
+    assert "account_ready_idx" in plan
+    assert "SORT" not in plan.upper()  # read in index order, stopping at the first due account
+
+
 def test_it_returns_none_when_nothing_can_serve(make_account):
     make_account(status=AccountStatus.NEEDS_LOGIN)
     assert lease_account() is None
