@@ -212,27 +212,15 @@ def _alternate(dbs: dict[int, str], leases: int, blocks: int, *, reconnect: bool
     return {size: _stats(wall[size], cpu[size]) for size in dbs}
 
 
-# A candidate fix to try with --candidate-index: an index in the lease query's ORDER BY, so the database
-# walks accounts from the least recently used and stops at the first eligible one, whatever the pool size.
-CANDIDATE_INDEX = {
-    "sqlite": "CREATE INDEX bench_account_lru ON accounts_account (last_used_at, id)",  # NULLs sort first
-    "postgresql": "CREATE INDEX bench_account_lru ON accounts_account (last_used_at ASC NULLS FIRST, id)",
-}
-
-
-def run(dbs: dict[int, str], leases: int, blocks: int = 10, candidate_index: bool = False) -> dict:
+def run(dbs: dict[int, str], leases: int, blocks: int = 10) -> dict:
     from django.core.management import call_command
-    from django.db import connection
 
-    out: dict = {"results": [], "plans": {}, "candidate_index": candidate_index}
+    out: dict = {"results": [], "plans": {}}
     for size, name in dbs.items():
         _use_db(name)
         if not _current_db().endswith(name.rsplit("/", 1)[-1]):
             raise RuntimeError(f"could not switch to database {name}")
         call_command("migrate", verbosity=0, interactive=False)
-        if candidate_index:
-            with connection.cursor() as cursor:
-                cursor.execute(CANDIDATE_INDEX[connection.vendor])
         _fill(size)
     largest = max(dbs)
     for scenario in SCENARIOS:
@@ -272,8 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=10)
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server URL (else temp SQLite files)")
-    parser.add_argument("--candidate-index", action="store_true",
-                        help="also create the index proposed in bench/README.md (since 1db8298 migration 0003 has it)")
     args = parser.parse_args(argv)
     sizes = (args.small, args.large)
     with tempfile.TemporaryDirectory(prefix="gempool-lease-") as data_dir:
@@ -295,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             _setup_django(url, data_dir)
             from django.db import connection
 
-            result = run(dbs, args.leases, candidate_index=args.candidate_index)
+            result = run(dbs, args.leases)
             result["vendor"] = connection.vendor
             result["server_version"] = _server_version(connection)
         finally:
