@@ -74,6 +74,33 @@ def call_deadline(at: float | None) -> Iterator[None]:
         _deadline.reset(token)
 
 
+_CONTENTS_SLOT = "\x00file contents\x00"
+_CONTENTS_SLOT_JSON = json.dumps(_CONTENTS_SLOT)[1:-1].encode()  # inside the quotes
+BASE64_PIECE = 3 * 256 * 1024  # bytes of the file encoded per piece (a multiple of 3: no padding midway)
+
+
+class Base64JsonBody:
+    """A JSON request body whose largest string, `data` in base64, is encoded piece by piece while it is sent.
+
+    requests sends an iterable with a length as it is (Content-Length, no chunked encoding). An upload then
+    never holds the base64 text, let alone its JSON copies, in memory: each is about 4/3 of the file.
+    Iterating again starts over, so a retried call sends the same bytes.
+    """
+
+    def __init__(self, head: bytes, data: bytes, tail: bytes) -> None:
+        self.head, self.data, self.tail = head, data, tail
+
+    def __len__(self) -> int:
+        return len(self.head) + 4 * ((len(self.data) + 2) // 3) + len(self.tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        view = memoryview(self.data)
+        for start in range(0, len(view), BASE64_PIECE):
+            yield base64.b64encode(view[start:start + BASE64_PIECE])
+        yield self.tail
+
+
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
     """Copy of headers safe to log: credentials replaced by a marker."""
     return {k: ("[redacted]" if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
@@ -151,9 +178,15 @@ class GeminiClient:
     def add_context_file(self, creds: Credentials, *, session: str, file_name: str, mime_type: str,
                          data: bytes) -> ContextFile:
         """Upload an input file into a session; its fileId is valid in that session only."""
-        request = {"name": session, "fileName": file_name, "mimeType": mime_type,
-                   "fileContents": base64.b64encode(data).decode("ascii")}
-        result = self._call(creds, "widgetAddContextFile", "addContextFileRequest", request)
+        request = {"name": session, "fileName": file_name, "mimeType": mime_type, "fileContents": _CONTENTS_SLOT}
+        head, _, tail = json.dumps(self._envelope(creds, "addContextFileRequest", request),
+                                   ensure_ascii=False).encode("utf-8").partition(_CONTENTS_SLOT_JSON)
+        url = self._api_url("widgetAddContextFile")
+        body = Base64JsonBody(head, data, tail)
+        resp = self._with_jwt(creds, lambda jwt: self._send(creds, "widgetAddContextFile", "POST", url, jwt,
+                                                             raw_body=body))
+        with resp:
+            result = _json_body(resp, "widgetAddContextFile")
         inner = result.get("addContextFileResponse", result) if isinstance(result, dict) else {}
         file_id = inner.get("fileId")
         if not file_id:
@@ -220,17 +253,17 @@ class GeminiClient:
             return attempt(self._tokens.get(creds, reject=jwt))
 
     def _send(self, creds: Credentials, method: str, verb: str, url: str, jwt: str, *,
-              json_body: Any = None, params: dict[str, str] | None = None,
+              json_body: Any = None, raw_body: Base64JsonBody | None = None, params: dict[str, str] | None = None,
               stream: bool = False) -> requests.Response:
         """One HTTP exchange; returns the 200 response (open when streaming) or raises the mapped error."""
         headers = self._headers(creds, jwt)
         timeout = self._timeouts(method)
         started = time.monotonic()
+        data = raw_body if raw_body is not None else (
+            None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8"))
         try:
-            resp = self._http(creds.proxy).request(
-                verb, url, headers=headers, params=params,
-                data=None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8"),
-                stream=stream, timeout=timeout, verify=self.config.verify_tls)
+            resp = self._http(creds.proxy).request(verb, url, headers=headers, params=params, data=data,
+                                                   stream=stream, timeout=timeout, verify=self.config.verify_tls)
         except requests.RequestException as exc:
             # The exception text may hold the proxy URL (with its password): log and raise the type only.
             logger.info("upstream call failed", extra={"account": creds.key, "method": method,
