@@ -11,7 +11,7 @@ from django.http import StreamingHttpResponse
 from gempool_site.db import release_connections
 from gempool_site.exceptions import GempoolError
 from openai_api import sse
-from openai_api.chat import ChatPlan, ChatRun, Delta, Failed, Finished, Opened
+from openai_api.chat import ChatPlan, ChatRun, Delta, Failed, Finished
 from openai_api.conversation import estimate_tokens, tokens_for_chars
 
 FIRST_EVENT_GRACE = 5.0  # seconds past the failover deadline before we stop waiting on a stuck run
@@ -85,37 +85,49 @@ def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttp
 
 def _events(run: ChatRun, plan: ChatPlan, chunks: sse.ChunkFactory, first: object) -> Iterator[bytes]:
     finished = False
+    keepalive = settings.GEMPOOL_KEEPALIVE_SECONDS
     try:
         yield chunks.role()
-        event = first
+        batch = [first]
         while True:
-            if isinstance(event, Delta):
-                yield chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text)
-            elif isinstance(event, Finished):
-                finished = True
-                yield chunks.finish(event.finish_reason)
-                if plan.include_usage:
-                    yield chunks.usage(_usage(plan, run))
-                yield sse.DONE
-                return
-            elif isinstance(event, Failed):
-                finished = True
-                yield sse.error_event(event.message, type=event.type, code=event.code)
-                yield sse.DONE
-                return
-            event = _next_event(run)
-            while event is None or isinstance(event, Opened):
-                if event is None:
-                    yield sse.KEEPALIVE  # a long silence (thinking, media): keep proxies from cutting us
-                event = _next_event(run)
+            out: list[bytes] = []
+            for event in batch:
+                if isinstance(event, Delta):
+                    out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
+                elif isinstance(event, Finished | Failed):
+                    finished = True
+                    if isinstance(event, Finished):
+                        out.append(chunks.finish(event.finish_reason))
+                        if plan.include_usage:
+                            out.append(chunks.usage(_usage(plan, run)))
+                    else:
+                        out.append(sse.error_event(event.message, type=event.type, code=event.code))
+                    out.append(sse.DONE)
+                    yield b"".join(out)
+                    return
+            if out:
+                yield b"".join(out)
+            batch = _next_events(run, keepalive)
+            if not batch:
+                yield sse.KEEPALIVE  # a long silence (thinking, media): keep proxies from cutting us
     finally:
         if not finished:
             run.abort()  # the client left: stop reading the upstream now
 
 
-def _next_event(run: ChatRun) -> object | None:
-    """The run's next event, or None after a keep-alive interval of silence."""
+MAX_BATCH = 64
+
+
+def _next_events(run: ChatRun, timeout: float) -> list:
+    """The run's next event and any others already waiting (one write for all: under load they pile up),
+    or [] after `timeout` seconds of silence."""
     try:
-        return run.events.get(timeout=settings.GEMPOOL_KEEPALIVE_SECONDS)
+        events = [run.events.get(timeout=timeout)]
     except queue.Empty:
-        return None
+        return []
+    while len(events) < MAX_BATCH:
+        try:
+            events.append(run.events.get_nowait())
+        except queue.Empty:
+            break
+    return events
