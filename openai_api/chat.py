@@ -28,6 +28,7 @@ from gemini_enterprise.errors import InvalidRequest as UpstreamInvalidRequest
 from gemini_enterprise.errors import NotFound as UpstreamNotFound
 from gemini_enterprise.errors import PolicyBlocked, Unavailable, UpstreamError
 from gemini_enterprise.types import (
+    Credentials,
     FinalState,
     GeneratedFile,
     SessionInfo,
@@ -136,6 +137,7 @@ class ChatRun:
         self.account: Account | None = None
         self.outcome: RunEvent | None = None
         self.usage_chars = {"content": 0, "reasoning": 0}
+        self._refill: Credentials | None = None  # whose spare session to make once the answer is out
         self._thread = threading.Thread(target=self._drive_on_worker, name=f"chat-{plan.request_id}",
                                         daemon=True)
 
@@ -177,6 +179,11 @@ class ChatRun:
         finally:
             self._emit(self.outcome)
             self._record()
+            spares = get_spare_sessions()
+            if spares is not None and self._refill is not None and isinstance(self.outcome, Finished):
+                # The account answered: its next request finds a session waiting. Made after the answer,
+                # so this request never waits behind it.
+                spares.refill(self._refill)
             # After the client has its answer: old generated media go in batches, at most once per
             # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
             files.media_prune_if_due()
@@ -231,8 +238,7 @@ class ChatRun:
                 if spares is not None:
                     spares.discard(creds)
                 raise
-        if spares is not None:
-            spares.refill(creds)  # the account works: its next request finds a session waiting
+        self._refill = creds if spares is not None else None
         self._current = stream
         try:
             self._check_aborted()  # abort() may have come while the stream was opening, with nothing to wake
