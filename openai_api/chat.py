@@ -39,6 +39,7 @@ from gemini_enterprise.types import (
 )
 from gempool_site.db import release_connections
 from models_catalog.models import ModelConfig
+from openai_api.run_events import Delta, Failed, Finished, Opened, RunEvent
 
 logger = logging.getLogger(__name__)
 
@@ -61,41 +62,6 @@ class ChatPlan:
     def tools(self) -> ToolsSpec:
         return ToolsSpec(web_grounding=self.model.web_grounding, image_generation=self.model.image_generation,
                          video_generation=self.model.video_generation)
-
-
-# ---- events handed to the request thread ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Opened:
-    """The upstream accepted the request (HTTP 200): the client may now be sent a 200 too."""
-
-    account_id: int
-
-
-@dataclass(frozen=True)
-class Delta:
-    kind: str  # "content" | "reasoning"
-    text: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    finish_reason: str  # "stop" | "content_filter"
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The run gave up: HTTP status and envelope fields for the client."""
-
-    status: int
-    message: str
-    type: str = "server_error"
-    code: str | None = None
-    retry_after: int | None = None
-
-
-RunEvent = Opened | Delta | Finished | Failed
 
 
 class _Aborted(Exception):

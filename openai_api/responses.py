@@ -11,8 +11,9 @@ from django.http import StreamingHttpResponse
 from gempool_site.db import release_connections
 from gempool_site.exceptions import GempoolError
 from openai_api import sse
-from openai_api.chat import ChatPlan, ChatRun, Delta, Failed, Finished
+from openai_api.chat import ChatPlan, ChatRun
 from openai_api.conversation import estimate_tokens, tokens_for_chars
+from openai_api.run_events import Delta, Failed, Finished
 
 FIRST_EVENT_GRACE = 5.0  # seconds past the failover deadline before we stop waiting on a stuck run
 

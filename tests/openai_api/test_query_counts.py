@@ -5,7 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from openai_api.chat import ChatRun, Finished
+from openai_api.chat import ChatRun
+from openai_api.run_events import Finished
 from openai_api.serializers import ChatCompletionRequestSerializer
 from openai_api.services import chat_plan_build
 

@@ -1,0 +1,36 @@
+"""What a ChatRun hands the request thread, in order: Opened, then Deltas, then Finished or Failed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The upstream accepted the request (HTTP 200): the client may now be sent a 200 too."""
+
+    account_id: int
+
+
+@dataclass(frozen=True)
+class Delta:
+    kind: str  # "content" | "reasoning"
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    finish_reason: str  # "stop" | "content_filter"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The run gave up: HTTP status and envelope fields for the client."""
+
+    status: int
+    message: str
+    type: str = "server_error"
+    code: str | None = None
+    retry_after: int | None = None
+
+
+RunEvent = Opened | Delta | Finished | Failed
