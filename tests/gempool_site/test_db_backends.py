@@ -68,6 +68,16 @@ def test_a_connection_closed_inside_atomic_is_not_reused():
     assert raw not in pooled.idle_connections(connection.settings_dict["NAME"])._idle
 
 
+def test_a_reused_connection_checks_foreign_keys_again():
+    def turn_checks_off():
+        connection.disable_constraint_checking()
+        return _raw_connection()
+
+    raw = _in_thread(turn_checks_off)
+    assert _in_thread(_raw_connection) is raw
+    assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
 def test_the_idle_list_is_bounded():
     idle = pooled.IdleConnections()
     conns = [object() for _ in range(pooled.IDLE_MAX + 1)]

@@ -90,6 +90,8 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
         if not self.is_in_memory_db():
             conn = idle_connections(self.settings_dict["NAME"]).take()
             if conn is not None:
+                # Whoever had it may have turned the checks off (migrations and loaddata do, briefly).
+                conn.execute("PRAGMA foreign_keys = ON")
                 return conn
         conn = super().get_new_connection(conn_params)
         if hasattr(conn, "setconfig"):
