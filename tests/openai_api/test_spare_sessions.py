@@ -22,10 +22,17 @@ def _wait_for(predicate, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def _wait_for_spare(sim) -> None:
+    """Until the gateway holds a spare: the simulator counts the call when it arrives, and the gateway
+    keeps the session once the answer is back, a moment later."""
+    _wait_for(lambda: sim.stats()["requests"].get("createSession") == 2)  # the answer's, then the spare
+    time.sleep(1.0)
+
+
 def test_the_next_request_uses_the_session_made_ahead(openai_client, pool_account, sim):
     pool_account()
     _ask(openai_client, "first")
-    _wait_for(lambda: sim.stats()["requests"].get("createSession") == 2)  # the answer's, then the spare
+    _wait_for_spare(sim)
     # A fault on the next widgetCreateSession would fail a request that made its own session.
     sim.add_fault("500", endpoint="createSession", count=1)
     assert _ask(openai_client, "second").choices[0].message.content
@@ -36,7 +43,7 @@ def test_an_expired_spare_is_replaced_without_failing_over_or_blaming_the_accoun
         openai_client, pool_account, sim):
     account = pool_account()
     _ask(openai_client, "first")
-    _wait_for(lambda: sim.stats()["requests"].get("createSession") == 2)
+    _wait_for_spare(sim)
     sim.add_fault("404_session", endpoint="streamAssist", count=1)  # as if the spare had expired upstream
     assert _ask(openai_client, "second").choices[0].message.content
     account.refresh_from_db()
