@@ -9,12 +9,10 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.core.signals import request_finished
-        from django.db.models.signals import post_save
 
-        from accounts.dashboard import request_finished_prune, request_log_saved
-        from accounts.models import RequestLog
+        from accounts.dashboard import request_finished_prune
 
-        # Retention rides on the requests that write the log, so no cron job is needed (prunelogs exists
-        # for one); the DELETE itself runs after the response, outside the request's query budget.
-        post_save.connect(request_log_saved, sender=RequestLog, dispatch_uid="request-log-retention")
+        # Retention rides on the requests that write the log (request_log_add arms the check), so no cron
+        # job is needed (prunelogs exists for one); the DELETE runs after the response, outside the
+        # request's query budget.
         request_finished.connect(request_finished_prune, dispatch_uid="request-log-retention")

@@ -111,12 +111,6 @@ def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint:
     _prune_check.pending = True
 
 
-def request_log_saved(sender, instance: RequestLog, created: bool, **kwargs) -> None:
-    """post_save hook: remember that this thread wrote a log row; the prune check waits for request end."""
-    if created:
-        _prune_check.pending = True
-
-
 def request_finished_prune(sender, **kwargs) -> None:
     """request_finished hook: after a request that wrote a log row, run the throttled retention DELETE.
 

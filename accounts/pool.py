@@ -64,8 +64,7 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool
             row = cursor.fetchone()
         if row is None:
             if not wait and connection.features.has_select_for_update_skip_locked:
-                where, params = _eligible_sql(exclude, now)
-                if ACCOUNT_ROWS.fetch_one(where, params, tail="LIMIT 1") is not None:
+                if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, now)):
                     return _ALL_LOCKED
             return None
         account = ACCOUNT_ROWS.build(row, connection)

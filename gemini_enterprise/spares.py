@@ -52,10 +52,6 @@ class SpareSessions:
         with self._lock:
             self._spares.pop(_key(creds), None)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._spares.clear()
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._spares)

@@ -46,6 +46,12 @@ class ModelRows[M: Model]:
             rows = cursor.fetchall()
         return [self.build(row, connection) for row in rows]
 
+    def exists(self, where: str, params: Sequence[Any] = (), *, using: str = "default") -> bool:
+        """Whether any row matches `where`."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {self.table} WHERE {where} LIMIT 1", params)
+            return cursor.fetchone() is not None
+
     def select(self, where: str, tail: str = "") -> str:
         """SELECT of every concrete column, in field order, as build() expects them."""
         return f"SELECT {self.columns} FROM {self.table} WHERE {where} {tail}".rstrip()

@@ -103,7 +103,7 @@ class ChatRun:
         self.account: Account | None = None
         self.outcome: RunEvent | None = None
         self.usage_chars = {"content": 0, "reasoning": 0}
-        self._refill: Credentials | None = None  # whose spare session to make once the answer is out
+        self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
         self._thread = threading.Thread(target=self._drive_on_worker, name=f"chat-{plan.request_id}",
                                         daemon=True)
 
@@ -146,7 +146,7 @@ class ChatRun:
             self._emit(self.outcome)
             self._record()
             spares = get_spare_sessions()
-            if spares is not None and self._refill is not None and isinstance(self.outcome, Finished):
+            if spares is not None and isinstance(self.outcome, Finished):
                 # The account answered: its next request finds a session waiting. Made after the answer,
                 # so this request never waits behind it.
                 spares.refill(self._refill)
@@ -204,7 +204,7 @@ class ChatRun:
                 if spares is not None:
                     spares.discard(creds)
                 raise
-        self._refill = creds if spares is not None else None
+        self._refill = creds
         self._current = stream
         try:
             self._check_aborted()  # abort() may have come while the stream was opening, with nothing to wake

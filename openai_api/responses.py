@@ -95,19 +95,21 @@ def _events(run: ChatRun, plan: ChatPlan, chunks: sse.ChunkFactory, first: objec
             for event in batch:
                 if isinstance(event, Delta):
                     out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
-                elif isinstance(event, Finished | Failed):
+                elif isinstance(event, Finished):
                     finished = True
-                    if isinstance(event, Finished):
-                        out.append(chunks.finish(event.finish_reason))
-                        if plan.include_usage:
-                            out.append(chunks.usage(_usage(plan, run)))
-                    else:
-                        out.append(sse.error_event(event.message, type=event.type, code=event.code))
+                    out.append(chunks.finish(event.finish_reason))
+                    if plan.include_usage:
+                        out.append(chunks.usage(_usage(plan, run)))
                     out.append(sse.DONE)
-                    yield b"".join(out)
-                    return
+                    break
+                elif isinstance(event, Failed):
+                    finished = True
+                    out += [sse.error_event(event.message, type=event.type, code=event.code), sse.DONE]
+                    break
             if out:
                 yield b"".join(out)
+            if finished:
+                return
             batch = _next_events(run, keepalive)
             if not batch:
                 yield sse.KEEPALIVE  # a long silence (thinking, media): keep proxies from cutting us

@@ -68,7 +68,7 @@ def test_prunelogs_command(settings):
 
 
 def test_a_request_that_wrote_a_log_row_prunes_old_ones_when_due():
-    from accounts.dashboard import request_finished_prune
+    from accounts.dashboard import request_finished_prune, request_log_add
 
     cache.set(PRUNE_LOCK_KEY, 1, timeout=600)  # a prune just ran
     old = log(ago=timedelta(days=30))
@@ -77,7 +77,8 @@ def test_a_request_that_wrote_a_log_row_prunes_old_ones_when_due():
     cache.delete(PRUNE_LOCK_KEY)  # the interval has passed
     request_finished_prune(sender=None)  # this request wrote nothing: no check at all
     assert RequestLog.objects.filter(pk=old.pk).exists()
-    log()
+    request_log_add(account_id=None, api_key_id=None, endpoint="chat", model="gemini-2.5-flash", stream=False,
+                    status_code=200, latency_ms=120, attempts=1, error_kind="", request_id="r1")
     assert RequestLog.objects.filter(pk=old.pk).exists()  # not during the request ...
     request_finished_prune(sender=None)
     assert not RequestLog.objects.filter(pk=old.pk).exists()  # ... but once it has finished
