@@ -1,4 +1,4 @@
-"""(c) load generator: N concurrent streaming chat completions over raw asyncio sockets.
+"""(c) load generator: N concurrent streaming chat completions over raw asyncio connections.
 
 Run as its own process (so its CPU and sockets are not the benchmark driver's), it prints one JSON object
 with per-stream outcomes: errors by kind, incomplete streams, time to headers / first content / end, and
@@ -42,6 +42,97 @@ class StreamResult:
         self.keepalives = 0
 
 
+class StreamProtocol(asyncio.Protocol):
+    """One streamed completion, parsed as bytes arrive (a callback per read, no coroutine per line: the
+    load generator shares the gateway's two cores, so its own cost per fragment must stay small)."""
+
+    def __init__(self, load: Load, result: StreamResult, started: float) -> None:
+        self.load, self.result, self.started = load, result, started
+        self.buf = bytearray()
+        self.head_done = False
+        self.chunked = False
+        self.chunk_left = -1  # -1: a chunk-size line comes next
+        self.events = b""
+        self.finished = asyncio.get_running_loop().create_future()
+        self.counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.load.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        try:
+            if not self.head_done and not self._head():
+                return
+            self._body()
+        except (ValueError, IndexError) as exc:
+            self._end(f"protocol:{type(exc).__name__}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._end(f"connection:{type(exc).__name__}")
+        elif not self.head_done:
+            self._end("connection:ConnectionResetError")
+        else:
+            self._end("")
+
+    def _head(self) -> bool:
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        lines = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
+        del self.buf[:end + 4]
+        self.head_done = True
+        self.result.status = int(lines[0].split()[1])
+        self.result.ttfb = time.perf_counter() - self.started
+        headers = {name.strip().lower(): value.strip()
+                   for name, _, value in (line.partition(":") for line in lines[1:])}
+        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if self.result.status != 200:
+            self._end(f"http_{self.result.status}")
+            return False
+        self.counted = True
+        self.load.open_now += 1
+        self.load.peak_open = max(self.load.peak_open, self.load.open_now)
+        return True
+
+    def _body(self) -> None:
+        if not self.chunked:
+            self._sse(bytes(self.buf))
+            self.buf.clear()
+            return
+        while True:
+            if self.chunk_left < 0:
+                end = self.buf.find(b"\r\n")
+                if end < 0:
+                    return
+                self.chunk_left = int(bytes(self.buf[:end]).split(b";")[0].strip() or b"0", 16)
+                del self.buf[:end + 2]
+                if self.chunk_left == 0:
+                    self._end("")
+                    return
+            if len(self.buf) < self.chunk_left + 2:
+                return
+            self._sse(bytes(self.buf[:self.chunk_left]))
+            del self.buf[:self.chunk_left + 2]
+            self.chunk_left = -1
+
+    def _sse(self, data: bytes) -> None:
+        self.events += data
+        *complete, self.events = self.events.split(b"\n\n")
+        for event in complete:
+            self.load.event(event, self.result, self.started)
+
+    def _end(self, error: str) -> None:
+        if self.finished.done():
+            return
+        if error and not self.result.error:
+            self.result.error = error
+        if self.counted:
+            self.load.open_now -= 1
+        self.finished.set_result(None)
+
+
 class Load:
     def __init__(self, args: argparse.Namespace) -> None:
         parts = urlsplit(args.url)
@@ -55,42 +146,20 @@ class Load:
         await asyncio.sleep(delay)
         result = StreamResult()
         started = time.perf_counter()
-        counted = False
-        writer = None
+        transport = None
         try:
             async with asyncio.timeout(self.args.timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-                writer.write(self.request)
-                await writer.drain()
-                status_line = await reader.readline()
-                if not status_line:
-                    raise ConnectionResetError("closed before the status line")
-                result.status = int(status_line.split()[1])
-                headers = await self._headers(reader)
-                result.ttfb = time.perf_counter() - started
-                if result.status != 200:
-                    body = await reader.read(2000)
-                    result.error = f"http_{result.status}"
-                    result.total = time.perf_counter() - started
-                    _ = body
-                    return result
-                self.open_now += 1
-                counted = True
-                self.peak_open = max(self.peak_open, self.open_now)
-                await self._body(reader, headers, result, started)
+                loop = asyncio.get_running_loop()
+                transport, protocol = await loop.create_connection(
+                    lambda: StreamProtocol(self, result, started), self.host, self.port)
+                await protocol.finished
         except TimeoutError:
-            result.error = "timeout"
+            result.error = result.error or "timeout"
         except (ConnectionError, OSError) as exc:
             result.error = f"connection:{type(exc).__name__}"
-        except asyncio.IncompleteReadError:
-            result.error = "incomplete_read"
-        except (ValueError, IndexError) as exc:
-            result.error = f"protocol:{type(exc).__name__}"
         finally:
-            if counted:
-                self.open_now -= 1
-            if writer is not None:
-                writer.close()
+            if transport is not None:
+                transport.close()
         result.total = time.perf_counter() - started
         if not result.error:
             if not result.done:
@@ -101,40 +170,11 @@ class Load:
                 result.error = f"content_chunks:{result.content_chunks}"
         return result
 
-    async def _headers(self, reader: asyncio.StreamReader) -> dict[str, str]:
-        headers = {}
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                return headers
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-
-    async def _body(self, reader: asyncio.StreamReader, headers: dict[str, str], result: StreamResult,
-                    started: float) -> None:
-        buf = b""
-        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        while not result.done and not result.error:
-            if chunked:
-                size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    break
-                data = await reader.readexactly(size)
-                await reader.readexactly(2)
-            else:
-                data = await reader.read(65536)
-                if not data:
-                    break
-            buf += data
-            while b"\n\n" in buf:
-                event, buf = buf.split(b"\n\n", 1)
-                self._event(event, result, started)
-
-    def _event(self, event: bytes, result: StreamResult, started: float) -> None:
+    def event(self, event: bytes, result: StreamResult, started: float) -> None:
         if event.startswith(b":"):
             result.keepalives += 1
             return
-        if not event.startswith(b"data: "):
+        if not event.startswith(b"data: ") or result.error:
             return
         if event == b"data: [DONE]":
             result.done = True

@@ -22,6 +22,7 @@ from gemini_enterprise.types import (
     SessionInfo,
     StreamError,
     StreamEvent,
+    StreamIdle,
     TextDelta,
     ThoughtDelta,
     ToolsSpec,
@@ -30,6 +31,6 @@ from gemini_enterprise.types import (
 __all__ = [
     "AuthExpired", "ClientConfig", "ContextFile", "Credentials", "FileMetadata", "FinalState",
     "GeneratedFile", "InvalidRequest", "LoginRequired", "NotFound", "PermissionDenied",
-    "PolicyBlocked", "RateLimited", "SessionInfo", "StreamError", "StreamEvent", "TextDelta",
+    "PolicyBlocked", "RateLimited", "SessionInfo", "StreamError", "StreamEvent", "StreamIdle", "TextDelta",
     "ThoughtDelta", "ToolsSpec", "Unavailable", "UpstreamError",
 ]

@@ -9,22 +9,31 @@ from typing import Self
 import requests
 import urllib3.exceptions
 
+from gemini_enterprise.body import BodyIdle, open_body
 from gemini_enterprise.errors import AuthExpired, Unavailable, UpstreamError
 from gemini_enterprise.stream import ArrayStreamParser, EventDecoder, StreamFormatError, StreamTruncated
-from gemini_enterprise.types import FinalState, StreamError, StreamEvent
+from gemini_enterprise.types import FinalState, StreamError, StreamEvent, StreamIdle, TextDelta, ThoughtDelta
 
 logger = logging.getLogger(__name__)
 
-READ_SIZE = 64 * 1024  # upper bound per read; read1 returns whatever has arrived, so this adds no latency
 _READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError)
 
 
 class AssistStream:
-    """Iterator of StreamEvent decoded while bytes arrive; ends after a StreamError. Close it when done."""
+    """Iterator of StreamEvent decoded while bytes arrive; ends after a StreamError. Close it when done.
 
-    def __init__(self, response: requests.Response, *, account: str = "",
-                 on_auth_expired: Callable[[], None] | None = None) -> None:
+    With `idle_after`, a silence of that many seconds yields a StreamIdle (the caller may send a keep-alive)
+    and reading goes on; a silence of `read_timeout` seconds in all ends the stream with an Unavailable.
+    """
+
+    def __init__(self, response: requests.Response, *, read_timeout: float, idle_after: float | None = None,
+                 account: str = "", on_auth_expired: Callable[[], None] | None = None) -> None:
         self._response = response
+        self._body = open_body(response, idle_after=idle_after, read_timeout=read_timeout)
+        # Each BodyIdle is one socket timeout of this length; they add up to the silence so far.
+        self._idle_step = min(idle_after, read_timeout) if idle_after else read_timeout
+        self._read_timeout = read_timeout
+        self._silence = 0.0
         self._account = account
         self._on_auth_expired = on_auth_expired
         self._parser = ArrayStreamParser()
@@ -37,6 +46,10 @@ class AssistStream:
     def final(self) -> FinalState | None:
         """The FinalState seen so far, if any."""
         return self._decoder.final
+
+    def output_ready(self) -> bool:
+        """Is a text or thought fragment among the events already decoded (next() will not wait for it)?"""
+        return any(isinstance(event, (TextDelta, ThoughtDelta)) and event.text for event in self._pending)
 
     def __iter__(self) -> Iterator[StreamEvent]:
         return self
@@ -55,26 +68,14 @@ class AssistStream:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def interrupt(self) -> None:
-        """Wake a read blocked in another thread; that thread then sees the body end and closes the stream.
-
-        Safe from any thread, unlike close(): closing under a reader makes http.client drop its file
-        object mid-read (AttributeError), and a read waiting on a silent upstream would not wake up
-        before the read timeout anyway. Shutting the socket down for reading ends that wait now.
-        """
-        try:
-            self._response.raw.shutdown()
-        except (ValueError, RuntimeError, OSError) as exc:  # already closed or handed back to the pool
-            logger.debug("interrupting stream failed: %s", type(exc).__name__)
-
     def close(self) -> None:
-        """Release the connection now (an abandoned stream must not hold a pooled socket). Owner thread only."""
+        """Give the connection back (the whole body was read) or drop it (an abandoned stream). Idempotent."""
         if self._closed:
             return
         self._closed = True
         self._done = True
         try:
-            self._response.close()
+            self._body.close()
         except _READ_ERRORS as exc:
             logger.debug("closing stream failed: %s", type(exc).__name__)
 
@@ -82,7 +83,15 @@ class AssistStream:
 
     def _pump(self) -> None:
         try:
-            chunk = self._read()
+            chunk = self._body.read() if not self._closed else b""
+        except BodyIdle:
+            self._silence += self._idle_step
+            if self._silence >= self._read_timeout - 1e-6:
+                self._fail(Unavailable(f"the stream was silent for {self._read_timeout:g} s", status=200,
+                                       reason="STREAM_READ"))
+            else:
+                self._pending.append(StreamIdle(self._silence))
+            return
         except _READ_ERRORS as exc:
             self._fail(Unavailable(f"stream read failed: {type(exc).__name__}", status=200,
                                    reason="STREAM_READ"))
@@ -90,6 +99,7 @@ class AssistStream:
         if not chunk:
             self._end_of_body()
             return
+        self._silence = 0.0
         try:
             elements = self._parser.feed(chunk)
         except StreamFormatError as exc:
@@ -102,18 +112,14 @@ class AssistStream:
                     self._finish_with(event.error)
                     return
 
-    def _read(self) -> bytes:
-        if self._closed:
-            return b""
-        raw = self._response.raw
-        # read1 returns as soon as some bytes are there (chunked or not); read(n) would wait for n bytes.
-        return raw.read1(READ_SIZE, decode_content=True)
-
     def _end_of_body(self) -> None:
         try:
             self._parser.close()
         except StreamTruncated as exc:
             self._fail(Unavailable(f"truncated stream: {exc}", status=200, reason="TRUNCATED_STREAM"))
+            return
+        except StreamFormatError as exc:  # held back by feed() while it handed out the good elements before it
+            self._fail(Unavailable(f"malformed stream: {exc}", status=200, reason="MALFORMED_STREAM"))
             return
         error = self._decoder.end_of_stream_error()
         if error is not None:

@@ -153,8 +153,10 @@ class GeminiClient:
 
     def stream_assist(self, creds: Credentials, *, session: str, query: str, file_ids: Iterable[str] = (),
                       model_id: str | None = None, tools: ToolsSpec = DEFAULT_TOOLS,
-                      language_code: str | None = None, time_zone: str | None = None) -> AssistStream:
-        """Start an answer; raises UpstreamError on a non-200 status, else returns the live event stream."""
+                      language_code: str | None = None, time_zone: str | None = None,
+                      idle_after: float | None = None) -> AssistStream:
+        """Start an answer; raises UpstreamError on a non-200 status, else returns the live event stream
+        (which reports silences of `idle_after` seconds as StreamIdle events, if given)."""
         request: dict[str, Any] = {
             "session": session,
             "query": {"parts": [{"text": query or " "}]},  # an empty query yields an empty answer (GO)
@@ -172,8 +174,9 @@ class GeminiClient:
         url = self._api_url("widgetStreamAssist")
         resp = self._with_jwt(creds, lambda jwt: self._send(creds, "widgetStreamAssist", "POST", url, jwt,
                                                              json_body=body, stream=True))
-        _set_read_timeout(resp, self.config.read_timeout)  # silences mid-stream: the full timeout again
-        return AssistStream(resp, account=creds.key, on_auth_expired=lambda: self._tokens.invalidate(creds))
+        # Silences mid-stream get the full read timeout again, not what was left of a deadline.
+        return AssistStream(resp, read_timeout=self.config.read_timeout, idle_after=idle_after, account=creds.key,
+                            on_auth_expired=lambda: self._tokens.invalidate(creds))
 
     def add_context_file(self, creds: Credentials, *, session: str, file_name: str, mime_type: str,
                          data: bytes) -> ContextFile:
@@ -340,14 +343,6 @@ def _new_session(proxy: str | None, config: ClientConfig) -> requests.Session:
     if proxy:
         session.proxies = {"http": proxy, "https": proxy}
     return session
-
-
-def _set_read_timeout(resp: requests.Response, seconds: float) -> None:
-    # The socket keeps the timeout its headers were awaited with (urllib3 sets it per request).
-    connection = getattr(resp.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)
 
 
 def _read_limited(resp: requests.Response, limit: int) -> bytes:

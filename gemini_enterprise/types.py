@@ -112,7 +112,14 @@ class StreamError:
     error: UpstreamError
 
 
-StreamEvent = TextDelta | ThoughtDelta | GeneratedFile | SessionInfo | FinalState | StreamError
+@dataclass(frozen=True)
+class StreamIdle:
+    """Nothing arrived for a while (only with `idle_after`): the stream is still open and being read."""
+
+    silent_for: float  # seconds since the last bytes
+
+
+StreamEvent = TextDelta | ThoughtDelta | GeneratedFile | SessionInfo | FinalState | StreamError | StreamIdle
 
 
 # ---- files ----------------------------------------------------------------------------------

@@ -1,23 +1,23 @@
 """Run one chat completion over the pool: lease, open the upstream stream, fail over, relay events.
 
-A ChatRun drives the upstream on a worker thread and hands typed events to the request thread
-through a queue. The request thread can then wait with a timeout (the failover deadline before the
-first byte, keep-alive comments during long silences) and stop the run when the client leaves.
+A ChatRun is a generator of typed events that the request thread drives itself: it reads the upstream
+socket, and each fragment goes out to the client from the same thread, with no worker thread, queue or
+second database connection per request. Silences come up as Idle events (a keep-alive is due), and a
+client that leaves closes the generator, which closes the upstream at once.
 """
 from __future__ import annotations
 
 import logging
-import queue
 import secrets
-import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
 from accounts import pool as account_pool
-from accounts.dashboard import request_finished_prune, request_log_add
+from accounts.dashboard import request_log_add
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client, get_spare_sessions
 from files_app import services as files
@@ -33,13 +33,14 @@ from gemini_enterprise.types import (
     GeneratedFile,
     SessionInfo,
     StreamError,
+    StreamIdle,
     TextDelta,
     ThoughtDelta,
     ToolsSpec,
 )
 from gempool_site.db import release_connections
 from models_catalog.models import ModelConfig
-from openai_api.run_events import Delta, Failed, Finished, Opened, RunEvent
+from openai_api.run_events import IDLE, Delta, Failed, Finished, Opened, RunEvent
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,6 @@ class ChatPlan:
                          video_generation=self.model.video_generation)
 
 
-class _Aborted(Exception):
-    """The client went away; stop quietly."""
-
-
 class _EmptyAnswer(Unavailable):
     """The upstream finished without text or media (DR/GO see thought-only answers): try another account."""
 
@@ -85,16 +82,13 @@ class _Attempt:
 
 
 class ChatRun:
-    """One completion in flight. `buffered` (non-stream) keeps output until the answer is complete,
-    which lets a failure at any point move to another account; streamed runs fail over only until
-    the first byte of output has been handed out."""
+    """One completion in flight, driven by whoever iterates `events()`. `buffered` (non-stream) keeps output
+    until the answer is complete, which lets a failure at any point move to another account; streamed runs
+    fail over only until the first byte of output has been handed out."""
 
     def __init__(self, plan: ChatPlan, *, buffered: bool) -> None:
         self.plan = plan
         self.buffered = buffered
-        self.events: queue.SimpleQueue[RunEvent] = queue.SimpleQueue()
-        self._aborted = threading.Event()
-        self._current = None  # the AssistStream being read, so abort() can close its socket
         self._opened = False
         self._buffer: list[Delta] = []
         self.started = time.monotonic()
@@ -104,69 +98,55 @@ class ChatRun:
         self.outcome: RunEvent | None = None
         self.usage_chars = {"content": 0, "reasoning": 0}
         self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
-        self._thread = threading.Thread(target=self._drive_on_worker, name=f"chat-{plan.request_id}",
-                                        daemon=True)
+        self._wrapped_up = False
+        self._stream: AssistStream | None = None  # the upstream answer being relayed
 
-    def start(self) -> ChatRun:
-        """Drive the run on a worker thread; the caller reads `events` as they come."""
-        self._thread.start()
-        return self
+    def events(self) -> Iterator[RunEvent]:
+        """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
 
-    def run_here(self) -> ChatRun:
-        """Drive the run to its end on the calling thread; `events` then holds the whole answer.
-
-        For buffered runs, which send nothing before the end anyway: no thread to start and no second
-        database connection, and every upstream call is still bounded by the failover deadline.
+        The caller's thread reads the upstream itself (no hand-off per fragment). Closing the iterator early
+        (the client went away) closes the upstream at once and records the run as the client's doing.
+        Every upstream call before the answer opens is bounded by the failover deadline.
         """
-        self._drive()
-        return self
-
-    def abort(self) -> None:
-        """Stop the run (client disconnected): wake the upstream read so the worker stops and closes it now."""
-        self._aborted.set()
-        current = self._current
-        if current is not None:
-            current.interrupt()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    # ---- the worker thread -----------------------------------------------------------------------
-
-    def _drive(self) -> None:
         try:
-            self.outcome = self._run_attempts()
-        except _Aborted:
+            self.outcome = yield from self._run_attempts()
+        except GeneratorExit:
             self.outcome = Failed(499, "client closed the request", code="client_closed")
+            self._wrap_up()
+            raise
         except Exception:  # noqa: BLE001 - a crash must still end the client's stream
             logger.exception("chat run crashed", extra={"request_id": self.plan.request_id})
             self.outcome = Failed(500, "The server had an error while processing your request.",
                                   code="internal_error")
-        finally:
-            self._emit(self.outcome)
-            self._record()
-            spares = get_spare_sessions()
-            if spares is not None and isinstance(self.outcome, Finished):
-                # The account answered: its next request finds a session waiting. Made after the answer,
-                # so this request never waits behind it.
-                spares.refill(self._refill)
-            # After the client has its answer: old generated media go in batches, at most once per
-            # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
-            files.media_prune_if_due()
-
-    def _drive_on_worker(self) -> None:
         try:
-            self._drive()
-            request_finished_prune(sender=None)  # no request ends on this thread to run the retention check
+            yield self.outcome
         finally:
-            connections.close_all()  # this thread ends here: nothing may outlive it
+            self._wrap_up()  # after the client has the outcome, whether or not it asks for more
 
-    def _run_attempts(self) -> RunEvent:
+    def output_ready(self) -> bool:
+        """Is the next piece of output already read, so asking for it will not wait on the upstream?"""
+        stream = self._stream
+        return stream is not None and not self.buffered and stream.output_ready()
+
+    def _wrap_up(self) -> None:
+        if self._wrapped_up:
+            return
+        self._wrapped_up = True
+        self._record()
+        spares = get_spare_sessions()
+        if spares is not None and isinstance(self.outcome, Finished):
+            # The account answered: its next request finds a session waiting. Made after the answer,
+            # so this request never waits behind it.
+            spares.refill(self._refill)
+        # After the client has its answer: old generated media go in batches, at most once per
+        # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
+        files.media_prune_if_due()
+
+    def _run_attempts(self) -> Iterator[RunEvent]:
         pool = self.plan.pool
         tried: set[int] = set()
         last_error: UpstreamError | None = None
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
-            self._check_aborted()
             account = account_pool.lease_account(exclude=tried)
             release_connections()
             if account is None:
@@ -176,7 +156,7 @@ class ChatRun:
             self.account = account
             attempt = _Attempt(account=account)
             try:
-                return self._attempt(attempt, pool)
+                return (yield from self._attempt(attempt, pool))
             except UpstreamError as error:
                 last_error = error
                 self._log_attempt_failure(attempt, error)
@@ -191,7 +171,7 @@ class ChatRun:
                                f"error was {last_error.kind}.", code="upstream_timeout")
         return self._exhausted(last_error, tried)
 
-    def _attempt(self, attempt: _Attempt, pool) -> RunEvent:
+    def _attempt(self, attempt: _Attempt, pool) -> Iterator[RunEvent]:
         client = get_client()
         creds = credentials_for(attempt.account, pool)
         spares = get_spare_sessions()
@@ -205,17 +185,16 @@ class ChatRun:
                     spares.discard(creds)
                 raise
         self._refill = creds
-        self._current = stream
+        self._stream = stream
         try:
-            self._check_aborted()  # abort() may have come while the stream was opening, with nothing to wake
             if not self._opened:
                 self._opened = True
-                self._emit(Opened(account_id=attempt.account.pk))
-            self._relay(stream, attempt)
+                yield Opened(account_id=attempt.account.pk)
+            yield from self._relay(stream, attempt)
         finally:
-            self._current = None
+            self._stream = None
             stream.close()
-        return self._finish(attempt, client, creds, session)
+        return (yield from self._finish(attempt, client, creds, session))
 
     def _open(self, client, creds, attempt: _Attempt, spares) -> tuple[AssistStream, str]:
         """The answer's stream and its session: a spare session if the account has one, else a new one."""
@@ -235,19 +214,22 @@ class ChatRun:
                                                session=session, stored_file=stored)
                     for stored in self.plan.stored_files]
         release_connections()
-        self._check_aborted()
+        # Non-stream clients get no keep-alives, so their runs need no word of silences either.
+        idle_after = None if self.buffered else settings.GEMPOOL_KEEPALIVE_SECONDS
         stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
-                                      model_id=self.plan.model.upstream_model_id or None, tools=self.plan.tools)
+                                      model_id=self.plan.model.upstream_model_id or None, tools=self.plan.tools,
+                                      idle_after=idle_after)
         return stream, session
 
-    def _relay(self, stream, attempt: _Attempt) -> None:
+    def _relay(self, stream, attempt: _Attempt) -> Iterator[RunEvent]:
         for event in stream:
-            self._check_aborted()
             if isinstance(event, TextDelta) and event.text:
                 attempt.text_chars += len(event.text)
-                self._output(attempt, Delta("content", event.text))
+                yield from self._output(attempt, Delta("content", event.text))
             elif isinstance(event, ThoughtDelta) and event.text:
-                self._output(attempt, Delta("reasoning", event.text))
+                yield from self._output(attempt, Delta("reasoning", event.text))
+            elif isinstance(event, StreamIdle):
+                yield IDLE
             elif isinstance(event, GeneratedFile):
                 attempt.files.append(event)
             elif isinstance(event, SessionInfo):
@@ -256,13 +238,12 @@ class ChatRun:
                 attempt.final = event
             elif isinstance(event, StreamError):
                 raise event.error
-        self._check_aborted()
 
-    def _finish(self, attempt: _Attempt, client, creds, session: str) -> RunEvent:
+    def _finish(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
         final = attempt.final
         if final is not None and final.state == "SKIPPED":
             self._report_success(attempt.account)
-            self._flush()
+            yield from self._flush()
             return Finished("content_filter")
         if final is not None and final.state == "FAILED":
             raise Unavailable("the upstream reported the answer as FAILED", status=200, reason="FAILED")
@@ -273,33 +254,28 @@ class ChatRun:
                      for item in media]
             if links:
                 prefix = "\n\n" if attempt.text_chars else ""
-                self._output(attempt, Delta("content", prefix + "\n\n".join(links)))
+                yield from self._output(attempt, Delta("content", prefix + "\n\n".join(links)))
                 attempt.text_chars += 1
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
         self._report_success(attempt.account)
         release_connections()
-        self._flush()
+        yield from self._flush()
         return Finished("stop")
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    def _output(self, attempt: _Attempt, delta: Delta) -> None:
+    def _output(self, attempt: _Attempt, delta: Delta) -> Iterator[Delta]:
         self.usage_chars[delta.kind] += len(delta.text)
         if self.buffered:
             self._buffer.append(delta)
         else:
             attempt.produced = True
-            self._emit(delta)
+            yield delta
 
-    def _flush(self) -> None:
-        for delta in self._buffer:
-            self._emit(delta)
-        self._buffer.clear()
-
-    def _emit(self, event: RunEvent | None) -> None:
-        if event is not None:
-            self.events.put(event)
+    def _flush(self) -> Iterator[Delta]:
+        buffer, self._buffer = self._buffer, []
+        yield from buffer
 
     def _report_success(self, account: Account) -> None:
         # The answer is complete by now: bookkeeping trouble (a locked or unreachable database) is
@@ -309,10 +285,6 @@ class ChatRun:
         except DatabaseError:
             logger.exception("could not record a success", extra={"request_id": self.plan.request_id,
                                                                   "account_id": account.pk})
-
-    def _check_aborted(self) -> None:
-        if self._aborted.is_set():
-            raise _Aborted
 
     def _failed_for(self, error: UpstreamError, *, mid_stream: bool) -> Failed:
         if isinstance(error, PolicyBlocked):

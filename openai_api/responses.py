@@ -1,21 +1,16 @@
 """Turn a ChatRun into the HTTP answer: an SSE stream or one chat.completion."""
 from __future__ import annotations
 
-import queue
-import time
 from collections.abc import Iterator
+from contextlib import closing
 
-from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from gempool_site.db import release_connections
 from gempool_site.exceptions import GempoolError
 from openai_api import sse
 from openai_api.chat import ChatPlan, ChatRun
 from openai_api.conversation import estimate_tokens, tokens_for_chars
-from openai_api.run_events import Delta, Failed, Finished
-
-FIRST_EVENT_GRACE = 5.0  # seconds past the failover deadline before we stop waiting on a stuck run
+from openai_api.run_events import Delta, Failed, Finished, Idle, RunEvent
 
 
 class RunFailed(GempoolError):
@@ -28,12 +23,6 @@ class RunFailed(GempoolError):
         self.type = failed.type
 
 
-class DeadlineExceeded(GempoolError):
-    status = 504
-    type = "server_error"
-    code = "upstream_timeout"
-
-
 def _usage(plan: ChatPlan, run: ChatRun) -> dict:
     reasoning = tokens_for_chars(run.usage_chars["reasoning"])
     content = tokens_for_chars(run.usage_chars["content"])
@@ -41,96 +30,57 @@ def _usage(plan: ChatPlan, run: ChatRun) -> dict:
                            completion_tokens=content + reasoning, reasoning_tokens=reasoning)
 
 
-def _first_event(run: ChatRun) -> object:
-    deadline = run.started + settings.GEMPOOL_FAILOVER_DEADLINE + FIRST_EVENT_GRACE
-    try:
-        return run.events.get(timeout=max(0.1, deadline - time.monotonic()))
-    except queue.Empty:
-        run.abort()
-        raise DeadlineExceeded(f"No account answered within {settings.GEMPOOL_FAILOVER_DEADLINE:.0f} s.") from None
-
-
 def complete(plan: ChatPlan, *, completion_id: str, created: int) -> dict:
     """Run to the end and return a chat.completion; raises RunFailed with the right status."""
-    run = ChatRun(plan, buffered=True).run_here()
+    run = ChatRun(plan, buffered=True)
     content: list[str] = []
     reasoning: list[str] = []
-    event = _first_event(run)
-    while True:
-        if isinstance(event, Failed):
-            raise RunFailed(event)
-        if isinstance(event, Finished):
-            return sse.completion(completion_id=completion_id, created=created, model=plan.model.id,
-                                  content="".join(content), reasoning="".join(reasoning),
-                                  finish_reason=event.finish_reason, usage=_usage(plan, run))
-        if isinstance(event, Delta):
-            (content if event.kind == "content" else reasoning).append(event.text)
-        event = run.events.get()
+    with closing(run.events()) as events:
+        for event in events:
+            if isinstance(event, Failed):
+                raise RunFailed(event)
+            if isinstance(event, Finished):
+                return sse.completion(completion_id=completion_id, created=created, model=plan.model.id,
+                                      content="".join(content), reasoning="".join(reasoning),
+                                      finish_reason=event.finish_reason, usage=_usage(plan, run))
+            if isinstance(event, Delta):
+                (content if event.kind == "content" else reasoning).append(event.text)
+    raise AssertionError("a run always ends with Finished or Failed")
 
 
 def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttpResponse:
     """Open the upstream (failing over silently), then stream chunks as they arrive."""
-    # Before start(): starting a thread waits for it to run, and under gevent that wait lets hundreds of
-    # other requests run first; a connection held through it would be one nobody else can use.
-    release_connections()
-    run = ChatRun(plan, buffered=False).start()
-    first = _first_event(run)
+    run = ChatRun(plan, buffered=False)
+    events = run.events()
+    first = next(events)  # Opened, or the outcome of a run that never opened
     if isinstance(first, Failed):
+        events.close()
         raise RunFailed(first)
     chunks = sse.ChunkFactory(completion_id=completion_id, created=created, model=plan.model.id)
-    response = StreamingHttpResponse(_events(run, plan, chunks, first), content_type="text/event-stream")
+    response = StreamingHttpResponse(_chunks(run, events, plan, chunks), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold chunks back
     return response
 
 
-def _events(run: ChatRun, plan: ChatPlan, chunks: sse.ChunkFactory, first: object) -> Iterator[bytes]:
-    finished = False
-    keepalive = settings.GEMPOOL_KEEPALIVE_SECONDS
+def _chunks(run: ChatRun, events: Iterator[RunEvent], plan: ChatPlan, chunks: sse.ChunkFactory) -> Iterator[bytes]:
+    """SSE bytes for each event; closing this (the client left) closes the run and so the upstream."""
+    out: list[bytes] = [chunks.role()]
     try:
-        yield chunks.role()
-        batch = [first]
-        while True:
-            out: list[bytes] = []
-            for event in batch:
-                if isinstance(event, Delta):
-                    out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
-                elif isinstance(event, Finished):
-                    finished = True
-                    out.append(chunks.finish(event.finish_reason))
-                    if plan.include_usage:
-                        out.append(chunks.usage(_usage(plan, run)))
-                    out.append(sse.DONE)
-                    break
-                elif isinstance(event, Failed):
-                    finished = True
-                    out += [sse.error_event(event.message, type=event.type, code=event.code), sse.DONE]
-                    break
+        for event in events:
+            if isinstance(event, Delta):
+                out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
+                if run.output_ready():
+                    continue  # the next delta came in the same read: one write for both (under load they pile up)
+            elif isinstance(event, Idle):
+                out.append(sse.KEEPALIVE)  # a long silence (thinking, media): keep proxies from cutting us
+            elif isinstance(event, Finished):
+                out += [chunks.finish(event.finish_reason), *([chunks.usage(_usage(plan, run))]
+                                                              if plan.include_usage else []), sse.DONE]
+            elif isinstance(event, Failed):
+                out += [sse.error_event(event.message, type=event.type, code=event.code), sse.DONE]
             if out:
                 yield b"".join(out)
-            if finished:
-                return
-            batch = _next_events(run, keepalive)
-            if not batch:
-                yield sse.KEEPALIVE  # a long silence (thinking, media): keep proxies from cutting us
+                out = []
     finally:
-        if not finished:
-            run.abort()  # the client left: stop reading the upstream now
-
-
-MAX_BATCH = 64
-
-
-def _next_events(run: ChatRun, timeout: float) -> list:
-    """The run's next event and any others already waiting (one write for all: under load they pile up),
-    or [] after `timeout` seconds of silence."""
-    try:
-        events = [run.events.get(timeout=timeout)]
-    except queue.Empty:
-        return []
-    while len(events) < MAX_BATCH:
-        try:
-            events.append(run.events.get_nowait())
-        except queue.Empty:
-            break
-    return events
+        events.close()

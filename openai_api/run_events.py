@@ -1,4 +1,4 @@
-"""What a ChatRun hands the request thread, in order: Opened, then Deltas, then Finished or Failed."""
+"""What a ChatRun yields, in order: Opened, then Deltas (and Idles), then Finished or Failed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +18,14 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class Idle:
+    """The upstream has been silent for GEMPOOL_KEEPALIVE_SECONDS: a moment to send a keep-alive."""
+
+
+IDLE = Idle()
+
+
+@dataclass(frozen=True)
 class Finished:
     finish_reason: str  # "stop" | "content_filter"
 
@@ -33,4 +41,4 @@ class Failed:
     retry_after: int | None = None
 
 
-RunEvent = Opened | Delta | Finished | Failed
+RunEvent = Opened | Delta | Idle | Finished | Failed

@@ -57,10 +57,7 @@ def test_running_a_chat_takes_a_fixed_number_of_queries(api_key, pool_account, u
         pool_account()
     run = ChatRun(_plan(api_key[0]), buffered=True)
     with CaptureQueriesContext(connection) as captured:
-        run._drive()  # synchronously, so this thread's connection sees every query
-    events = []
-    while not run.events.empty():
-        events.append(run.events.get())
+        events = list(run.events())  # on this thread, so this thread's connection sees every query
     assert isinstance(events[-1], Finished)
     # lease (select the candidate, stamp it), success report, request log; pool settings came with the plan
     assert len(_data_statements(captured)) == 4, captured.captured_queries

@@ -1,0 +1,247 @@
+"""Reading a streamed response body: straight from its socket where we can, through urllib3 where we cannot.
+
+A streamed answer is read for seconds or minutes while the caller also wants to hear about silences (to
+send keep-alives). http.client cannot be read with a timeout: a timeout inside its chunk reader loses
+the partly read line and leaves the response unusable. `SocketBody` therefore takes the socket over once
+the headers are parsed and undoes the transfer framing (chunked or sized) and the content coding (gzip,
+deflate) itself, so a silence is just a timed-out `recv` with nothing lost. Once the last chunk is read
+the connection goes back to urllib3's pool, where the next call reuses it (no new TCP or TLS handshake).
+`RawBody` serves what SocketBody cannot (no socket, as with `responses` in unit tests, or another coding).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import zlib
+from typing import Protocol
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+RECV_SIZE = 64 * 1024
+MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) or trailer line longer than this is garbage
+
+
+class BodyIdle(Exception):
+    """Nothing arrived within the idle interval; the body is intact and may be read again."""
+
+
+class BodyBroken(OSError):
+    """The body ended early or its framing is not HTTP/1.1."""
+
+
+class ResponseBody(Protocol):
+    def read(self) -> bytes:
+        """The next decoded bytes (as soon as any are there); b"" at the end. May raise BodyIdle."""
+
+    def close(self) -> None:
+        """Give the connection back (complete body) or drop it; idempotent."""
+
+
+def open_body(response: requests.Response, *, idle_after: float | None, read_timeout: float) -> ResponseBody:
+    """The body of a streamed 200 response; reads raise BodyIdle after `idle_after` s of silence (if set)."""
+    raw = response.raw
+    http_response = getattr(raw, "_fp", None)  # the http.client response urllib3 wraps
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    coding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    buffered = getattr(http_response, "fp", None)
+    if sock is not None:
+        # urllib3 set the timeout its headers were awaited with (maybe shortened to a caller's deadline).
+        sock.settimeout(read_timeout)
+    if sock is None or buffered is None or coding not in _DECODERS or getattr(http_response, "chunk_left", None):
+        return RawBody(response)
+    leftover = _drain(buffered, sock)
+    if idle_after:
+        sock.settimeout(min(idle_after, read_timeout))
+    length = None if http_response.chunked else http_response.length
+    return SocketBody(response, sock, leftover, chunked=bool(http_response.chunked), length=length,
+                      decoder=_DECODERS[coding]())
+
+
+def _drain(buffered, sock: socket.socket) -> bytes:
+    """What http.client's buffered reader already holds past the headers, without waiting for more."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)  # read1 then returns the buffered bytes, or what the socket has, or b"" at once
+    try:
+        return buffered.read1(RECV_SIZE) or b""
+    finally:
+        sock.settimeout(timeout)
+
+
+class RawBody:
+    """Body read through urllib3 (which decodes any coding it knows); silences are not reported."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self._response = response
+
+    def read(self) -> bytes:
+        # read1 returns as soon as some bytes are there (chunked or not); read(n) would wait for n bytes.
+        return self._response.raw.read1(RECV_SIZE, decode_content=True)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class SocketBody:
+    """A response body read from its socket: chunked or sized framing, identity/gzip/deflate coding."""
+
+    def __init__(self, response: requests.Response, sock: socket.socket, leftover: bytes, *, chunked: bool,
+                 length: int | None, decoder: _Decoder) -> None:
+        self._response = response
+        self._sock = sock
+        self._buf = bytearray(leftover)
+        self._chunked = chunked
+        self._left = length  # sized: bytes still to come; chunked: of the current chunk (None: a size line next)
+        self._decoder = decoder
+        self._state = "size" if chunked else "data"
+        self._complete = False
+        self._closed = False
+
+    def read(self) -> bytes:
+        while True:
+            data = self._take()
+            if data or self._complete:
+                return self._decoder.decode(data) if data else self._decoder.flush()
+            self._fill()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        raw = self._response.raw
+        if self._complete and self._state == "done":
+            # The whole body was read: the connection is clean and goes back to the pool for reuse.
+            http_response = raw._fp
+            http_response.close()  # drops http.client's file object, not the socket
+            raw.release_conn()  # after this, closing the response no longer touches the connection
+        self._response.close()
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        try:
+            data = self._sock.recv(RECV_SIZE)
+        except TimeoutError:
+            raise BodyIdle from None
+        if not data:
+            if self._chunked or self._left:
+                raise BodyBroken("the connection closed before the end of the body")
+            self._complete = True  # a body delimited by the connection closing
+            self._state = "closed"
+            return
+        self._buf += data
+
+    def _take(self) -> bytes:
+        """Every body byte the buffer completes, with the framing removed."""
+        if not self._chunked:
+            return self._take_sized()
+        out = bytearray()
+        while not self._complete and self._step(out):
+            pass
+        return bytes(out)
+
+    def _take_sized(self) -> bytes:
+        if self._left is None:  # until the connection closes
+            data, self._buf = bytes(self._buf), bytearray()
+            return data
+        data = bytes(self._buf[:self._left])
+        del self._buf[:len(data)]
+        self._left -= len(data)
+        if self._left == 0:
+            self._complete, self._state = True, "done"
+        return data
+
+    def _step(self, out: bytearray) -> bool:
+        """Advance the chunked decoder by one piece; False when it needs more bytes."""
+        if self._state == "data":
+            size = min(self._left, len(self._buf))
+            out += self._buf[:size]
+            del self._buf[:size]
+            self._left -= size
+            if self._left:
+                return False
+            self._state = "crlf"
+            return True
+        if self._state == "crlf":
+            if len(self._buf) < 2:
+                return False
+            if self._buf[:2] != b"\r\n":
+                raise BodyBroken("a chunk is not followed by CRLF")
+            del self._buf[:2]
+            self._state = "size"
+            return True
+        line = self._line()
+        if line is None:
+            return False
+        if self._state == "size":
+            self._start_chunk(line)
+        elif not line:  # the empty line after the trailers
+            self._complete, self._state = True, "done"
+        return True
+
+    def _line(self) -> bytes | None:
+        end = self._buf.find(b"\r\n")
+        if end < 0:
+            if len(self._buf) > MAX_CHUNK_LINE:
+                raise BodyBroken("a chunk-size line is too long")
+            return None
+        line = bytes(self._buf[:end])
+        del self._buf[:end + 2]
+        return line
+
+    def _start_chunk(self, line: bytes) -> None:
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise BodyBroken("a chunk-size line is not hexadecimal") from None
+        if size < 0:
+            raise BodyBroken("a negative chunk size")
+        self._left, self._state = size, ("data" if size else "trailers")
+
+
+class _Decoder(Protocol):
+    def decode(self, data: bytes) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+class _Identity:
+    def decode(self, data: bytes) -> bytes:
+        return data
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _Zlib:
+    """gzip, or deflate in its zlib wrapper or (as some servers send it) raw."""
+
+    def __init__(self, wbits: int) -> None:
+        self._wbits = wbits
+        self._inflater = zlib.decompressobj(wbits)
+        self._started = False
+        self._first = b""
+
+    def decode(self, data: bytes) -> bytes:
+        try:
+            out = self._inflater.decompress(data)
+        except zlib.error:
+            if self._started or self._wbits != zlib.MAX_WBITS:
+                raise BodyBroken("the body does not decompress") from None
+            self._wbits, self._inflater = -zlib.MAX_WBITS, zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+            return self.decode(self._first + data)
+        self._started = self._started or bool(out)
+        if not self._started:
+            self._first += data
+        return out
+
+    def flush(self) -> bytes:
+        return self._inflater.flush()
+
+
+_DECODERS = {
+    "identity": _Identity,
+    "gzip": lambda: _Zlib(zlib.MAX_WBITS | 16),
+    "x-gzip": lambda: _Zlib(zlib.MAX_WBITS | 16),
+    "deflate": lambda: _Zlib(zlib.MAX_WBITS),
+}
