@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
 from accounts import pool as account_pool
 from accounts.dashboard import request_log_add
@@ -99,6 +99,7 @@ class ChatRun:
         self.usage_chars = {"content": 0, "reasoning": 0}
         self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
         self._wrapped_up = False
+        self._answered_by: Account | None = None  # a buffered run's success, recorded with its log row
         self._stream: AssistStream | None = None  # the upstream answer being relayed
 
     def events(self) -> Iterator[RunEvent]:
@@ -132,7 +133,7 @@ class ChatRun:
         if self._wrapped_up:
             return
         self._wrapped_up = True
-        self._record()
+        self._bookkeep()
         spares = get_spare_sessions()
         if spares is not None and isinstance(self.outcome, Finished):
             # The account answered: its next request finds a session waiting. Made after the answer,
@@ -242,7 +243,7 @@ class ChatRun:
     def _finish(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
         final = attempt.final
         if final is not None and final.state == "SKIPPED":
-            self._report_success(attempt.account)
+            self._succeeded(attempt.account)
             yield from self._flush()
             return Finished("content_filter")
         if final is not None and final.state == "FAILED":
@@ -258,8 +259,7 @@ class ChatRun:
                 attempt.text_chars += 1
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
-        self._report_success(attempt.account)
-        release_connections()
+        self._succeeded(attempt.account)
         yield from self._flush()
         return Finished("stop")
 
@@ -276,6 +276,15 @@ class ChatRun:
     def _flush(self) -> Iterator[Delta]:
         buffer, self._buffer = self._buffer, []
         yield from buffer
+
+    def _succeeded(self, account: Account) -> None:
+        if self.buffered:
+            # Nothing has reached the client yet: the success is written with the log row, in one
+            # transaction, once the answer is out (see _bookkeep).
+            self._answered_by = account
+            return
+        self._report_success(account)  # before the stream's last chunk: whoever saw [DONE] sees it recorded
+        release_connections()
 
     def _report_success(self, account: Account) -> None:
         # The answer is complete by now: bookkeeping trouble (a locked or unreachable database) is
@@ -323,22 +332,38 @@ class ChatRun:
             "status": error.status, "produced": attempt.produced,
             "latency_ms": round((time.monotonic() - self.started) * 1000)})
 
+    def _bookkeep(self) -> None:
+        answered_by = self._answered_by
+        if answered_by is None:
+            self._record()
+            return
+        try:
+            with transaction.atomic():  # one commit for both rows
+                account_pool.report_success(account=answered_by)
+                self._add_log_row()
+        except DatabaseError:
+            logger.exception("could not record the success and the request", extra={
+                "request_id": self.plan.request_id, "account_id": answered_by.pk})
+
     def _record(self) -> None:
+        try:
+            self._add_log_row()
+        except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
+            logger.exception("could not record the request", extra={"request_id": self.plan.request_id})
+
+    def _add_log_row(self) -> None:
         outcome = self.outcome
         status = 200
         error_kind = ""
         if isinstance(outcome, Failed):
             error_kind = outcome.code or "error"
             status = 200 if (self._opened and not self.buffered) else outcome.status
-        try:
-            request_log_add(
-                account_id=self.account.pk if self.account else None,
-                api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint="chat",
-                model=self.plan.model.id, stream=not self.buffered, status_code=status, attempts=self.attempts,
-                error_kind=error_kind, latency_ms=round((time.monotonic() - self.started) * 1000),
-                request_id=self.plan.request_id)
-        except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
-            logger.exception("could not record the request", extra={"request_id": self.plan.request_id})
+        request_log_add(
+            account_id=self.account.pk if self.account else None,
+            api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint="chat",
+            model=self.plan.model.id, stream=not self.buffered, status_code=status, attempts=self.attempts,
+            error_kind=error_kind, latency_ms=round((time.monotonic() - self.started) * 1000),
+            request_id=self.plan.request_id)
 
 
 def _media_markdown(media, url: str) -> str:

@@ -1,10 +1,10 @@
 """Turn a ChatRun into the HTTP answer: an SSE stream or one chat.completion."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterator
 
 from django.http import StreamingHttpResponse
+from rest_framework.response import Response
 
 from gempool_site.exceptions import GempoolError
 from openai_api import sse
@@ -30,21 +30,46 @@ def _usage(plan: ChatPlan, run: ChatRun) -> dict:
                            completion_tokens=content + reasoning, reasoning_tokens=reasoning)
 
 
-def complete(plan: ChatPlan, *, completion_id: str, created: int) -> dict:
-    """Run to the end and return a chat.completion; raises RunFailed with the right status."""
+class AfterSendResponse(Response):
+    """A DRF Response that runs `after_send` once the server has sent it (WSGI close()), before Django's
+    end-of-request cleanup: the client has its answer while the bookkeeping is still being written."""
+
+    def __init__(self, data: dict, *, after_send: Callable[[], None]) -> None:
+        super().__init__(data)
+        self._after_send = after_send
+
+    def close(self) -> None:
+        try:
+            self._after_send()
+        finally:
+            super().close()
+
+
+def complete(plan: ChatPlan, *, completion_id: str, created: int) -> Response:
+    """Run to the end and return the chat.completion response; raises RunFailed with the right status."""
     run = ChatRun(plan, buffered=True)
+    events = run.events()
+    try:
+        body = _collect(run, events, plan, completion_id=completion_id, created=created)
+    except BaseException:
+        events.close()
+        raise
+    return AfterSendResponse(body, after_send=events.close)
+
+
+def _collect(run: ChatRun, events: Iterator[RunEvent], plan: ChatPlan, *, completion_id: str,
+             created: int) -> dict:
     content: list[str] = []
     reasoning: list[str] = []
-    with closing(run.events()) as events:
-        for event in events:
-            if isinstance(event, Failed):
-                raise RunFailed(event)
-            if isinstance(event, Finished):
-                return sse.completion(completion_id=completion_id, created=created, model=plan.model.id,
-                                      content="".join(content), reasoning="".join(reasoning),
-                                      finish_reason=event.finish_reason, usage=_usage(plan, run))
-            if isinstance(event, Delta):
-                (content if event.kind == "content" else reasoning).append(event.text)
+    for event in events:
+        if isinstance(event, Failed):
+            raise RunFailed(event)
+        if isinstance(event, Finished):
+            return sse.completion(completion_id=completion_id, created=created, model=plan.model.id,
+                                  content="".join(content), reasoning="".join(reasoning),
+                                  finish_reason=event.finish_reason, usage=_usage(plan, run))
+        if isinstance(event, Delta):
+            (content if event.kind == "content" else reasoning).append(event.text)
     raise AssertionError("a run always ends with Finished or Failed")
 
 

@@ -47,7 +47,7 @@ class ChatCompletionsView(OpenAIView):
         completion_id, created = f"chatcmpl-{plan.request_id}", int(time.time())
         if plan.stream:
             return responses.stream(plan, completion_id=completion_id, created=created)
-        return Response(responses.complete(plan, completion_id=completion_id, created=created))
+        return responses.complete(plan, completion_id=completion_id, created=created)
 
 
 class StatusView(OpenAIView):

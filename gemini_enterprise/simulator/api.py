@@ -172,7 +172,7 @@ def _stream(handler: SimHandler, plan: StreamPlan) -> None:
         separator = b"["
         for action, value in plan_elements(plan):
             if action == "sleep":
-                if value > 0 and server.stopping.wait(value):
+                if value > 0 and server.pause(value):
                     handler.close_connection = True
                     return
             elif action == "truncate":

@@ -5,6 +5,7 @@ import json
 import logging
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Iterable
 from http.server import ThreadingHTTPServer
@@ -14,6 +15,8 @@ from gemini_enterprise.simulator.handler import SimHandler
 from gemini_enterprise.simulator.state import SimAccount, SimState
 
 logger = logging.getLogger(__name__)
+
+SHORT_PAUSE = 1.0  # seconds: pauses up to this long sleep plainly (see SimHTTPServer.pause)
 
 
 class SimHTTPServer(ThreadingHTTPServer):
@@ -35,6 +38,16 @@ class SimHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
         super().__init__(address, SimHandler)
+
+    def pause(self, seconds: float) -> bool:
+        """Sleep between stream elements; True if the server began stopping meanwhile (end the stream)."""
+        if seconds > SHORT_PAUSE:
+            return self.stopping.wait(seconds)
+        # Hundreds of streams waking ten times a second on one shared Event contend for its lock (a futex
+        # storm that costs more CPU than the streaming); a short pause needs no early wake-up: stop()
+        # also cuts every connection, which ends the stream at its next write.
+        time.sleep(seconds)
+        return self.stopping.is_set()
 
     def track(self, conn: socket.socket, delta: int) -> None:
         """Count a connection opening (+1) or closing (-1)."""

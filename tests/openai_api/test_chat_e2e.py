@@ -5,7 +5,8 @@ import openai
 import pytest
 import requests
 
-from accounts.models import Account, AccountStatus
+from accounts.models import AccountStatus
+from tests.polling import success_count, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
@@ -89,8 +90,8 @@ def test_rotation_spreads_requests_over_the_accounts(openai_client, pool_account
     accounts = [pool_account() for _ in range(3)]
     for _ in range(6):
         _ask(openai_client, "spread")
-    counts = sorted(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("success_count", flat=True))
-    assert counts == [2, 2, 2]
+    assert wait_until(lambda: [success_count(a) for a in accounts] == [2, 2, 2], 5) is not None, \
+        [success_count(a) for a in accounts]
 
 
 def test_a_rate_limited_account_cools_down_and_the_next_one_answers(openai_client, pool_account, sim):
@@ -102,7 +103,7 @@ def test_a_rate_limited_account_cools_down_and_the_next_one_answers(openai_clien
     second.refresh_from_db()
     assert first.status == AccountStatus.COOLING_DOWN and first.cooldown_until is not None
     assert first.last_error_kind == "rate_limited"
-    assert second.success_count == 2
+    assert wait_until(lambda: success_count(second) == 2, 5) is not None
 
 
 def test_all_accounts_cooling_down_is_a_429_with_retry_after(openai_client, pool_account, sim):
@@ -128,8 +129,8 @@ def test_dead_cookies_mark_the_account_needs_login_and_fail_over(openai_client, 
     for _ in range(2):
         _ask(openai_client, "hi")
     broken.refresh_from_db()
-    healthy.refresh_from_db()
-    assert broken.status == AccountStatus.NEEDS_LOGIN and healthy.success_count == 2
+    assert broken.status == AccountStatus.NEEDS_LOGIN
+    assert wait_until(lambda: success_count(healthy) == 2, 5) is not None
 
 
 def test_a_failure_after_output_ends_the_stream_with_an_error(openai_client, pool_account):
@@ -150,8 +151,7 @@ def test_a_non_stream_failure_midway_moves_to_another_account(openai_client, poo
     sim.add_fault("truncate", csesidx=first.csesidx, count=None)
     for _ in range(2):
         assert _ask(openai_client, "whole").choices[0].message.content.endswith("You said: whole")
-    second.refresh_from_db()
-    assert second.success_count == 2
+    assert wait_until(lambda: success_count(second) == 2, 5) is not None
 
 
 def test_a_policy_skip_finishes_with_content_filter(openai_client, pool_account):

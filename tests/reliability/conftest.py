@@ -5,11 +5,12 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.polling import wait_until  # noqa: F401 - the reliability tests import it from here
 
 # Short enough that the whole fault matrix runs in seconds, long enough that loopback calls never hit them.
 CONNECT_TIMEOUT = 0.5
@@ -156,16 +157,6 @@ def established_to(port: int) -> int:
         if state == "01" and remote == f"0100007F:{port:04X}":
             count += 1
     return count
-
-
-def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.02) -> float | None:
-    """Seconds until check() held, or None if it never did within timeout."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(interval)
-    return None
 
 
 # ---- talking to the gateway --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
+from tests.polling import success_count, wait_until
 from tests.reliability.conftest import FAILOVER_DEADLINE, MARGIN, READ_TIMEOUT, chat, sse_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
@@ -139,6 +140,7 @@ def test_a_broken_account_is_skipped_and_the_next_one_answers(request, fast_gate
     response, took = _timed_chat(fast_gateway, key, "failover", stream=stream)
     assert_answered(response, stream=stream, text="failover")
     assert_state(broken, fault.state)
+    assert wait_until(lambda: success_count(healthy) == 1, 5) is not None  # written once the answer is out
     healthy.refresh_from_db()
     assert (healthy.status, healthy.success_count, healthy.failure_count) == (AccountStatus.ACTIVE, 1, 0)
     assert took < FAILOVER_DEADLINE + MARGIN

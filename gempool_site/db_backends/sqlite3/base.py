@@ -19,7 +19,7 @@ from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteDataba
 
 logger = logging.getLogger(__name__)
 
-IDLE_MAX = 32  # idle connections kept per database file; a burst beyond that closes its extras
+IDLE_MAX = 128  # idle connections kept per database file; a burst beyond that closes its extras
 
 
 class IdleConnections:
