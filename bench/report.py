@@ -311,7 +311,9 @@ def section_machine(results: dict) -> str:
             f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM, Linux {m['kernel']}; load average "
             f"(1/5/15 min) {load[0]} at start, {load[1]} at end. Python {m['python']}, Django {m['django']}, "
             f"gunicorn {m['gunicorn']}, gevent {m['gevent']}, requests {m['requests']}, SQLite {m['sqlite']}. "
-            f"Gateway database: {m['database']}; pool of {m['accounts']} accounts; open-files limit {m['nofile']}."
+            f"Gateway database: {m['database']}; pool of {m['accounts']} accounts; open-files limit {m['nofile']}. "
+            f"Simulator on the same machine, {'on OS threads' if m.get('sim_threads') else 'under gevent'}"
+            f"{', Nagle on' if m.get('sim_nagle') else ''} (see bench/simulator.py)."
             + warning)
 
 

@@ -84,6 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", default=str(BENCH / "results.md"), help="where to write the markdown")
     parser.add_argument("--sim-nagle", action="store_true",
                         help="simulator with Nagle on, as before 1db8298 (~40 ms stalls per response)")
+    parser.add_argument("--sim-threads", action="store_true",
+                        help="simulator on OS threads, as shipped (default: under gevent, see bench/simulator.py)")
     parser.add_argument("--gunicorn-config", default="gempool_site/gunicorn.conf.py",
                         help="gunicorn config file (to try a change; default: the project's)")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, database)")
@@ -202,7 +204,8 @@ def run_class(out: dict, worker_class: str, args, deployment: Deployment, accoun
     """Fill `out` as parts finish (so an interrupted run still reports what it measured)."""
     out.update(worker_class=worker_class, workers=args.workers, **WORKER_SETTINGS[worker_class])
     sim = Simulator(accounts_file=accounts_file, log_path=tmp / f"simulator-{worker_class}.log",
-                    fragment_delay=0.0, fragments=8, thought_fragments=2, nagle=args.sim_nagle)
+                    fragment_delay=0.0, fragments=8, thought_fragments=2, nagle=args.sim_nagle,
+                    threads=args.sim_threads)
     gateway = Gateway(deployment, upstream_url=sim.url, worker_class=worker_class, workers=args.workers,
                       log_path=tmp / f"gateway-{worker_class}.log", config=args.gunicorn_config,
                       **WORKER_SETTINGS[worker_class])
@@ -366,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"meta": {**machine_info(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                               "command": args.command, "quick": args.quick, "levels": args.levels,
                               "accounts": args.accounts, "nofile": nofile, "sim_nagle": args.sim_nagle,
+                              "sim_threads": args.sim_threads,
                               "gunicorn_config": args.gunicorn_config,
                               "database": "PostgreSQL" if args.database_url else "SQLite"},
                      "classes": {}, "leasing": []}

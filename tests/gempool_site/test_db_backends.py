@@ -84,3 +84,18 @@ def test_the_idle_list_is_bounded():
     kept = [idle.give(c) for c in conns]  # type: ignore[arg-type]
     assert kept.count(True) == pooled.IDLE_MAX and kept[-1] is False
     assert idle.take() is conns[pooled.IDLE_MAX - 1]
+
+
+def test_placeholders_convert_as_djangos_cursor_does_and_the_result_is_reused():
+    query = "SELECT %s, '100%%' WHERE 1 = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(query, [7, 1])
+        assert cursor.fetchone() == (7, "100%")
+        # Named ("pyformat") parameters still take Django's own path.
+        cursor.execute("SELECT %(a)s + %(b)s", {"a": 2, "b": 3})
+        assert cursor.fetchone() == (5,)
+    hits = pooled._qmark_query.cache_info().hits
+    with connection.cursor() as cursor:
+        cursor.execute(query, [8, 1])
+        assert cursor.fetchone() == (8, "100%")
+    assert pooled._qmark_query.cache_info().hits == hits + 1
