@@ -1,0 +1,208 @@
+"""Reading streamed bodies straight from the socket: framing, codings, silences, and giving the connection back."""
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+import responses
+
+from gemini_enterprise.body import BodyBroken, BodyIdle, RawBody, SocketBody, open_body
+
+Script = Callable[[socket.socket], None]
+
+
+class ScriptedServer:
+    """A loopback HTTP/1.1 server that answers each request on a connection with the next script."""
+
+    def __init__(self, scripts: list[Script]) -> None:
+        self.scripts = list(scripts)
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/stream"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while self.scripts:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer_all, args=(conn,), daemon=True).start()
+
+    def _answer_all(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            while self.scripts:
+                if not _read_request(conn):
+                    return
+                self.scripts.pop(0)(conn)
+
+    def close(self) -> None:
+        self.scripts.clear()
+        self._listener.close()
+
+
+def _read_request(conn: socket.socket) -> bool:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    return True
+
+
+def _chunked(*pieces: bytes, extra_headers: bytes = b"") -> Script:
+    """A chunked 200 whose body bytes go out in `pieces`, a short pause between them (splits anywhere)."""
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + extra_headers + b"\r\n")
+        for piece in pieces:
+            conn.sendall(piece)
+            time.sleep(0.01)
+
+    return script
+
+
+def _frame(*chunks: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def make(*scripts: Script) -> ScriptedServer:
+        servers.append(ScriptedServer(list(scripts)))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    session = requests.Session()
+    session.trust_env = False
+    yield session
+    session.close()
+
+
+def _read_all(body) -> bytes:
+    out = b""
+    while chunk := body.read():
+        out += chunk
+    return out
+
+
+def _open(http: requests.Session, url: str, *, idle_after: float | None = None, read_timeout: float = 5.0):
+    response = http.get(url, stream=True, timeout=5)
+    return open_body(response, idle_after=idle_after, read_timeout=read_timeout)
+
+
+def test_chunked_bodies_decode_however_the_bytes_are_split(serve, http):
+    wire = _frame(b"[{\n", b'"a": 1', b"}\n]")
+    # Split inside a size line, between the CRLFs, and inside the terminal chunk.
+    server = serve(_chunked(wire[:2], wire[2:9], wire[9:10], wire[10:-3], wire[-3:]))
+    body = _open(http, server.url)
+    assert isinstance(body, SocketBody)
+    assert _read_all(body) == b'[{\n"a": 1}\n]'
+
+
+def test_chunk_extensions_and_trailers_are_understood(serve, http):
+    server = serve(_chunked(b"5;name=value\r\nhello\r\n0\r\nX-Trailer: yes\r\n\r\n"))
+    assert _read_all(_open(http, server.url)) == b"hello"
+
+
+def test_a_sized_body_ends_at_its_length(serve, http):
+    def script(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello")
+        time.sleep(0.02)
+        conn.sendall(b" world")
+
+    server = serve(script)
+    assert _read_all(_open(http, server.url)) == b"hello world"
+
+
+@pytest.mark.parametrize("coding,encode", [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),
+    ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some servers send "deflate"
+], ids=["gzip", "deflate", "raw-deflate"])
+def test_compressed_bodies_are_decoded(serve, http, coding, encode):
+    payload = b'[{"text": "compressed answer"}]' * 20
+    packed = encode(payload)
+    server = serve(_chunked(_frame(packed[:7], packed[7:]), extra_headers=f"Content-Encoding: {coding}\r\n".encode()))
+    assert _read_all(_open(http, server.url)) == payload
+
+
+def test_a_silence_is_reported_and_reading_goes_on_without_losing_a_byte(serve, http):
+    def script(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+        time.sleep(0.35)  # silent in the middle of a chunk
+        conn.sendall(b"lo\r\n0\r\n\r\n")
+
+    server = serve(script)
+    body = _open(http, server.url, idle_after=0.1)
+    received, idles = b"", 0
+    while True:
+        try:
+            chunk = body.read()
+        except BodyIdle:
+            idles += 1
+            continue
+        if not chunk:
+            break
+        received += chunk
+    assert received == b"hello" and idles >= 2
+
+
+def test_a_body_cut_short_is_broken(serve, http):
+    server = serve(_chunked(b"a\r\nonly"))  # then the connection closes
+    body = _open(http, server.url)
+    with pytest.raises(BodyBroken):
+        _read_all(body)
+
+
+def test_garbage_framing_is_broken(serve, http):
+    server = serve(_chunked(b"zz\r\nnope\r\n0\r\n\r\n"))
+    with pytest.raises(BodyBroken):
+        _read_all(_open(http, server.url))
+
+
+def test_a_complete_body_gives_its_connection_back_for_the_next_call(serve, http):
+    server = serve(_chunked(_frame(b"one")), _chunked(_frame(b"two")))
+    first = _open(http, server.url)
+    assert _read_all(first) == b"one"
+    first.close()
+    second = _open(http, server.url)
+    assert _read_all(second) == b"two"
+    second.close()
+    assert server.connections == 1
+
+
+def test_an_abandoned_body_drops_its_connection(serve, http):
+    server = serve(_chunked(b"3\r\none\r\n"), _chunked(_frame(b"two")))  # the first never ends
+    first = _open(http, server.url)
+    assert first.read() == b"one"
+    first.close()
+    assert _read_all(_open(http, server.url)) == b"two"
+    assert server.connections == 2
+
+
+@responses.activate
+def test_a_response_without_a_socket_is_read_through_urllib3():
+    responses.add(responses.GET, "http://upstream.test/stream", body=b"[1, 2]")
+    response = requests.get("http://upstream.test/stream", stream=True, timeout=5)
+    body = open_body(response, idle_after=0.1, read_timeout=5)
+    assert isinstance(body, RawBody)
+    assert _read_all(body) == b"[1, 2]"
