@@ -25,3 +25,11 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 # fight over it, and nothing here uses it.
 control_socket_disable = True
 forwarded_allow_ips = os.environ.get("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker) -> None:
+    """Per worker, after the app is loaded (and, for gevent, after monkey-patching)."""
+    if worker_class == "gevent":
+        from gempool_site.gevent_tuning import native_zero_timeout_polls
+
+        native_zero_timeout_polls()
