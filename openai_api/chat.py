@@ -99,7 +99,7 @@ class ChatRun:
         self.usage_chars = {"content": 0, "reasoning": 0}
         self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
         self._wrapped_up = False
-        self._answered_by: Account | None = None  # a buffered run's success, recorded with its log row
+        self._answered_by: Account | None = None  # the account that answered, recorded with the log row
         self._stream: AssistStream | None = None  # the upstream answer being relayed
 
     def events(self) -> Iterator[RunEvent]:
@@ -278,22 +278,8 @@ class ChatRun:
         yield from buffer
 
     def _succeeded(self, account: Account) -> None:
-        if self.buffered:
-            # Nothing has reached the client yet: the success is written with the log row, in one
-            # transaction, once the answer is out (see _bookkeep).
-            self._answered_by = account
-            return
-        self._report_success(account)  # before the stream's last chunk: whoever saw [DONE] sees it recorded
-        release_connections()
-
-    def _report_success(self, account: Account) -> None:
-        # The answer is complete by now: bookkeeping trouble (a locked or unreachable database) is
-        # logged, never turned into an error at the end of an answer the client already has.
-        try:
-            account_pool.report_success(account=account)
-        except DatabaseError:
-            logger.exception("could not record a success", extra={"request_id": self.plan.request_id,
-                                                                  "account_id": account.pk})
+        # Written with the log row, in one transaction, once the answer is out (see _bookkeep).
+        self._answered_by = account
 
     def _failed_for(self, error: UpstreamError, *, mid_stream: bool) -> Failed:
         if isinstance(error, PolicyBlocked):
@@ -337,6 +323,8 @@ class ChatRun:
         if answered_by is None:
             self._record()
             return
+        # The answer is complete by now: bookkeeping trouble (a locked or unreachable database) is
+        # logged, never turned into an error at the end of an answer the client already has.
         try:
             with transaction.atomic():  # one commit for both rows
                 account_pool.report_success(account=answered_by)

@@ -82,30 +82,49 @@ def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttp
         events.close()
         raise RunFailed(first)
     chunks = sse.ChunkFactory(completion_id=completion_id, created=created, model=plan.model.id)
-    response = StreamingHttpResponse(_chunks(run, events, plan, chunks), content_type="text/event-stream")
+    response = StreamingHttpResponse(SSEBody(_chunks(run, events, plan, chunks), events),
+                                     content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold chunks back
     return response
 
 
+class SSEBody:
+    """A stream's body. Django calls close() once the server has sent it all (or the client left):
+    only then is the run closed, so its bookkeeping follows the last chunk instead of delaying it, and a
+    client that hung up has its upstream closed at once."""
+
+    def __init__(self, chunks: Iterator[bytes], events: Iterator[RunEvent]) -> None:
+        self._chunks, self._events = chunks, events
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        try:
+            self._chunks.close()  # type: ignore[attr-defined]
+        finally:
+            self._events.close()  # type: ignore[attr-defined]
+
+
 def _chunks(run: ChatRun, events: Iterator[RunEvent], plan: ChatPlan, chunks: sse.ChunkFactory) -> Iterator[bytes]:
-    """SSE bytes for each event; closing this (the client left) closes the run and so the upstream."""
+    """SSE bytes for each event, ending with the outcome's (the run is closed by SSEBody.close)."""
     out: list[bytes] = [chunks.role()]
-    try:
-        for event in events:
-            if isinstance(event, Delta):
-                out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
-                if run.output_ready():
-                    continue  # the next delta came in the same read: one write for both (under load they pile up)
-            elif isinstance(event, Idle):
-                out.append(sse.KEEPALIVE)  # a long silence (thinking, media): keep proxies from cutting us
-            elif isinstance(event, Finished):
-                out += [chunks.finish(event.finish_reason), *([chunks.usage(_usage(plan, run))]
-                                                              if plan.include_usage else []), sse.DONE]
-            elif isinstance(event, Failed):
-                out += [sse.error_event(event.message, type=event.type, code=event.code), sse.DONE]
-            if out:
-                yield b"".join(out)
-                out = []
-    finally:
-        events.close()
+    for event in events:
+        if isinstance(event, Delta):
+            out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
+            if run.output_ready():
+                continue  # the next delta came in the same read: one write for both (under load they pile up)
+        elif isinstance(event, Idle):
+            out.append(sse.KEEPALIVE)  # a long silence (thinking, media): keep proxies from cutting us
+        elif isinstance(event, Finished):
+            out += [chunks.finish(event.finish_reason), *([chunks.usage(_usage(plan, run))]
+                                                          if plan.include_usage else []), sse.DONE]
+        elif isinstance(event, Failed):
+            out += [sse.error_event(event.message, type=event.type, code=event.code), sse.DONE]
+        if out:
+            yield b"".join(out)
+            out = []
+        if isinstance(event, Finished | Failed):
+            return  # without asking the run for more: that would run its bookkeeping before the last chunk
+

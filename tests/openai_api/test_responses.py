@@ -76,3 +76,14 @@ def test_deltas_that_arrive_together_go_out_in_one_write(api_key, pool_account, 
     content_chunks = sum(write.count(b'"content":"') for write in writes)
     assert content_chunks >= 30 and writes[-1].endswith(b"data: [DONE]\n\n")
     assert len(writes) < content_chunks  # some writes carried several deltas
+
+
+def test_a_stream_is_recorded_after_its_last_chunk_has_gone_out(api_key, pool_account):
+    account = pool_account()
+    response = responses.stream(_plan(api_key[0], "stream it"), **_ids())
+    body = b"".join(response.streaming_content)
+    assert body.endswith(b"data: [DONE]\n\n")
+    assert not RequestLog.objects.exists() and Account.objects.get(pk=account.pk).success_count == 0
+    response.close()  # the server has written the terminating chunk
+    assert RequestLog.objects.get().stream
+    assert Account.objects.get(pk=account.pk).success_count == 1
