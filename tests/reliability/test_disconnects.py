@@ -1,6 +1,6 @@
 """A client that hangs up mid-stream: the upstream is released at once, nothing leaks, nobody is blamed.
 
-The gateway here keeps the default-like long read timeout (30 s), so a leak would show: a worker thread
+The gateway here keeps the default-like long read timeout (30 s), so a leak would show: a request
 blocked on a silent upstream would otherwise sit there for the whole read timeout.
 """
 from __future__ import annotations
