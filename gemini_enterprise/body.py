@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import zlib
 from typing import Protocol
 
@@ -65,6 +66,8 @@ def _drain(buffered, sock: socket.socket) -> bytes:
     sock.settimeout(0.0)  # read1 then returns the buffered bytes, or what the socket has, or b"" at once
     try:
         return buffered.read1(RECV_SIZE) or b""
+    except (ssl.SSLWantReadError, BlockingIOError):
+        return b""  # nothing buffered and nothing arrived yet (TLS says so with its own error)
     finally:
         sock.settimeout(timeout)
 

@@ -1,12 +1,16 @@
 """Reading streamed bodies straight from the socket: framing, codings, silences, and giving the connection back."""
 from __future__ import annotations
 
+import datetime
 import gzip
+import ipaddress
 import socket
+import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,13 +22,15 @@ Script = Callable[[socket.socket], None]
 
 
 class ScriptedServer:
-    """A loopback HTTP/1.1 server that answers each request on a connection with the next script."""
+    """A loopback HTTP/1.1 server (HTTPS with `tls`) that answers each request on a connection with the next script."""
 
-    def __init__(self, scripts: list[Script]) -> None:
+    def __init__(self, scripts: list[Script], tls: ssl.SSLContext | None = None) -> None:
         self.scripts = list(scripts)
+        self.tls = tls
         self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/stream"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/stream"
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -39,6 +45,8 @@ class ScriptedServer:
 
     def _answer_all(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True)
         with conn:
             while self.scripts:
                 if not _read_request(conn):
@@ -80,8 +88,8 @@ def _frame(*chunks: bytes) -> bytes:
 def serve() -> Iterator[Callable[..., ScriptedServer]]:
     servers: list[ScriptedServer] = []
 
-    def make(*scripts: Script) -> ScriptedServer:
-        servers.append(ScriptedServer(list(scripts)))
+    def make(*scripts: Script, tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        servers.append(ScriptedServer(list(scripts), tls=tls))
         return servers[-1]
 
     yield make
@@ -206,3 +214,124 @@ def test_a_response_without_a_socket_is_read_through_urllib3():
     body = open_body(response, idle_after=0.1, read_timeout=5)
     assert isinstance(body, RawBody)
     assert _read_all(body) == b"[1, 2]"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["body-with-headers", "body-after-a-pause"])
+def test_a_tls_body_is_read_from_its_socket_too(serve, http, certificate, together):
+    cert, key = certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    def script(conn: socket.socket) -> None:
+        if together:
+            conn.sendall(head + _frame(b"[1, ", b"2]"))
+            return
+        conn.sendall(head)
+        time.sleep(0.1)  # nothing but the headers has arrived when the body is taken over
+        conn.sendall(_frame(b"[1, ", b"2]"))
+
+    server = serve(script, script, tls=tls)
+    http.verify = str(cert)
+    for _ in range(2):
+        body = _open(http, server.url, idle_after=0.05)
+        assert isinstance(body, SocketBody)
+        received = b""
+        while True:
+            try:
+                chunk = body.read()
+            except BodyIdle:
+                continue
+            if not chunk:
+                break
+            received += chunk
+        body.close()
+        assert received == b"[1, 2]"
+    assert server.connections == 1  # the TLS connection was reused
+
+
+GEVENT_TLS_SCRIPT = """
+from gevent import monkey
+monkey.patch_all()
+import socket, ssl, sys, threading, time
+import requests
+from gemini_enterprise.body import BodyIdle, SocketBody, open_body
+
+cert, key = sys.argv[1], sys.argv[2]
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain(cert, key)
+listener = socket.create_server(("127.0.0.1", 0))
+
+def serve():
+    conn, _ = listener.accept()
+    conn = tls.wrap_socket(conn, server_side=True)
+    data = b""
+    while b"\\r\\n\\r\\n" not in data:
+        data += conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")
+    time.sleep(0.1)
+    conn.sendall(b"3\\r\\n[1]\\r\\n")
+    time.sleep(0.25)  # a silence mid-body
+    conn.sendall(b"0\\r\\n\\r\\n")
+    time.sleep(0.5)
+
+threading.Thread(target=serve, daemon=True).start()
+class TrustingAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = ssl.create_default_context(cafile=cert)
+        return super().init_poolmanager(*args, **kwargs)
+
+session = requests.Session()
+session.mount("https://", TrustingAdapter())
+response = session.get(f"https://127.0.0.1:{listener.getsockname()[1]}/", stream=True, timeout=5)
+body = open_body(response, idle_after=0.05, read_timeout=5)
+assert isinstance(body, SocketBody)
+received, idles = b"", 0
+while True:
+    try:
+        chunk = body.read()
+    except BodyIdle:
+        idles += 1
+        continue
+    if not chunk:
+        break
+    received += chunk
+assert received == b"[1]" and idles >= 3, (received, idles)
+print("ok")
+"""
+
+
+def test_a_tls_body_under_gevent_reports_silences_and_ends_cleanly(certificate):
+    import subprocess
+    import sys
+
+    cert, key = certificate
+    result = subprocess.run([sys.executable, "-c", GEVENT_TLS_SCRIPT, str(cert), str(key)], capture_output=True,
+                            text=True, timeout=60, check=False, cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
