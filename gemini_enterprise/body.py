@@ -113,9 +113,9 @@ class SocketBody:
             return
         self._closed = True
         raw = self._response.raw
-        if self._complete and self._state == "done":
-            # The whole body was read: the connection is clean and goes back to the pool for reuse.
-            http_response = raw._fp
+        http_response = raw._fp
+        if self._complete and self._state == "done" and not http_response.will_close:
+            # The whole body was read and the server keeps the connection: back to the pool for reuse.
             http_response.close()  # drops http.client's file object, not the socket
             raw.release_conn()  # after this, closing the response no longer touches the connection
         self._response.close()

@@ -198,6 +198,15 @@ def test_a_complete_body_gives_its_connection_back_for_the_next_call(serve, http
     assert server.connections == 1
 
 
+def test_a_connection_the_server_will_close_is_not_pooled(serve, http):
+    server = serve(_chunked(_frame(b"one"), extra_headers=b"Connection: close\r\n"), _chunked(_frame(b"two")))
+    first = _open(http, server.url)
+    assert _read_all(first) == b"one"
+    first.close()
+    assert _read_all(_open(http, server.url)) == b"two"
+    assert server.connections == 2
+
+
 def test_an_abandoned_body_drops_its_connection(serve, http):
     server = serve(_chunked(b"3\r\none\r\n"), _chunked(_frame(b"two")))  # the first never ends
     first = _open(http, server.url)
