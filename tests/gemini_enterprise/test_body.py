@@ -16,7 +16,8 @@ import pytest
 import requests
 import responses
 
-from gemini_enterprise.body import BodyBroken, BodyIdle, RawBody, SocketBody, open_body
+from gemini_enterprise.body import BodyBroken, RawBody, SocketBody, open_body
+from tests.gemini_enterprise.body_reading import read_counting_idles
 
 Script = Callable[[socket.socket], None]
 
@@ -160,17 +161,7 @@ def test_a_silence_is_reported_and_reading_goes_on_without_losing_a_byte(serve, 
         conn.sendall(b"lo\r\n0\r\n\r\n")
 
     server = serve(script)
-    body = _open(http, server.url, idle_after=0.1)
-    received, idles = b"", 0
-    while True:
-        try:
-            chunk = body.read()
-        except BodyIdle:
-            idles += 1
-            continue
-        if not chunk:
-            break
-        received += chunk
+    received, idles = read_counting_idles(_open(http, server.url, idle_after=0.1))
     assert received == b"hello" and idles >= 2
 
 
@@ -273,15 +264,7 @@ def test_a_tls_body_is_read_from_its_socket_too(serve, http, certificate, togeth
     for _ in range(2):
         body = _open(http, server.url, idle_after=0.05)
         assert isinstance(body, SocketBody)
-        received = b""
-        while True:
-            try:
-                chunk = body.read()
-            except BodyIdle:
-                continue
-            if not chunk:
-                break
-            received += chunk
+        received, _ = read_counting_idles(body)
         body.close()
         assert received == b"[1, 2]"
     assert server.connections == 1  # the TLS connection was reused
@@ -292,7 +275,8 @@ from gevent import monkey
 monkey.patch_all()
 import socket, ssl, sys, threading, time
 import requests
-from gemini_enterprise.body import BodyIdle, SocketBody, open_body
+from gemini_enterprise.body import SocketBody, open_body
+from tests.gemini_enterprise.body_reading import read_counting_idles
 
 cert, key = sys.argv[1], sys.argv[2]
 tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -323,16 +307,7 @@ session.mount("https://", TrustingAdapter())
 response = session.get(f"https://127.0.0.1:{listener.getsockname()[1]}/", stream=True, timeout=5)
 body = open_body(response, idle_after=0.05, read_timeout=5)
 assert isinstance(body, SocketBody)
-received, idles = b"", 0
-while True:
-    try:
-        chunk = body.read()
-    except BodyIdle:
-        idles += 1
-        continue
-    if not chunk:
-        break
-    received += chunk
+received, idles = read_counting_idles(body)
 assert received == b"[1]" and idles >= 3, (received, idles)
 print("ok")
 """
