@@ -297,13 +297,9 @@ def serve():
     time.sleep(0.5)
 
 threading.Thread(target=serve, daemon=True).start()
-class TrustingAdapter(requests.adapters.HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["ssl_context"] = ssl.create_default_context(cafile=cert)
-        return super().init_poolmanager(*args, **kwargs)
-
 session = requests.Session()
-session.mount("https://", TrustingAdapter())
+session.trust_env = False  # REQUESTS_CA_BUNDLE from the environment would replace `verify`
+session.verify = cert
 response = session.get(f"https://127.0.0.1:{listener.getsockname()[1]}/", stream=True, timeout=5)
 body = open_body(response, idle_after=0.05, read_timeout=5)
 assert isinstance(body, SocketBody)
