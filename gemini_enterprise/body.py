@@ -44,9 +44,13 @@ def open_body(response: requests.Response, *, idle_after: float | None, read_tim
     """The body of a streamed 200 response; reads raise BodyIdle after `idle_after` s of silence (if set)."""
     raw = response.raw
     http_response = getattr(raw, "_fp", None)  # the http.client response urllib3 wraps
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    coding = (response.headers.get("content-encoding") or "identity").strip().lower()
     buffered = getattr(http_response, "fp", None)
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        # A response the server will close owns the socket (http.client hands it over from the connection);
+        # its buffered reader still reads from it.
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    coding = (response.headers.get("content-encoding") or "identity").strip().lower()
     if sock is not None:
         # urllib3 set the timeout its headers were awaited with (maybe shortened to a caller's deadline).
         sock.settimeout(read_timeout)

@@ -190,10 +190,9 @@ def test_a_complete_body_gives_its_connection_back_for_the_next_call(serve, http
 
 
 def test_a_connection_the_server_will_close_is_not_pooled(serve, http):
-    # http.client hands such a connection to its response (the body is then read through urllib3), and
-    # SocketBody.close checks will_close too: either way it must never serve the next call.
     server = serve(_chunked(_frame(b"one"), extra_headers=b"Connection: close\r\n"), _chunked(_frame(b"two")))
-    first = _open(http, server.url)
+    first = _open(http, server.url, idle_after=0.1)
+    assert isinstance(first, SocketBody)  # silences are reported on such a stream too
     assert _read_all(first) == b"one"
     first.close()
     assert _read_all(_open(http, server.url)) == b"two"
