@@ -90,9 +90,8 @@ def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttp
 
 
 class SSEBody:
-    """A stream's body. Django calls close() once the server has sent it all (or the client left):
-    only then is the run closed, so its bookkeeping follows the last chunk instead of delaying it, and a
-    client that hung up has its upstream closed at once."""
+    """A stream's body; Django calls close() once the server has sent it all or the client left, which
+    closes the run: a client that hung up has its upstream closed at once, and is recorded as such."""
 
     def __init__(self, chunks: Iterator[bytes], events: Iterator[RunEvent]) -> None:
         self._chunks, self._events = chunks, events
@@ -108,7 +107,8 @@ class SSEBody:
 
 
 def _chunks(run: ChatRun, events: Iterator[RunEvent], plan: ChatPlan, chunks: sse.ChunkFactory) -> Iterator[bytes]:
-    """SSE bytes for each event, ending with the outcome's (the run is closed by SSEBody.close)."""
+    """SSE bytes for each event. After the outcome's bytes it asks the run for more once, which writes the
+    run's bookkeeping before the body's terminating chunk: whoever read the body to its end sees it recorded."""
     out: list[bytes] = [chunks.role()]
     for event in events:
         if isinstance(event, Delta):
@@ -125,6 +125,4 @@ def _chunks(run: ChatRun, events: Iterator[RunEvent], plan: ChatPlan, chunks: ss
         if out:
             yield b"".join(out)
             out = []
-        if isinstance(event, Finished | Failed):
-            return  # without asking the run for more: that would run its bookkeeping before the last chunk
 

@@ -2,6 +2,39 @@
 from __future__ import annotations
 
 import pytest
+from django.core.management.base import CommandError
+from django.db import OperationalError
+from django.test.testcases import TransactionTestCase
+
+FLUSH_ATTEMPTS = 3
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_outlasts_a_gateway_still_writing():
+    """Retry a transactional test's flush that PostgreSQL aborted as a deadlock.
+
+    The gateway processes write a request's bookkeeping right after its response has gone out, so a test
+    that ends at that moment can have its TRUNCATE of every table meet that transaction, which locks the
+    same tables in another order; PostgreSQL then aborts one of the two. Retrying ours is all it takes.
+    """
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self):
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                return original(self)
+            except CommandError as error:
+                if attempt == FLUSH_ATTEMPTS or not _is_deadlock(error):
+                    raise
+
+    TransactionTestCase._fixture_teardown = teardown
+    yield
+    TransactionTestCase._fixture_teardown = original
+
+
+def _is_deadlock(error: BaseException) -> bool:
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, OperationalError) and "deadlock detected" in str(cause)
 
 
 @pytest.fixture

@@ -78,12 +78,15 @@ def test_deltas_that_arrive_together_go_out_in_one_write(api_key, pool_account, 
     assert len(writes) < content_chunks  # some writes carried several deltas
 
 
-def test_a_stream_is_recorded_after_its_last_chunk_has_gone_out(api_key, pool_account):
+def test_a_stream_is_recorded_after_done_and_before_its_body_ends(api_key, pool_account):
     account = pool_account()
     response = responses.stream(_plan(api_key[0], "stream it"), **_ids())
-    body = b"".join(response.streaming_content)
-    assert body.endswith(b"data: [DONE]\n\n")
-    assert not RequestLog.objects.exists() and Account.objects.get(pk=account.pk).success_count == 0
-    response.close()  # the server has written the terminating chunk
-    assert RequestLog.objects.get().stream
+    chunks = iter(response.streaming_content)
+    body = b""
+    while not body.endswith(b"data: [DONE]\n\n"):
+        body += next(chunks)
+    assert not RequestLog.objects.exists()  # [DONE] went out before any bookkeeping
+    assert list(chunks) == []  # the body ends (the server then writes its terminating chunk) ...
+    assert RequestLog.objects.get().stream  # ... once the success and the log row are written
     assert Account.objects.get(pk=account.pk).success_count == 1
+    response.close()
