@@ -30,10 +30,6 @@ class AssistStream:
                  account: str = "", on_auth_expired: Callable[[], None] | None = None) -> None:
         self._response = response
         self._body = open_body(response, idle_after=idle_after, read_timeout=read_timeout)
-        # Each BodyIdle is one socket timeout of this length; they add up to the silence so far.
-        self._idle_step = min(idle_after, read_timeout) if idle_after else read_timeout
-        self._read_timeout = read_timeout
-        self._silence = 0.0
         self._account = account
         self._on_auth_expired = on_auth_expired
         self._parser = ArrayStreamParser()
@@ -84,13 +80,8 @@ class AssistStream:
     def _pump(self) -> None:
         try:
             chunk = self._body.read() if not self._closed else b""
-        except BodyIdle:
-            self._silence += self._idle_step
-            if self._silence >= self._read_timeout - 1e-6:
-                self._fail(Unavailable(f"the stream was silent for {self._read_timeout:g} s", status=200,
-                                       reason="STREAM_READ"))
-            else:
-                self._pending.append(StreamIdle(self._silence))
+        except BodyIdle as idle:
+            self._pending.append(StreamIdle(idle.silent_for))
             return
         except _READ_ERRORS as exc:
             self._fail(Unavailable(f"stream read failed: {type(exc).__name__}", status=200,
@@ -99,7 +90,6 @@ class AssistStream:
         if not chunk:
             self._end_of_body()
             return
-        self._silence = 0.0
         try:
             elements = self._parser.feed(chunk)
         except StreamFormatError as exc:

@@ -27,6 +27,10 @@ MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) or trailer line lon
 class BodyIdle(Exception):
     """Nothing arrived within the idle interval; the body is intact and may be read again."""
 
+    def __init__(self, silent_for: float) -> None:
+        super().__init__(f"silent for {silent_for:g} s")
+        self.silent_for = silent_for
+
 
 class BodyBroken(OSError):
     """The body ended early or its framing is not HTTP/1.1."""
@@ -34,14 +38,19 @@ class BodyBroken(OSError):
 
 class ResponseBody(Protocol):
     def read(self) -> bytes:
-        """The next decoded bytes (as soon as any are there); b"" at the end. May raise BodyIdle."""
+        """The next decoded bytes (as soon as any are there); b"" at the end.
+
+        May raise BodyIdle (a silence of the idle interval, less than the read timeout in all) or
+        TimeoutError (silent for the read timeout).
+        """
 
     def close(self) -> None:
         """Give the connection back (complete body) or drop it; idempotent."""
 
 
 def open_body(response: requests.Response, *, idle_after: float | None, read_timeout: float) -> ResponseBody:
-    """The body of a streamed 200 response; reads raise BodyIdle after `idle_after` s of silence (if set)."""
+    """The body of a streamed 200 response; reads raise BodyIdle after each `idle_after` s of silence (if set),
+    and TimeoutError once the silence reaches `read_timeout`."""
     raw = response.raw
     http_response = getattr(raw, "_fp", None)  # the http.client response urllib3 wraps
     buffered = getattr(http_response, "fp", None)
@@ -57,11 +66,9 @@ def open_body(response: requests.Response, *, idle_after: float | None, read_tim
     if sock is None or buffered is None or coding not in _DECODERS or getattr(http_response, "chunk_left", None):
         return RawBody(response)
     leftover = _drain(buffered, sock)
-    if idle_after:
-        sock.settimeout(min(idle_after, read_timeout))
     length = None if http_response.chunked else http_response.length
     return SocketBody(response, sock, leftover, chunked=bool(http_response.chunked), length=length,
-                      decoder=_DECODERS[coding]())
+                      decoder=_DECODERS[coding](), idle_after=idle_after, read_timeout=read_timeout)
 
 
 def _drain(buffered, sock: socket.socket) -> bytes:
@@ -94,9 +101,14 @@ class SocketBody:
     """A response body read from its socket: chunked or sized framing, identity/gzip/deflate coding."""
 
     def __init__(self, response: requests.Response, sock: socket.socket, leftover: bytes, *, chunked: bool,
-                 length: int | None, decoder: _Decoder) -> None:
+                 length: int | None, decoder: _Decoder, idle_after: float | None, read_timeout: float) -> None:
         self._response = response
         self._sock = sock
+        # Each socket timeout is one idle step; they add up to the silence so far, which read_timeout bounds.
+        self._idle_step = min(idle_after, read_timeout) if idle_after else read_timeout
+        self._read_timeout = read_timeout
+        self._silence = 0.0
+        sock.settimeout(self._idle_step)
         self._buf = bytearray(leftover)
         self._chunked = chunked
         self._left = length  # sized: bytes still to come; chunked: of the current chunk (None: a size line next)
@@ -130,7 +142,11 @@ class SocketBody:
         try:
             data = self._sock.recv(RECV_SIZE)
         except TimeoutError:
-            raise BodyIdle from None
+            self._silence += self._idle_step
+            if self._silence >= self._read_timeout - 1e-6:
+                raise
+            raise BodyIdle(self._silence) from None
+        self._silence = 0.0
         if not data:
             if self._chunked or self._left:
                 raise BodyBroken("the connection closed before the end of the body")

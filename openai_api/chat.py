@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
 from accounts import pool as account_pool
 from accounts.dashboard import request_log_add
@@ -98,11 +99,9 @@ class ChatRun:
         self.outcome: RunEvent | None = None
         self.usage_chars = {"content": 0, "reasoning": 0}
         self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
-        self._wrapped_up = False
-        self._answered_by: Account | None = None  # the account that answered, recorded with the log row
         self._stream: AssistStream | None = None  # the upstream answer being relayed
 
-    def events(self) -> Iterator[RunEvent]:
+    def events(self) -> Generator[RunEvent, None, None]:
         """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
 
         The caller's thread reads the upstream itself (no hand-off per fragment). Closing the iterator early
@@ -110,19 +109,18 @@ class ChatRun:
         Every upstream call before the answer opens is bounded by the failover deadline.
         """
         try:
-            self.outcome = yield from self._run_attempts()
-        except GeneratorExit:
-            self.outcome = Failed(499, "client closed the request", code="client_closed")
-            self._wrap_up()
-            raise
-        except Exception:  # noqa: BLE001 - a crash must still end the client's stream
-            logger.exception("chat run crashed", extra={"request_id": self.plan.request_id})
-            self.outcome = Failed(500, "The server had an error while processing your request.",
-                                  code="internal_error")
-        try:
+            try:
+                self.outcome = yield from self._run_attempts()
+            except GeneratorExit:
+                self.outcome = Failed(499, "client closed the request", code="client_closed")
+                raise
+            except Exception:  # noqa: BLE001 - a crash must still end the client's stream
+                logger.exception("chat run crashed", extra={"request_id": self.plan.request_id})
+                self.outcome = Failed(500, "The server had an error while processing your request.",
+                                      code="internal_error")
             yield self.outcome
         finally:
-            self._wrap_up()  # after the client has the outcome, whether or not it asks for more
+            self._wrap_up()  # once: after the outcome went out (whether or not more is asked), or on a close
 
     def output_ready(self) -> bool:
         """Is the next piece of output already read, so asking for it will not wait on the upstream?"""
@@ -130,9 +128,6 @@ class ChatRun:
         return stream is not None and not self.buffered and stream.output_ready()
 
     def _wrap_up(self) -> None:
-        if self._wrapped_up:
-            return
-        self._wrapped_up = True
         self._bookkeep()
         spares = get_spare_sessions()
         if spares is not None and isinstance(self.outcome, Finished):
@@ -243,7 +238,6 @@ class ChatRun:
     def _finish(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
         final = attempt.final
         if final is not None and final.state == "SKIPPED":
-            self._succeeded(attempt.account)
             yield from self._flush()
             return Finished("content_filter")
         if final is not None and final.state == "FAILED":
@@ -259,7 +253,6 @@ class ChatRun:
                 attempt.text_chars += 1
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
-        self._succeeded(attempt.account)
         yield from self._flush()
         return Finished("stop")
 
@@ -276,10 +269,6 @@ class ChatRun:
     def _flush(self) -> Iterator[Delta]:
         buffer, self._buffer = self._buffer, []
         yield from buffer
-
-    def _succeeded(self, account: Account) -> None:
-        # Written with the log row, in one transaction, once the answer is out (see _bookkeep).
-        self._answered_by = account
 
     def _failed_for(self, error: UpstreamError, *, mid_stream: bool) -> Failed:
         if isinstance(error, PolicyBlocked):
@@ -319,25 +308,18 @@ class ChatRun:
             "latency_ms": round((time.monotonic() - self.started) * 1000)})
 
     def _bookkeep(self) -> None:
-        answered_by = self._answered_by
-        if answered_by is None:
-            self._record()
-            return
+        """The request-log row and, if the run finished, the answering account's success: one transaction."""
+        answered = isinstance(self.outcome, Finished)
         # The answer is complete by now: bookkeeping trouble (a locked or unreachable database) is
         # logged, never turned into an error at the end of an answer the client already has.
         try:
-            with transaction.atomic():  # one commit for both rows
-                account_pool.report_success(account=answered_by)
+            with transaction.atomic() if answered else nullcontext():
+                if answered:
+                    account_pool.report_success(account=self.account)
                 self._add_log_row()
-        except DatabaseError:
-            logger.exception("could not record the success and the request", extra={
-                "request_id": self.plan.request_id, "account_id": answered_by.pk})
-
-    def _record(self) -> None:
-        try:
-            self._add_log_row()
         except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
-            logger.exception("could not record the request", extra={"request_id": self.plan.request_id})
+            logger.exception("could not record the request", extra={
+                "request_id": self.plan.request_id, "account_id": self.account.pk if self.account else None})
 
     def _add_log_row(self) -> None:
         outcome = self.outcome

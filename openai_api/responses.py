@@ -1,7 +1,7 @@
 """Turn a ChatRun into the HTTP answer: an SSE stream or one chat.completion."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
@@ -57,7 +57,7 @@ def complete(plan: ChatPlan, *, completion_id: str, created: int) -> Response:
     return AfterSendResponse(body, after_send=events.close)
 
 
-def _collect(run: ChatRun, events: Iterator[RunEvent], plan: ChatPlan, *, completion_id: str,
+def _collect(run: ChatRun, events: Generator[RunEvent, None, None], plan: ChatPlan, *, completion_id: str,
              created: int) -> dict:
     content: list[str] = []
     reasoning: list[str] = []
@@ -82,47 +82,33 @@ def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttp
         events.close()
         raise RunFailed(first)
     chunks = sse.ChunkFactory(completion_id=completion_id, created=created, model=plan.model.id)
-    response = StreamingHttpResponse(SSEBody(_chunks(run, events, plan, chunks), events),
-                                     content_type="text/event-stream")
+    response = StreamingHttpResponse(_chunks(run, events, plan, chunks), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold chunks back
     return response
 
 
-class SSEBody:
-    """A stream's body; Django calls close() once the server has sent it all or the client left, which
-    closes the run: a client that hung up has its upstream closed at once, and is recorded as such."""
-
-    def __init__(self, chunks: Iterator[bytes], events: Iterator[RunEvent]) -> None:
-        self._chunks, self._events = chunks, events
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._chunks
-
-    def close(self) -> None:
-        try:
-            self._chunks.close()  # type: ignore[attr-defined]
-        finally:
-            self._events.close()  # type: ignore[attr-defined]
-
-
-def _chunks(run: ChatRun, events: Iterator[RunEvent], plan: ChatPlan, chunks: sse.ChunkFactory) -> Iterator[bytes]:
-    """SSE bytes for each event. After the outcome's bytes it asks the run for more once, which writes the
-    run's bookkeeping before the body's terminating chunk: whoever read the body to its end sees it recorded."""
+def _chunks(run: ChatRun, events: Generator[RunEvent, None, None], plan: ChatPlan,
+            chunks: sse.ChunkFactory) -> Iterator[bytes]:
+    """SSE bytes for each event. After the outcome's bytes the server asks for more once, which runs the
+    run's bookkeeping before the body's terminating chunk: whoever read the body to its end sees it recorded.
+    Closed early (the client left), it closes the run, and so the upstream, at once."""
     out: list[bytes] = [chunks.role()]
-    for event in events:
-        if isinstance(event, Delta):
-            out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
-            if run.output_ready():
-                continue  # the next delta came in the same read: one write for both (under load they pile up)
-        elif isinstance(event, Idle):
-            out.append(sse.KEEPALIVE)  # a long silence (thinking, media): keep proxies from cutting us
-        elif isinstance(event, Finished):
-            out += [chunks.finish(event.finish_reason), *([chunks.usage(_usage(plan, run))]
-                                                          if plan.include_usage else []), sse.DONE]
-        elif isinstance(event, Failed):
-            out += [sse.error_event(event.message, type=event.type, code=event.code), sse.DONE]
-        if out:
-            yield b"".join(out)
-            out = []
-
+    try:
+        for event in events:
+            if isinstance(event, Delta):
+                out.append(chunks.content(event.text) if event.kind == "content" else chunks.reasoning(event.text))
+                if run.output_ready():
+                    continue  # the next delta came in the same read: one write for both (under load they pile up)
+            elif isinstance(event, Idle):
+                out.append(sse.KEEPALIVE)  # a long silence (thinking, media): keep proxies from cutting us
+            elif isinstance(event, Finished):
+                out += [chunks.finish(event.finish_reason), *([chunks.usage(_usage(plan, run))]
+                                                              if plan.include_usage else []), sse.DONE]
+            elif isinstance(event, Failed):
+                out += [sse.error_event(event.message, type=event.type, code=event.code), sse.DONE]
+            if out:
+                yield b"".join(out)
+                out = []
+    finally:
+        events.close()

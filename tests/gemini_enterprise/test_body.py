@@ -16,7 +16,7 @@ import pytest
 import requests
 import responses
 
-from gemini_enterprise.body import BodyBroken, RawBody, SocketBody, open_body
+from gemini_enterprise.body import BodyBroken, BodyIdle, RawBody, SocketBody, open_body
 from tests.gemini_enterprise.body_reading import read_counting_idles
 
 Script = Callable[[socket.socket], None]
@@ -163,6 +163,24 @@ def test_a_silence_is_reported_and_reading_goes_on_without_losing_a_byte(serve, 
     server = serve(script)
     received, idles = read_counting_idles(_open(http, server.url, idle_after=0.1))
     assert received == b"hello" and idles >= 2
+
+
+def test_silences_add_up_to_the_read_timeout(serve, http):
+    def script(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n")
+        time.sleep(1.0)  # longer than the read timeout
+
+    server = serve(script)
+    body = _open(http, server.url, idle_after=0.1, read_timeout=0.35)
+    assert body.read() == b"hi"
+    reported = []
+    with pytest.raises(TimeoutError):
+        while True:
+            try:
+                body.read()
+            except BodyIdle as idle:
+                reported.append(round(idle.silent_for, 1))
+    assert reported == [0.1, 0.2, 0.3]
 
 
 def test_a_body_cut_short_is_broken(serve, http):
