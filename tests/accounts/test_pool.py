@@ -209,4 +209,10 @@ def test_two_processes_of_twenty_threads_share_the_accounts_fairly(make_account)
     assert sum(r["leased"] for r in results) == 1000 and all(r["none"] == 0 for r in results)
     shares = list(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("request_count", flat=True))
     assert sum(shares) == 1000
-    assert all(180 <= share <= 220 for share in shares), shares
+    # Forty leasers on five rows keep every row locked nearly all the time. SKIP LOCKED then hands out
+    # whichever row frees first, and a thread that loses the GIL (5 ms slices, against leases of about
+    # 1 ms) while holding a row costs that account its turns: on PostgreSQL, under a busy parallel suite,
+    # the shares spread about as much as random picks would (sd ~13 of 200). This bound is about 4 sd
+    # wide. A rotation that favours one account, or never rotates at all, is far outside it. Exact
+    # fairness under normal contention is pinned in tests/multi_instance.
+    assert all(150 <= share <= 250 for share in shares), shares
