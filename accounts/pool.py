@@ -1,8 +1,8 @@
 """The account pool: lease the least recently used healthy account, and learn from each outcome.
 
 All state lives in the database, so threads, gunicorn workers and separate machines share one pool.
-A lease is one short write transaction (no network inside it); outcomes are applied with F()
-expressions so concurrent reports never lose a count.
+A lease is one short write (one statement on PostgreSQL, one IMMEDIATE transaction on SQLite; no
+network inside it); outcomes are applied with F() expressions so concurrent reports never lose a count.
 """
 from __future__ import annotations
 
@@ -56,23 +56,18 @@ _ALL_LOCKED = Account()  # sentinel: candidates exist, but other transactions ho
 
 
 def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> Account | None:
-    sql, params = lease_select(exclude=exclude, now=now, wait=wait)
     connection = connections[Account.objects.db]
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            if not wait and connection.features.has_select_for_update_skip_locked:
-                if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, now)):
-                    return _ALL_LOCKED
-            return None
-        account = ACCOUNT_ROWS.build(row, connection)
-        # Leasing ends any cooldown that has run out: the account is plainly active again.
-        stamp = rawsql.db_datetime(now)
-        rawsql.execute("UPDATE accounts_account SET last_used_at = %s, ready_at = %s, "
-                       "request_count = request_count + 1, status = %s, cooldown_until = NULL WHERE id = %s",
-                       [stamp, stamp, AccountStatus.ACTIVE.value, account.pk])
+    if connection.vendor == "postgresql":
+        row = _pick_and_stamp(exclude, now, wait=wait)
+    else:
+        with transaction.atomic():  # IMMEDIATE on SQLite: the write lock is held from the SELECT on
+            row = _pick_then_stamp(exclude, now, wait=wait)
+    if row is None:
+        if not wait and connection.features.has_select_for_update_skip_locked:
+            if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, now)):
+                return _ALL_LOCKED
+        return None
+    account = ACCOUNT_ROWS.build(row, connection)  # the row as it was picked
     if account.status == AccountStatus.COOLING_DOWN:
         logger.info("account recovered from cooldown", extra={"account_id": account.pk})
     account.status, account.cooldown_until = AccountStatus.ACTIVE, None
@@ -81,7 +76,44 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool
     return account
 
 
+# Leasing ends any cooldown that has run out: the account is plainly active again.
+_STAMP = ("last_used_at = %s, ready_at = %s, request_count = {table}.request_count + 1, status = %s, "
+          "cooldown_until = NULL")
+
+
+def _stamp_params(now: datetime) -> list:
+    stamp = rawsql.db_datetime(now)
+    return [stamp, stamp, AccountStatus.ACTIVE.value]
+
+
+def _pick_then_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
+    """SELECT, then UPDATE the row found; the caller holds the transaction."""
+    sql, params = lease_select(exclude=exclude, now=now, wait=wait)
+    with connections[Account.objects.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is not None:
+            cursor.execute(f"UPDATE accounts_account SET {_STAMP.format(table='accounts_account')} WHERE id = %s",
+                           [*_stamp_params(now), row[_ID_INDEX]])
+    return row
+
+
+def _pick_and_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
+    """PostgreSQL: pick, lock and stamp in one statement, which returns the row as it was picked.
+
+    Against a server every statement is a round trip (0.3-0.5 ms on a busy box): BEGIN, SELECT, UPDATE
+    and COMMIT made the lease four of them, on the path of every completion.
+    """
+    pick, params = lease_select(exclude=exclude, now=now, wait=wait)
+    sql = (f"WITH picked AS ({pick}) UPDATE accounts_account AS leased SET {_STAMP.format(table='leased')} "
+           f"FROM picked WHERE leased.id = picked.id RETURNING {ACCOUNT_ROWS.qualified_columns('picked')}")
+    with connections[Account.objects.db].cursor() as cursor:
+        cursor.execute(sql, [*params, *_stamp_params(now)])
+        return cursor.fetchone()
+
+
 ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
+_ID_INDEX = ACCOUNT_ROWS.attnames.index("id")
 
 
 def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False

@@ -147,7 +147,7 @@ def _measure(leases: int, *, reconnect: bool) -> tuple[list[int], list[int]]:
 
 
 def _lease_sql() -> tuple[str, list]:
-    """The SELECT that lease_account() runs."""
+    """The SELECT by which lease_account() picks the account (on PostgreSQL, inside its one statement)."""
     from django.utils import timezone
 
     from accounts.pool import lease_select

@@ -56,6 +56,10 @@ class ModelRows[M: Model]:
         """SELECT of every concrete column, in field order, as build() expects them."""
         return f"SELECT {self.columns} FROM {self.table} WHERE {where} {tail}".rstrip()
 
+    def qualified_columns(self, alias: str) -> str:
+        """Every concrete column, in field order, prefixed with a table alias (for joins and RETURNING)."""
+        return ", ".join(f"{alias}.{f.column}" for f in self.fields)
+
     def build(self, row: Sequence[Any], connection: BaseDatabaseWrapper) -> M:
         """An instance from a row of all concrete columns, in field order."""
         values = list(row)

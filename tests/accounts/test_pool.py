@@ -49,6 +49,22 @@ def test_a_cooled_down_account_comes_back_by_itself(make_account):
     assert account.status == AccountStatus.ACTIVE and account.cooldown_until is None
 
 
+def test_the_leased_account_is_returned_as_stamped_and_its_recovery_logged(make_account, caplog):
+    account = make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=timezone.now() - timedelta(seconds=1),
+                           request_count=7)
+    now = timezone.now()
+    with caplog.at_level("INFO", logger="accounts.pool"):
+        leased = lease_account(now=now)
+    assert (leased.pk, leased.status, leased.cooldown_until, leased.request_count) == (
+        account.pk, AccountStatus.ACTIVE, None, 8)
+    assert leased.last_used_at == leased.ready_at == now
+    assert [r.account_id for r in caplog.records if r.getMessage() == "account recovered from cooldown"] == [
+        account.pk]
+    with caplog.at_level("INFO", logger="accounts.pool"):
+        lease_account()  # active already: nothing to report
+    assert len([r for r in caplog.records if r.getMessage() == "account recovered from cooldown"]) == 1
+
+
 def test_a_rested_account_rejoins_the_rotation_where_its_rest_ended(make_account):
     now = timezone.now()
     used_before = make_account(last_used_at=now - timedelta(minutes=10), ready_at=now - timedelta(minutes=10))
