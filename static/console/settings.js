@@ -21,6 +21,9 @@
     var chip = document.getElementById("proxy-chip");
     chip.textContent = config.proxy_enabled && config.proxy ? "In use" : config.proxy ? "Stored, off" : "Direct";
     chip.className = "chip" + (config.proxy_enabled && config.proxy ? " chip-on" : "");
+    // Disabled until the stored settings are in: typing earlier would be overwritten, and saving a form
+    // that never loaded would write its blanks over the stored values.
+    document.getElementById("settings-fields").disabled = false;
   }
 
   function settingsBody(form) {

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Account, AccountStatus, RequestLog
+from accounts.models import Account, AccountStatus, PoolSettings, RequestLog
 from gemini_enterprise.simulator import SimAccount
 from tests.console.conftest import PASSWORD
 
@@ -144,6 +144,21 @@ def test_import_a_config_file_and_see_its_problems_when_bad(logged_in, tmp_path)
     assert Account.objects.get(csesidx="5150").secure_c_ses == "imported-cookie"
     page.goto("/accounts/")
     account_row(page, "5150").locator(".badge", has_text="Active").wait_for()
+
+
+def test_the_settings_form_stays_disabled_until_the_stored_settings_are_in(logged_in):
+    page = logged_in
+    held = []
+    page.route("**/api/config", lambda route: held.append(route))  # the GET waits for the test
+    page.goto("/settings/")
+    cooldown = page.locator("#settings-form [name=cooldown_base_seconds]")
+    page.wait_for_function("() => document.readyState === 'complete'")
+    assert cooldown.is_disabled() and page.locator("#settings-save").is_disabled()
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    page.wait_for_function("() => !document.getElementById('settings-fields').disabled")
+    assert cooldown.input_value() == str(PoolSettings.load().cooldown_base_seconds)
 
 
 def test_settings_save_and_an_api_key_is_shown_once(logged_in):

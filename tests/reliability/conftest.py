@@ -159,6 +159,17 @@ def established_to(port: int) -> int:
     return count
 
 
+def served_connections(port: int) -> int:
+    """Accepted TCP connections on local port <port> not closed by the server yet (ESTABLISHED, CLOSE_WAIT)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state = fields[1], fields[3]
+        if state in ("01", "08") and local == f"0100007F:{port:04X}":
+            count += 1
+    return count
+
+
 # ---- talking to the gateway --------------------------------------------------------------------------
 
 

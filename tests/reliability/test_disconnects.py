@@ -17,6 +17,7 @@ from accounts.models import Account, AccountStatus, RequestLog
 from tests.reliability.conftest import (
     chat,
     established_to,
+    served_connections,
     start_gateway,
     thread_count,
     wait_until,
@@ -59,12 +60,19 @@ def _open_stream(gateway, key: str, text: str) -> socket.socket:
 
 
 def _baseline(gateway, key: str, sim) -> tuple[int, int, dict]:
-    """Warm the worker's thread pool and upstream connection pool, then read the gauges."""
+    """Warm the worker's thread pool and upstream connection pool, then read the gauges once they are still."""
     response = chat(gateway, key, "warm up", stream=True)
     assert response.status_code == 200
     (worker,) = worker_pids(gateway)
-    time.sleep(0.2)
-    return worker, thread_count(worker), sim.stats()
+    # gthread hands the warm-up connection's close to a pool thread too: were that still pending, the next
+    # request would find no idle thread and the pool would grow by one (not the stream's doing).
+    assert wait_until(lambda: served_connections(urlsplit(gateway.url).port) == 0, 10) is not None
+    readings = [thread_count(worker)]
+    while len(readings) < 3 or len(set(readings[-3:])) > 1:  # the spare-session thread may still be at work
+        time.sleep(0.1)
+        readings.append(thread_count(worker))
+        assert len(readings) < 100, f"the worker's thread count never settled: {readings}"
+    return worker, readings[-1], sim.stats()
 
 
 @pytest.mark.parametrize("silence", [False, True], ids=["while-streaming", "during-a-long-silence"])
