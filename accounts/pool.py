@@ -76,16 +76,6 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool
     return account
 
 
-# Leasing ends any cooldown that has run out: the account is plainly active again.
-_STAMP = ("last_used_at = %s, ready_at = %s, request_count = {table}.request_count + 1, status = %s, "
-          "cooldown_until = NULL")
-
-
-def _stamp_params(now: datetime) -> list:
-    stamp = rawsql.db_datetime(now)
-    return [stamp, stamp, AccountStatus.ACTIVE.value]
-
-
 def _pick_then_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
     """SELECT, then UPDATE the row found; the caller holds the transaction."""
     sql, params = lease_select(exclude=exclude, now=now, wait=wait)
@@ -93,8 +83,7 @@ def _pick_then_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is not None:
-            cursor.execute(f"UPDATE accounts_account SET {_STAMP.format(table='accounts_account')} WHERE id = %s",
-                           [*_stamp_params(now), row[_ID_INDEX]])
+            cursor.execute(_STAMP_BY_ID, [*_stamp_params(now), row[_ID_INDEX]])
     return row
 
 
@@ -105,15 +94,24 @@ def _pick_and_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: 
     and COMMIT made the lease four of them, on the path of every completion.
     """
     pick, params = lease_select(exclude=exclude, now=now, wait=wait)
-    sql = (f"WITH picked AS ({pick}) UPDATE accounts_account AS leased SET {_STAMP.format(table='leased')} "
-           f"FROM picked WHERE leased.id = picked.id RETURNING {ACCOUNT_ROWS.qualified_columns('picked')}")
     with connections[Account.objects.db].cursor() as cursor:
-        cursor.execute(sql, [*params, *_stamp_params(now)])
+        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *_stamp_params(now)])
         return cursor.fetchone()
+
+
+def _stamp_params(now: datetime) -> list:
+    stamp = rawsql.db_datetime(now)
+    return [stamp, stamp, AccountStatus.ACTIVE.value]
 
 
 ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
 _ID_INDEX = ACCOUNT_ROWS.attnames.index("id")
+# Leasing ends any cooldown that has run out: the account is plainly active again.
+_STAMP = ("last_used_at = %s, ready_at = %s, request_count = {table}.request_count + 1, status = %s, "
+          "cooldown_until = NULL")
+_STAMP_BY_ID = f"UPDATE accounts_account SET {_STAMP.format(table='accounts_account')} WHERE id = %s"
+_STAMP_PICKED = (f"UPDATE accounts_account AS leased SET {_STAMP.format(table='leased')} FROM picked "
+                 f"WHERE leased.id = picked.id RETURNING {ACCOUNT_ROWS.qualified_columns('picked')}")
 
 
 def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False

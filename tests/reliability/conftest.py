@@ -148,24 +148,27 @@ def thread_count(pid: int) -> int:
     raise AssertionError(f"no Threads: line for {pid}")
 
 
+ESTABLISHED, CLOSE_WAIT = "01", "08"  # TCP states as /proc/net/tcp writes them
+
+
 def established_to(port: int) -> int:
     """ESTABLISHED TCP connections whose remote end is 127.0.0.1:<port> (the client sides)."""
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        remote, state = fields[2], fields[3]
-        if state == "01" and remote == f"0100007F:{port:04X}":
-            count += 1
-    return count
+    return _loopback_sockets((ESTABLISHED,), remote_port=port)
 
 
 def served_connections(port: int) -> int:
     """Accepted TCP connections on local port <port> not closed by the server yet (ESTABLISHED, CLOSE_WAIT)."""
+    return _loopback_sockets((ESTABLISHED, CLOSE_WAIT), local_port=port)
+
+
+def _loopback_sockets(states: tuple[str, ...], *, local_port: int | None = None,
+                      remote_port: int | None = None) -> int:
+    """TCP sockets in one of `states` whose local and/or remote end is the given 127.0.0.1 port."""
     count = 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state = fields[1], fields[3]
-        if state in ("01", "08") and local == f"0100007F:{port:04X}":
+        local, remote, state = line.split()[1:4]
+        if state in states and (local_port is None or local == f"0100007F:{local_port:04X}") \
+                and (remote_port is None or remote == f"0100007F:{remote_port:04X}"):
             count += 1
     return count
 
