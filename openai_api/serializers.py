@@ -80,6 +80,17 @@ def _tool_calls_text(calls: Any) -> str:
     return "\n".join(lines)
 
 
+def _role(value: Any, param: str) -> str:
+    if not isinstance(value, str) or value not in ROLES:  # a list or dict is unhashable: no `in` on a set
+        _fail(param, f"role must be one of {', '.join(sorted(ROLES))}.")
+    return value
+
+
+def _require_some_content(messages: list[Message], param: str, message: str) -> None:
+    if not any(m.text.strip() or m.attachments for m in messages):
+        _fail(param, message)
+
+
 def parse_messages(raw: Any) -> list[Message]:
     """OpenAI `messages` into Message objects; errors name the exact param (messages[2].content[0].type)."""
     if not isinstance(raw, list) or not raw:
@@ -89,46 +100,56 @@ def parse_messages(raw: Any) -> list[Message]:
         param = f"messages[{index}]"
         if not isinstance(item, dict):
             _fail(param, "Each message must be an object with 'role' and 'content'.")
-        role = item.get("role")
-        if not isinstance(role, str) or role not in ROLES:  # a list or dict is unhashable: no `in` on a set
-            _fail(f"{param}.role", f"role must be one of {', '.join(sorted(ROLES))}.")
+        role = _role(item.get("role"), f"{param}.role")
         text, attachments = _parse_content(item.get("content"), f"{param}.content")
         if role == "assistant" and item.get("tool_calls"):
             text = "\n".join(filter(None, [text, _tool_calls_text(item["tool_calls"])]))
         name = item.get("name") if isinstance(item.get("name"), str) else None
         messages.append(Message(role=role, text=text, attachments=attachments, name=name))
-    if not any(m.text.strip() or m.attachments for m in messages):
-        _fail("messages", "The messages hold no text and no attachments.")
+    _require_some_content(messages, "messages", "The messages hold no text and no attachments.")
     return messages
 
 
+def _prompt_file(entry: Any, param: str) -> Attachment:
+    """One entry of a prompt's `files`; the attachment keeps the path the client sent (prompts[0].files[1].data)."""
+    if not isinstance(entry, dict):
+        _fail(param, "Each file needs 'data' (a data: URI) or 'file_id'.")
+    data, file_id = entry.get("data"), entry.get("file_id")
+    if isinstance(data, str) and data:
+        kind = "data_uri" if data.startswith("data:") else "url"
+        return Attachment(kind=kind, value=data, param=f"{param}.data")
+    if isinstance(file_id, str) and file_id:
+        return Attachment(kind="file_id", value=file_id, param=f"{param}.file_id")
+    if data is not None:
+        _fail(f"{param}.data", "data must be a data: URI (data:image/png;base64,...).")
+    _fail(param, "Each file needs 'data' (a data: URI) or 'file_id'.")
+    raise AssertionError  # unreachable: _fail raises
+
+
+def _prompt_message(item: Any, param: str) -> Message:
+    if not isinstance(item, dict):
+        _fail(param, "Each prompt must be an object with 'role' and 'text'.")
+    role = _role(item.get("role", "user"), f"{param}.role")
+    text = item.get("text")
+    if text is not None and not isinstance(text, str):
+        _fail(f"{param}.text", "text must be a string.")
+    files = item.get("files")
+    if files is not None and not isinstance(files, list):
+        _fail(f"{param}.files", "files must be a list.")
+    attachments = [_prompt_file(entry, f"{param}.files[{position}]") for position, entry in enumerate(files or [])]
+    return Message(role=role, text=text or "", attachments=attachments)
+
+
 def parse_prompts(raw: Any) -> list[Message]:
-    """The original tool's `prompts` format: [{"role", "text", "files": [{"data": "data:...", "type"}]}]."""
+    """The original tool's `prompts` format: [{"role", "text", "files": [{"data": "data:...", "type"}]}].
+
+    Parsed on its own rather than converted to `messages`, so every error names the field the client sent.
+    """
     if not isinstance(raw, list) or not raw:
         _fail("prompts", "prompts must be a non-empty list.")
-    converted = []
-    for index, item in enumerate(raw):
-        param = f"prompts[{index}]"
-        if not isinstance(item, dict):
-            _fail(param, "Each prompt must be an object with 'role' and 'text'.")
-        parts: list[dict] = [{"type": "text", "text": item.get("text") or ""}]
-        files = item.get("files") or []
-        if not isinstance(files, list):
-            _fail(f"{param}.files", "files must be a list.")
-        for position, entry in enumerate(files):
-            if isinstance(entry, dict) and isinstance(entry.get("data"), str):
-                parts.append({"type": "image_url", "image_url": {"url": entry["data"]}})
-            elif isinstance(entry, dict) and isinstance(entry.get("file_id"), str):
-                parts.append({"type": "file", "file_id": entry["file_id"]})
-            else:
-                _fail(f"{param}.files[{position}]", "Each file needs 'data' (a data: URI) or 'file_id'.")
-        converted.append({"role": item.get("role", "user"), "content": parts})
-    try:
-        return parse_messages(converted)
-    except serializers.ValidationError as exc:
-        # Re-label messages[i] as prompts[i] so the error points at what the client sent.
-        detail = {key.replace("messages", "prompts", 1): value for key, value in exc.detail.items()}
-        raise serializers.ValidationError(detail) from None
+    messages = [_prompt_message(item, f"prompts[{index}]") for index, item in enumerate(raw)]
+    _require_some_content(messages, "prompts", "The prompts hold no text and no files.")
+    return messages
 
 
 class LeanSerializer(serializers.Serializer):

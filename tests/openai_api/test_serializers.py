@@ -72,8 +72,31 @@ def test_stream_options_include_usage_only_when_streaming():
     ({"model": "m", "messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
      "messages[0].content[0]"),
     ({"model": "m", "messages": [{"role": "user", "content": ""}]}, "messages"),
-    ({"model": "m", "prompts": [{"role": "user", "text": "x", "files": [{"type": "image"}]}]}, "prompts[0].files[0]"),
     ({"model": "m", "messages": "hello"}, "messages"),
 ])
 def test_bad_bodies_name_the_offending_param(body, param):
     assert param in _errors(body)
+
+
+@pytest.mark.parametrize("prompts,param", [
+    ([{"role": "wizard", "text": "x"}], "prompts[0].role"),
+    ([{"role": "user", "text": 3}], "prompts[0].text"),
+    ([{"role": "user", "text": "x", "files": "a.png"}], "prompts[0].files"),
+    ([{"role": "user", "text": "x", "files": [{"type": "image"}]}], "prompts[0].files[0]"),
+    ([{"role": "user", "text": "x"}, {"role": "user", "text": "y", "files": [{"data": "", "type": "image"}]}],
+     "prompts[1].files[0].data"),
+    ([{"role": "user", "text": "x", "files": [{"data": 7}]}], "prompts[0].files[0].data"),
+    ([{"role": "user", "text": ""}], "prompts"),
+    ("hello", "prompts"),
+])
+def test_errors_in_the_prompts_format_name_the_field_the_client_sent(prompts, param):
+    errors = _errors({"model": "m", "prompts": prompts})
+    assert list(errors) == [param]
+    assert "messages" not in str(errors) and "content" not in str(errors)
+
+
+def test_prompts_attachments_keep_the_path_the_client_sent_for_later_errors():
+    prompts = [{"role": "user", "text": "Describe", "files": [{"data": PNG, "type": "image"}, {"file_id": "file-1"}]}]
+    message = _parse({"model": "m", "prompts": prompts})["parsed_messages"][0]
+    assert [(a.kind, a.param) for a in message.attachments] == [
+        ("data_uri", "prompts[0].files[0].data"), ("file_id", "prompts[0].files[1].file_id")]
