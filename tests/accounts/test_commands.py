@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import re
+import shlex
+import subprocess
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -48,6 +52,19 @@ def test_firstrun_creates_an_admin_and_a_key_once():
     call_command("firstrun", stdout=again)
     assert again.getvalue() == ""
     assert ApiKey.objects.count() == 1
+
+
+def test_firstrun_prints_a_change_password_command_that_runs_as_shown(tmp_path):
+    out = io.StringIO()
+    call_command("firstrun", stdout=out)
+    command = re.search(r"Change the password with: (.+)", out.getvalue()).group(1)
+    argv = shlex.split(command)
+    assert argv[-2:] == ["changepassword", "admin"] and argv[0] != "python"
+    # The same interpreter and manage.py, asked for the subcommand's help (the real one would prompt).
+    env = {**os.environ, "GEMPOOL_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([*argv[:-1], "--help"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "changepassword" in result.stdout
 
 
 def test_a_revoked_key_no_longer_verifies(api_key):

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
+import sys
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -31,6 +34,25 @@ class Command(BaseCommand):
             "gempool first start: these are shown once. Store them now.",
             f"  Console / admin login : {username} / {password}   ({url})",
             f"  API key (for /v1)     : {raw}",
-            "  Change the password with: python manage.py changepassword " + username,
+            f"  Change the password with: {manage_command()} changepassword {shlex.quote(username)}",
             banner,
         ]))
+
+
+def manage_command() -> str:
+    """`manage.py` run by the interpreter running now, as a command that works from the current directory.
+
+    A bare `python` is often another interpreter without Django (scripts/start installs into .venv), so the
+    banner names this one: `.venv/bin/python manage.py` after scripts/start.
+    """
+    python = _from_here(sys.executable) if sys.executable else "python"
+    if "/" not in python:
+        python = "./" + python  # a bare name would be looked up on PATH
+    return f"{shlex.quote(python)} {shlex.quote(_from_here(str(settings.BASE_DIR / 'manage.py')))}"
+
+
+def _from_here(path: str) -> str:
+    # abspath, not resolve(): .venv/bin/python is a symlink to a base interpreter that lacks the packages.
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith("..") else relative
