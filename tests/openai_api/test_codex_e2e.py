@@ -20,7 +20,8 @@ MODEL = "gemini-2.5-flash"
 pytestmark = [
     pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue"),
     pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: Codex CLI cannot run"),
-    pytest.mark.skipif(not CODEX.exists(), reason="Codex CLI is not installed (npm ci in tools/codex, or scripts/test)"),
+    pytest.mark.skipif(not CODEX.exists(),
+                       reason="Codex CLI is not installed (npm ci in tools/codex, or scripts/test)"),
 ]
 
 

@@ -148,3 +148,67 @@ def test_the_raw_stream_names_each_event_and_the_request_log_says_responses(gate
         name, data = block.split("\n")
         assert name == "event: " + json.loads(data.removeprefix("data: "))["type"]
     assert wait_until(lambda: RequestLog.objects.filter(endpoint="responses", stream=True).exists(), 5) is not None
+
+
+WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                               "required": ["city"], "additionalProperties": False}}
+CALL_WEATHER = '[[sim:call=get_weather:{"city": "Oslo"}]]'
+
+
+def test_a_full_tool_loop_calls_then_answers_with_the_result(openai_client, pool_account):
+    pool_account()
+    first = openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL],
+                                           input=f"{CALL_WEATHER} What is the weather in Oslo?")
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert len(calls) == 1 and first.status == "completed"
+    call = calls[0]
+    assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
+    assert call.call_id.startswith("call_") and call.id.startswith("fc_")
+    assert "<<CALL_" not in first.output_text  # the markup never reaches the client
+    second = openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL], previous_response_id=first.id,
+                                            input=[{"type": "function_call_output", "call_id": call.call_id,
+                                                    "output": "Sunny, 21 C"}])
+    assert not [item for item in second.output if item.type == "function_call"]
+    assert "Sunny, 21 C" in second.output_text
+
+
+def test_a_tool_loop_without_storage_resends_the_history(openai_client, pool_account):
+    pool_account()
+    question = {"role": "user", "content": f"{CALL_WEATHER} Weather?"}
+    first = openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL], input=[question], store=False)
+    call = next(item for item in first.output if item.type == "function_call")
+    history = [question, *[item.model_dump(exclude_none=True) for item in first.output],
+               {"type": "function_call_output", "call_id": call.call_id, "output": "Rain"}]
+    second = openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL], input=history, store=False)
+    assert "Rain" in second.output_text and second.output[-1].type == "message"
+
+
+def test_a_streamed_call_sends_function_call_argument_events(openai_client, pool_account):
+    pool_account()
+    events = list(openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL], stream=True,
+                                                  input=f"{CALL_WEATHER} Weather?"))
+    types = [event.type for event in events]
+    start = next(i for i, e in enumerate(events)
+                 if e.type == "response.output_item.added" and e.item.type == "function_call")
+    assert types[start:start + 4] == ["response.output_item.added", "response.function_call_arguments.delta",
+                                      "response.function_call_arguments.done", "response.output_item.done"]
+    assert json.loads(events[start + 2].arguments) == {"city": "Oslo"}
+    assert types[-1] == "response.completed"
+    assert [item.type for item in events[-1].response.output if item.type == "function_call"] == ["function_call"]
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert "<<CALL_" not in text and "get_weather" not in text
+
+
+def test_a_required_call_the_model_never_makes_is_an_error(openai_client, pool_account):
+    pool_account()
+    with pytest.raises(openai.APIError):
+        openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL], tool_choice="required",
+                                       input=f"{CALL_WEATHER}[[sim:call_prose]][[sim:call_stubborn]] Weather?")
+
+
+def test_a_bad_tool_schema_is_a_400_naming_it(openai_client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client.responses.create(model=MODEL, input="x", tools=[
+            {**WEATHER_TOOL, "parameters": {"type": "object", "properties": 3}}])
+    assert caught.value.body["param"] == "tools[0].parameters"

@@ -31,8 +31,25 @@ def test_it_accepts_easy_messages_typed_messages_and_tool_history():
     messages = to_messages(items, instructions="You help.")
     assert [(m.role, m.text, m.name) for m in messages] == [
         ("system", "You help.", None), ("developer", "Be brief.", None), ("user", "Weather?", None),
-        ("assistant", '[called tool weather with {"city": "Oslo"}]', None), ("tool", "sunny", "weather")]
-    assert render_query(messages).endswith("Tool result [weather]: sunny\n\nAssistant:")
+        ("assistant", '<tool_call_record id="call_1" name="weather">{"city":"Oslo"}</tool_call_record>', None),
+        ("tool", '<tool_result call_id="call_1" name="weather">\nsunny\n</tool_result>', "weather")]
+    assert render_query(messages).endswith("sunny\n</tool_result>\n\nAssistant:")
+
+
+def test_parallel_calls_join_the_assistant_turn_that_made_them():
+    items = parse_input([
+        {"role": "assistant", "content": "Checking both."},
+        {"type": "function_call", "call_id": "a", "name": "f", "arguments": "{}"},
+        {"type": "function_call", "call_id": "b", "name": "g", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "b", "output": "2"},
+        {"type": "function_call_output", "call_id": "a", "output": "1"},
+    ])
+    messages = to_messages(items, instructions=None)
+    assert [m.role for m in messages] == ["assistant", "tool", "tool"]
+    assert messages[0].text.splitlines() == [
+        "Checking both.", '<tool_call_record id="a" name="f">{}</tool_call_record>',
+        '<tool_call_record id="b" name="g">{}</tool_call_record>']
+    assert [m.name for m in messages[1:]] == ["g", "f"]
 
 
 def test_image_and_file_parts_become_attachments():
