@@ -151,6 +151,8 @@ GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum
 GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
+# Stored Responses API answers (GET /v1/responses/{id}, previous_response_id); OpenAI keeps them 30 days.
+GEMPOOL_RESPONSE_RETENTION_DAYS = env_int("GEMPOOL_RESPONSE_RETENTION_DAYS", 30, minimum=1)
 
 # CORS applies to the OpenAI-compatible API only; the management API is same-origin.
 CORS_URLS_REGEX = r"^/(v1/|image/|health$)"

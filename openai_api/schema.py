@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 
+from openai_api.responses_api.serializers import ResponseRequestSerializer
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 ERROR_ENVELOPE = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"message", "type", "param", "code"}}')
@@ -39,5 +40,12 @@ def openai_json(summary: str):
 chat_completions = extend_schema(
     summary="Create a chat completion (OpenAI-compatible; stream=true answers text/event-stream)",
     request=ChatCompletionRequestSerializer,
+    responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
+)
+
+create_response = extend_schema(
+    summary="Create a model response (OpenAI Responses API; stream=true answers text/event-stream with "
+            "response.* events)",
+    request=ResponseRequestSerializer,
     responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
 )

@@ -12,7 +12,11 @@ from gempool_site.auth import ApiKeyAuthentication, HasApiKey
 from gempool_site.negotiation import JsonWhateverTheAccept
 from gempool_site.throttles import ApiKeyRateThrottle
 from openai_api import responses, services
-from openai_api.schema import chat_completions, openai_json
+from openai_api.responses_api import face as responses_face
+from openai_api.responses_api.plan import response_plan_build
+from openai_api.responses_api.serializers import ResponseRequestSerializer
+from openai_api.responses_api.store import stored_response_delete, stored_response_get
+from openai_api.schema import chat_completions, create_response, openai_json
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 
@@ -48,6 +52,28 @@ class ChatCompletionsView(OpenAIView):
         if plan.stream:
             return responses.stream(plan, completion_id=completion_id, created=created)
         return responses.complete(plan, completion_id=completion_id, created=created)
+
+
+class ResponsesView(OpenAIView):
+    @create_response
+    def post(self, request: Request):
+        serializer = ResponseRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = response_plan_build(data=serializer.validated_data, api_key=request.auth,
+                                   request_base_url=request.build_absolute_uri("/"))
+        if plan.run.stream:
+            return responses_face.stream(plan)
+        return responses_face.complete(plan)
+
+
+class ResponseDetailView(OpenAIView):
+    @openai_json("A stored response (Responses API), for the key that created it")
+    def get(self, request: Request, response_id: str) -> Response:
+        return Response(stored_response_get(response_id=response_id, api_key=request.auth).body)
+
+    @openai_json("Delete a stored response")
+    def delete(self, request: Request, response_id: str) -> Response:
+        return Response(stored_response_delete(response_id=response_id, api_key=request.auth))
 
 
 class StatusView(OpenAIView):
