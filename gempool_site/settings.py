@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "models_catalog",
     "files_app",
     "openai_api",
+    "anthropic_api",
     "console",
 ]
 

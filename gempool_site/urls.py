@@ -10,6 +10,7 @@ from gempool_site.middleware import make_error_handlers
 
 # Most requests are /v1 calls and URL resolution tries patterns in order: those come first.
 urlpatterns = [
+    path("v1/", include("anthropic_api.urls")),
     path("v1/", include("openai_api.urls")),
     path("v1/", include("files_app.urls")),
     path("admin/", admin.site.urls),

@@ -105,6 +105,7 @@ class ChatRun:
         self._stream: AssistStream | None = None  # the upstream answer being relayed
         self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
         self.tool_calls = 0
+        self._answered_early = False  # the face had all it wanted (a stop sequence) and closed the run
 
     def events(self) -> Generator[RunEvent, None, None]:
         """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
@@ -117,7 +118,8 @@ class ChatRun:
             try:
                 self.outcome = yield from self._run_attempts()
             except GeneratorExit:
-                self.outcome = Failed(499, "client closed the request", code="client_closed")
+                self.outcome = Finished("stop") if self._answered_early else \
+                    Failed(499, "client closed the request", code="client_closed")
                 raise
             except Exception:  # noqa: BLE001 - a crash must still end the client's stream
                 logger.exception("chat run crashed", extra={"request_id": self.plan.request_id})
@@ -126,6 +128,11 @@ class ChatRun:
             yield self.outcome
         finally:
             self._wrap_up()  # once: after the outcome went out (whether or not more is asked), or on a close
+
+    def end_early(self) -> None:
+        """The face has the whole answer it will send (a stop sequence matched): closing the events after
+        this records the run as answered, not as a client that went away."""
+        self._answered_early = True
 
     def output_ready(self) -> bool:
         """Is the next piece of output already read, so asking for it will not wait on the upstream?"""

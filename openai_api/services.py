@@ -41,8 +41,10 @@ def models_list() -> dict:
         "enabled = %s", [True], tail="ORDER BY sort_order, id")]}
 
 
-def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str) -> ChatPlan:
-    """Resolve the model and attachments and render the conversation, before any upstream call."""
+def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str,
+                    endpoint: str = "chat") -> ChatPlan:
+    """Resolve the model and attachments and render the conversation, before any upstream call.
+    `endpoint` names the API face in the request log (chat, messages)."""
     model = model_resolve(model_id=data["model"])
     messages = data["parsed_messages"]
     attachments = resolve_attachments(messages, owner=api_key)
@@ -60,6 +62,7 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
         api_key=api_key,
         pool=pool,
         tool_emulation=tools,
+        endpoint=endpoint,
     )
 
 

@@ -1,0 +1,49 @@
+"""Anthropic's Messages API: parse, call one service, shape the answer."""
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from anthropic_api import face
+from anthropic_api.auth import AnthropicKeyAuthentication
+from anthropic_api.errors import anthropic_exception_handler
+from anthropic_api.plan import messages_plan_build, messages_token_count
+from anthropic_api.request import parse_messages_request
+from anthropic_api.schema import count_tokens_schema, create_message_schema
+from anthropic_api.shapes import new_message_id
+from gempool_site.auth import HasApiKey
+from gempool_site.negotiation import JsonWhateverTheAccept
+from gempool_site.throttles import ApiKeyRateThrottle
+
+
+class AnthropicView(APIView):
+    """`x-api-key` or Bearer API key, the per-key rate limit of every /v1 route, Anthropic's error envelope.
+    The `anthropic-version` and `anthropic-beta` headers are accepted; nothing depends on them."""
+
+    authentication_classes = [AnthropicKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [ApiKeyRateThrottle]
+    content_negotiation_class = JsonWhateverTheAccept
+
+    def get_exception_handler(self):
+        return anthropic_exception_handler
+
+
+class MessagesView(AnthropicView):
+    @create_message_schema
+    def post(self, request: Request):
+        parsed = parse_messages_request(request.data)
+        plan = messages_plan_build(request=parsed, api_key=request.auth,
+                                   request_base_url=request.build_absolute_uri("/"))
+        message_id = new_message_id()
+        if parsed.stream:
+            return face.stream(plan, parsed, message_id=message_id)
+        return face.complete(plan, parsed, message_id=message_id)
+
+
+class CountTokensView(AnthropicView):
+    @count_tokens_schema
+    def post(self, request: Request) -> Response:
+        parsed = parse_messages_request(request.data, count_only=True)
+        return Response({"input_tokens": messages_token_count(request=parsed)})
