@@ -135,8 +135,8 @@ class PoolSettingsForm(SecretReplaceForm):
 
     class Meta:
         model = PoolSettings
-        fields = ["proxy_url", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
-                  "cooldown_max_seconds", "unavailable_rest_seconds"]
+        fields = ["proxy_url", "proxy_enabled", "proxy_test_url", "image_base_url", "default_model",
+                  "cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds"]
 
 
 @admin.register(PoolSettings)

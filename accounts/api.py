@@ -167,13 +167,13 @@ class ConfigImportView(APIView):
     def post(self, request: Request) -> Response:
         dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
         try:
-            config = config_parse_bytes(self._raw(request))
+            # Import checks what only the stored catalogue can tell (alias clashes), undoing itself if so.
+            summary = config_import(config=config_parse_bytes(self._raw(request)), dry_run=dry_run)
         except ConfigInvalid as exc:
             body = error_body("The config is invalid; nothing was changed. " + "; ".join(exc.problems[:5]),
                               code="invalid_config")
             body["error"]["problems"] = exc.problems
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        summary = config_import(config=config, dry_run=dry_run)
         logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run})
         return Response({"dry_run": summary.dry_run, "accounts_created": summary.accounts_created,
                          "accounts_updated": summary.accounts_updated, "models_created": summary.models_created,

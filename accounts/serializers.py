@@ -99,9 +99,17 @@ class PoolSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PoolSettings
-        fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
-                  "cooldown_max_seconds", "unavailable_rest_seconds", "updated_at"]
+        fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "default_model",
+                  "cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds", "updated_at"]
         read_only_fields = ["updated_at"]
+
+    def validate_default_model(self, value: str) -> str:
+        from models_catalog.services import model_lookup
+
+        value = value.strip()
+        if value and model_lookup(name=value) is None:
+            raise serializers.ValidationError(f"{value!r} is not an enabled model id or alias in the catalogue.")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         pool: PoolSettings = self.instance

@@ -22,7 +22,8 @@ class ModelListView(APIView):
 
     @extend_schema(responses=ModelConfigSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(ModelConfigSerializer(ModelConfig.objects.order_by("sort_order", "id"), many=True).data)
+        models = ModelConfig.objects.order_by("sort_order", "id").prefetch_related("alias_rows")
+        return Response(ModelConfigSerializer(models, many=True).data)
 
     @extend_schema(request=ModelConfigSerializer, responses={201: ModelConfigSerializer})
     def post(self, request: Request) -> Response:

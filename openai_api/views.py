@@ -38,7 +38,7 @@ class ModelListView(OpenAIView):
 class ModelDetailView(OpenAIView):
     @openai_json("One enabled model")
     def get(self, request: Request, model_id: str) -> Response:
-        return Response(services.model_as_openai(services.model_resolve(model_id=model_id)))
+        return Response(services.model_detail(model_id=model_id))
 
 
 class ChatCompletionsView(OpenAIView):

@@ -1,4 +1,4 @@
-/* Settings: pool settings (proxy + test, media links, cooldowns), import / export, API keys. */
+/* Settings: pool settings (proxy + test, media links, default model, cooldowns), import / export, API keys. */
 (function () {
   "use strict";
   var gp = window.gp, el = gp.el;
@@ -17,6 +17,7 @@
     form.elements.proxy_clear.closest("label").hidden = !config.proxy;
     form.elements.proxy_test_url.value = config.proxy_test_url;
     form.elements.image_base_url.value = config.image_base_url;
+    form.elements.default_model.value = config.default_model;
     NUMBERS.forEach(function (name) { form.elements[name].value = config[name]; });
     var chip = document.getElementById("proxy-chip");
     chip.textContent = config.proxy_enabled && config.proxy ? "In use" : config.proxy ? "Stored, off" : "Direct";
@@ -30,7 +31,8 @@
     var body = {
       proxy_enabled: form.elements.proxy_enabled.checked,
       proxy_test_url: form.elements.proxy_test_url.value.trim(),
-      image_base_url: form.elements.image_base_url.value.trim()
+      image_base_url: form.elements.image_base_url.value.trim(),
+      default_model: form.elements.default_model.value.trim()
     };
     var proxy = form.elements.proxy.value.trim();
     if (proxy) { body.proxy = proxy; } else if (form.elements.proxy_clear.checked) { body.proxy = ""; }
