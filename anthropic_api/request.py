@@ -97,7 +97,8 @@ def _conversation(value: Any) -> list[Message]:
         if not isinstance(item, dict):
             fail(param, "Each message must be an object with 'role' and 'content'.")
         role = item.get("role")
-        if role not in ("user", "assistant"):
+        # Claude Code also sends system messages between the turns (a beta); they join the system prompt.
+        if role not in ("user", "assistant", "system"):
             fail(f"{param}.role", "role must be 'user' or 'assistant'.")
         messages += _turn(role, item.get("content"), f"{param}.content")
     if not any(m.text.strip() or m.attachments or m.tool_calls for m in messages if m.role != "system"):
@@ -291,7 +292,8 @@ def _stop_sequences(value: Any) -> tuple[str, ...]:
 
 
 def _thinking(value: Any) -> bool:
-    """`{"type": "enabled", "budget_tokens": N}` (or "adaptive") shows the model's thoughts; "disabled" hides them."""
+    """`{"type": "enabled", "budget_tokens": N}` (or "adaptive") shows the model's thoughts; "disabled" hides
+    them, and so does `"display": "omitted"` (the client asks not to be sent them)."""
     if value is None:
         return False
     kind = value.get("type") if isinstance(value, dict) else None
@@ -300,4 +302,4 @@ def _thinking(value: Any) -> bool:
     budget = value.get("budget_tokens")
     if kind == "enabled" and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
         fail("thinking.budget_tokens", "budget_tokens must be a positive integer.")
-    return kind != "disabled"
+    return kind != "disabled" and value.get("display") != "omitted"

@@ -1,6 +1,8 @@
 """Anthropic's Messages API: parse, call one service, shape the answer."""
 from __future__ import annotations
 
+import logging
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +17,8 @@ from anthropic_api.shapes import new_message_id
 from gempool_site.auth import HasApiKey
 from gempool_site.negotiation import JsonWhateverTheAccept
 from gempool_site.throttles import ApiKeyRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class AnthropicView(APIView):
@@ -34,6 +38,7 @@ class MessagesView(AnthropicView):
     @create_message_schema
     def post(self, request: Request):
         parsed = parse_messages_request(request.data)
+        _log_request(request, parsed)
         plan = messages_plan_build(request=parsed, api_key=request.auth,
                                    request_base_url=request.build_absolute_uri("/"))
         message_id = new_message_id()
@@ -47,3 +52,13 @@ class CountTokensView(AnthropicView):
     def post(self, request: Request) -> Response:
         parsed = parse_messages_request(request.data, count_only=True)
         return Response({"input_tokens": messages_token_count(request=parsed)})
+
+
+def _log_request(request: Request, parsed) -> None:
+    """What a client asks for (never content): which model names, options and betas tools like Claude Code
+    send is what an operator needs to set aliases and a default model."""
+    logger.info("messages request", extra={
+        "model": parsed.model, "stream": parsed.stream, "messages": len(parsed.messages),
+        "tools": len(parsed.tool_request.tools) if parsed.tool_request else 0, "thinking": parsed.thinking,
+        "stop_sequences": len(parsed.stop_sequences), "anthropic_version": request.headers.get("anthropic-version"),
+        "anthropic_beta": request.headers.get("anthropic-beta"), "user_agent": request.headers.get("user-agent")})
