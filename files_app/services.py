@@ -25,7 +25,9 @@ from django.utils import timezone
 
 from files_app import content_types, storage
 from files_app.media import (
+    media_await_listed,
     media_fetch_generated,
+    media_open,
     media_prune,
     media_prune_if_due,
     media_store,
@@ -47,7 +49,9 @@ __all__ = [
     "INLINE_PURPOSE",
     "data_uri_decode",
     "fetch_image_url",
+    "media_await_listed",
     "media_fetch_generated",
+    "media_open",
     "media_prune",
     "media_prune_if_due",
     "media_store",

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as default_cors_headers
+
 from gempool_site.env import (
     database_from_url,
     env_bool,
@@ -144,6 +146,10 @@ GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum
 # One session per account created ahead of its next request (0 turns it off); older spares are not used.
 GEMPOOL_SPARE_SESSION_MAX_AGE = env_float("GEMPOOL_SPARE_SESSION_MAX_AGE", 300.0, minimum=0, maximum=3600)
 GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
+# Images the upstream lists late (generation can outlive the answer): how long /v1/images waits for them per
+# account, polling the session's generated files every GEMPOOL_IMAGE_POLL_INTERVAL seconds.
+GEMPOOL_IMAGE_WAIT_SECONDS = env_float("GEMPOOL_IMAGE_WAIT_SECONDS", 60.0, minimum=0, maximum=600)
+GEMPOOL_IMAGE_POLL_INTERVAL = env_float("GEMPOOL_IMAGE_POLL_INTERVAL", 2.0, minimum=0.05, maximum=60)
 GEMPOOL_MEDIA_RETENTION_HOURS = env_float("GEMPOOL_MEDIA_RETENTION_HOURS", 72.0, minimum=0.01)
 GEMPOOL_MEDIA_PRUNE_INTERVAL = env_float("GEMPOOL_MEDIA_PRUNE_INTERVAL", 600.0, minimum=10)
 GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum=1, maximum=120)
@@ -160,6 +166,9 @@ CORS_URLS_REGEX = r"^/(v1/|image/|health$)"
 CORS_ALLOWED_ORIGINS = [o for o in env_list("GEMPOOL_CORS_ORIGINS", ["*"]) if o != "*"]
 CORS_ALLOW_ALL_ORIGINS = env_list("GEMPOOL_CORS_ORIGINS", ["*"]) == ["*"]
 CORS_ALLOW_CREDENTIALS = False
+# Browser clients of the Anthropic face send its key and version headers (the SDK's browser mode adds the last).
+CORS_ALLOW_HEADERS = (*default_cors_headers, "x-api-key", "anthropic-version", "anthropic-beta",
+                      "anthropic-dangerous-direct-browser-access")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

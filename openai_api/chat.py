@@ -42,7 +42,7 @@ from gemini_enterprise.types import (
 )
 from gempool_site.db import release_connections
 from models_catalog.models import ModelConfig
-from openai_api.run_events import IDLE, Delta, Failed, Finished, Opened, RunEvent
+from openai_api.run_events import IDLE, Delta, Failed, Finished, MediaReady, Opened, RunEvent
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +62,13 @@ class ChatPlan:
     pool: PoolSettings  # read once, while planning: the run reuses it
     tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
     endpoint: str = "chat"  # the API face, as the request log records it ("chat" | "responses")
+    media_required: bool = False  # the answer must bring images (/v1/images): an answer without is retried
+    tools_override: ToolsSpec | None = None  # upstream tools other than the model's own (images: image only)
 
     @property
     def tools(self) -> ToolsSpec:
+        if self.tools_override is not None:
+            return self.tools_override
         return ToolsSpec(web_grounding=self.model.web_grounding, image_generation=self.model.image_generation,
                          video_generation=self.model.video_generation)
 
@@ -73,6 +77,14 @@ class _EmptyAnswer(Unavailable):
     """The upstream finished without text or media (DR/GO see thought-only answers): try another account."""
 
     account_fault = False
+
+
+class _NoMedia(_EmptyAnswer):
+    """An answer that had to bring an image came without one, even after waiting for late listings."""
+
+    @property
+    def kind(self) -> str:
+        return "no_image"
 
 
 @dataclass
@@ -257,6 +269,8 @@ class ChatRun:
             return Finished("content_filter")
         if final is not None and final.state == "FAILED":
             raise Unavailable("the upstream reported the answer as FAILED", status=200, reason="FAILED")
+        if self.plan.media_required:
+            return (yield from self._finish_media(attempt, client, creds, session))
         if attempt.files:
             media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
                                                 session=attempt.session_path or session, files=attempt.files)
@@ -271,6 +285,23 @@ class ChatRun:
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
         yield from self._flush()
+        return Finished("stop")
+
+    # ---- answers that must bring media (/v1/images) ------------------------------------------------
+
+    def _finish_media(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
+        """The answer's images, waiting for ones the upstream lists late; none at all is _NoMedia, which
+        moves the run to another account (with a fresh deadline: this account did answer)."""
+        session_path = attempt.session_path or session
+        generated = attempt.files or files.media_await_listed(
+            client=client, creds=creds, session=session_path, wait=settings.GEMPOOL_IMAGE_WAIT_SECONDS,
+            interval=settings.GEMPOOL_IMAGE_POLL_INTERVAL)
+        media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
+                                            session=session_path, files=generated) if generated else []
+        if not media:
+            self.deadline = time.monotonic() + settings.GEMPOOL_FAILOVER_DEADLINE
+            raise _NoMedia("the answer came without an image", status=200, reason="NO_IMAGE")
+        yield MediaReady(media=tuple(media))
         return Finished("stop")
 
     # ---- emulated tool calls ---------------------------------------------------------------------

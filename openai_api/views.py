@@ -4,19 +4,21 @@ from __future__ import annotations
 import time
 
 from django.http import JsonResponse
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gempool_site.auth import ApiKeyAuthentication, HasApiKey
+from gempool_site.exceptions import InvalidRequest
 from gempool_site.negotiation import JsonWhateverTheAccept
 from gempool_site.throttles import ApiKeyRateThrottle
-from openai_api import responses, services
+from openai_api import images, responses, services
 from openai_api.responses_api import face as responses_face
 from openai_api.responses_api.plan import response_plan_build
 from openai_api.responses_api.serializers import ResponseRequestSerializer
 from openai_api.responses_api.store import stored_response_delete, stored_response_get
-from openai_api.schema import chat_completions, create_response, openai_json
+from openai_api.schema import chat_completions, create_image, create_response, edit_image, openai_json
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 
@@ -74,6 +76,31 @@ class ResponseDetailView(OpenAIView):
     @openai_json("Delete a stored response")
     def delete(self, request: Request, response_id: str) -> Response:
         return Response(stored_response_delete(response_id=response_id, api_key=request.auth))
+
+
+class ImageGenerationsView(OpenAIView):
+    @create_image
+    def post(self, request: Request) -> Response:
+        parsed = images.image_request_parse(request.data)
+        plan = images.images_plan_build(request=parsed, api_key=request.auth,
+                                        request_base_url=request.build_absolute_uri("/"))
+        return Response(images.images_create(plan=plan, request=parsed))
+
+
+class ImageEditsView(OpenAIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @edit_image
+    def post(self, request: Request) -> Response:
+        parsed = images.image_request_parse(request.data)
+        uploads = request.FILES.getlist("image") or request.FILES.getlist("image[]")
+        if not uploads:
+            raise InvalidRequest("Attach the image to edit as the multipart field 'image'.", param="image")
+        stored = [images.image_upload_store(upload=upload, owner=request.auth, param="image")
+                  for upload in uploads]
+        plan = images.images_plan_build(request=parsed, api_key=request.auth,
+                                        request_base_url=request.build_absolute_uri("/"), images=stored)
+        return Response(images.images_create(plan=plan, request=parsed))
 
 
 class StatusView(OpenAIView):
