@@ -1,5 +1,9 @@
 """stop_sequences applied to a streamed answer: text is let through until a sequence appears, and only the
-tail that could still be the start of one is held back."""
+tail that could still be the start of one is held back.
+
+The answer stops where a sequence is first complete, as generation would (of "abc" and "b" in "abc", "b"),
+so the result is the same however the answer is cut into fragments.
+"""
 from __future__ import annotations
 
 
@@ -16,9 +20,9 @@ class StopSequenceCutter:
         if not self.sequences:
             return text
         buffer = self._held + text
-        hits = [(buffer.find(seq), seq) for seq in self.sequences if seq in buffer]
+        hits = [(buffer.find(seq) + len(seq), buffer.find(seq), seq) for seq in self.sequences if seq in buffer]
         if hits:
-            position, self.matched = min(hits)
+            _end, position, self.matched = min(hits)
             self._held = ""
             return buffer[:position]
         keep = self._partial_tail(buffer)
