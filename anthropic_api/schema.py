@@ -1,8 +1,19 @@
 """OpenAPI descriptions of the Anthropic face (bodies are Anthropic's; see its Messages API reference)."""
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+
+
+class AnthropicKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "anthropic_api.auth.AnthropicKeyAuthentication"
+    name = "anthropicKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "x-api-key",
+                "description": "A gempool API key, as Anthropic's clients send it (Authorization: Bearer works too)."}
+
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"type": "error", "error": {"type", "message"}}')
 ERRORS = {status: ERROR for status in (400, 401, 403, 404, 413, 429, 500, 502, 503, 504)}
