@@ -35,7 +35,7 @@ class Message:
     name: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)  # an assistant's calls
     tool_call_id: str | None = None  # the call a tool message answers
-    tool_error: bool = False  # the tool result reports a failure (Anthropic's is_error)
+    tool_error: bool = False  # the tool reported a failure (faces that carry the flag set it)
 
 
 def render_query(messages: list[Message], attachment_names: list[list[str]] | None = None,

@@ -244,6 +244,18 @@ class ParsedJSONField(serializers.Field):
         return value
 
 
+class MessagesField(ParsedJSONField):
+    """`messages` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ToolsField(ParsedJSONField):
+    """`tools` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ToolChoiceField(ParsedJSONField):
+    """`tool_choice` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
 class StreamOptionsSerializer(LeanSerializer):
     include_usage = serializers.BooleanField(required=False, default=False)
 
@@ -252,12 +264,12 @@ class ChatCompletionRequestSerializer(LeanSerializer):
     """The fields gempool acts on; everything else OpenAI clients send (temperature, ...) is ignored."""
 
     model = serializers.CharField(max_length=200, trim_whitespace=True)
-    messages = ParsedJSONField(required=False)
+    messages = MessagesField(required=False)
     prompts = ParsedJSONField(required=False)
     stream = serializers.BooleanField(required=False, default=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
-    tools = ParsedJSONField(required=False, help_text="Function tools (emulated: see the README's tools section).")
-    tool_choice = ParsedJSONField(required=False, help_text='"none", "auto", "required" or a named function.')
+    tools = ToolsField(required=False, help_text="Function tools (emulated: see the README's tools section).")
+    tool_choice = ToolChoiceField(required=False, help_text='"none", "auto", "required" or a named function.')
     parallel_tool_calls = serializers.BooleanField(required=False, default=True)
 
     def validate(self, attrs: dict) -> dict:
