@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from openai_api.responses_api.items import fail, parse_input
+from openai_api.responses_api.tools import parse_tool_request
 from openai_api.serializers import LeanSerializer, ParsedJSONField
 
 
@@ -38,6 +39,8 @@ class ResponseRequestSerializer(LeanSerializer):
         attrs["metadata"] = _metadata(attrs.get("metadata"))
         attrs["tools"] = _tools(attrs.get("tools"))
         attrs["tool_choice"] = attrs.get("tool_choice") or "auto"
+        attrs["tool_request"] = parse_tool_request(tools=attrs["tools"], tool_choice=attrs["tool_choice"],
+                                                   parallel=attrs["parallel_tool_calls"])
         if not attrs["items"] and not attrs.get("previous_response_id"):
             fail("input", "input holds no items.")
         return attrs

@@ -63,3 +63,25 @@ def test_codex_exec_completes_a_turn_through_gempool(gateway, api_key, pool_acco
     assert last.rstrip().endswith("User: Say hello to gempool\n\nAssistant:")
     assert "You are a coding agent running in the Codex CLI" in last
     assert RequestLog.objects.filter(endpoint="responses", stream=True, status_code=200).exists()
+
+
+def test_the_simulated_model_runs_codexs_own_shell_tool(gateway, api_key, pool_account, tmp_path):
+    pool_account()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "marker.txt").write_text("token-5f3a9c\n")
+    prompt = '[[sim:call=exec_command:{"cmd": "cat marker.txt"}]] What does marker.txt say?'
+    result, last = _codex_exec(tmp_path, gateway.url, api_key[1], prompt, "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    commands = [event["item"] for event in _json_lines(result.stdout)
+                if event.get("type") == "item.completed" and event["item"].get("type") == "command_execution"]
+    assert [item["command"] for item in commands][-1].endswith("cat marker.txt"), result.stdout[-3000:]
+    assert "token-5f3a9c" in commands[-1]["aggregated_output"]
+    # The second turn carried the command's output back; the simulated model's prose repeats it.
+    assert "token-5f3a9c" in last, (last, result.stderr[-3000:])
+    assert RequestLog.objects.filter(endpoint="responses").count() >= 2
+
+
+def _json_lines(text: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
