@@ -12,6 +12,7 @@ from typing import Any
 
 from jsonschema import exceptions as schema_errors
 from jsonschema import validators
+from referencing.exceptions import Unresolvable
 
 
 class SchemaInvalid(ValueError):
@@ -22,24 +23,34 @@ def schema_check(schema: Mapping[str, Any]) -> None:
     """Raise SchemaInvalid (with the validator's reason) if `schema` is not a usable JSON Schema."""
     if not isinstance(schema, Mapping):
         raise SchemaInvalid("parameters must be a JSON Schema object.")
+    if not isinstance(schema.get("$schema", ""), str):
+        raise SchemaInvalid("$schema must be a string.")
     try:
-        validators.validator_for(schema).check_schema(schema)
+        validator = validators.validator_for(schema)
+        validator.check_schema(schema)
+        next(validator(schema).iter_errors({}), None)  # a top-level $ref that leads nowhere shows here
     except schema_errors.SchemaError as error:
         raise SchemaInvalid(error.message) from None
+    except Unresolvable as error:  # never fetched: refs to other documents are not followed
+        raise SchemaInvalid(f"unresolvable $ref: {error}") from None
 
 
 def arguments_problem(arguments: dict[str, Any], schema: Mapping[str, Any]) -> str | None:
-    """Validate in place (coercing clean string scalars first); None when valid, else the reason."""
+    """Validate in place (coercing clean string scalars where that makes them valid); None when valid (or when
+    the schema cannot be followed), else the validator's reason."""
     if not schema:
         return None
     validator = validators.validator_for(schema)(schema)
-    error = schema_errors.best_match(validator.iter_errors(arguments))
-    if error is None:
-        return None
-    if _coerce(arguments, schema):
+    try:
         error = schema_errors.best_match(validator.iter_errors(arguments))
         if error is None:
             return None
+        if _coerce(arguments, schema):
+            error = schema_errors.best_match(validator.iter_errors(arguments))
+            if error is None:
+                return None
+    except Unresolvable:
+        return None  # a $ref deep inside that leads nowhere: the arguments cannot be checked, so pass as sent
     where = "/".join(str(part) for part in error.absolute_path)
     return f"{error.message} (at {where})" if where else error.message
 

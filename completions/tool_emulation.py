@@ -156,9 +156,10 @@ def render_tool_calls(calls: Sequence[ToolCall]) -> str:
 
 def render_tool_result(result: ToolResult) -> str:
     """A tool's output as the model reads it, tied to its call by id (and name when known)."""
+    call_id = f' call_id="{result.call_id}"' if result.call_id else ""
     name = f' name="{result.name}"' if result.name else ""
     status = ' status="error"' if result.is_error else ""
-    return f'<tool_result call_id="{result.call_id}"{name}{status}>\n{result.content}\n</tool_result>'
+    return f"<tool_result{call_id}{name}{status}>\n{result.content}\n</tool_result>"
 
 
 def _compact(arguments: str) -> str:

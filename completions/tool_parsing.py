@@ -78,8 +78,7 @@ class StreamingToolParser:
             return ParsedAnswer(text=unsent)
         prose, blocks = self._split_blocks(unsent)
         calls, rejected = self._calls_from(blocks)
-        return ParsedAnswer(text=prose.replace(self.trigger, ""), calls=tuple(calls), rejected=tuple(rejected),
-                            attempted=True)
+        return ParsedAnswer(text=prose, calls=tuple(calls), rejected=tuple(rejected), attempted=True)
 
     # ---- internals --------------------------------------------------------------------------------
 
@@ -106,7 +105,8 @@ class StreamingToolParser:
         while index >= 1 and _only_json(pieces[index]):
             blocks.insert(0, pieces[index])
             index -= 1
-        return self.trigger.join(pieces[:index + 1]), blocks
+        # A mention of the marker becomes a space, never "": removing it could join its neighbours into one.
+        return " ".join(pieces[:index + 1]), blocks
 
     def _calls_from(self, blocks: list[str]) -> tuple[list[ToolCall], list[CallRejected]]:
         calls: list[ToolCall] = []

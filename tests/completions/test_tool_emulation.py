@@ -125,9 +125,14 @@ def test_a_marker_before_each_call_still_gives_every_call():
     assert [json.loads(c.arguments)["city"] for c in parsed.calls] == ["A", "B"] and parsed.text == ""
 
 
+def test_a_removed_mention_never_joins_its_neighbours_into_the_marker():
+    parsed = emulation().parse(f"{T[:9]}{T}{T[9:]}\n{T}\n[{call('get_weather', city='A')}]")
+    assert T not in parsed.text and len(parsed.calls) == 1
+
+
 def test_the_last_marker_holds_the_calls_and_an_earlier_mention_is_not_shown():
     parsed = emulation().parse(f"I will use {T} now.\n{T}\n[{call('get_weather', city='Oslo')}]")
-    assert parsed.text == "I will use  now.\n" and [c.name for c in parsed.calls] == ["get_weather"]
+    assert parsed.text == "I will use   now.\n" and [c.name for c in parsed.calls] == ["get_weather"]
 
 
 def test_json_in_a_markdown_fence_is_recognised():
@@ -260,7 +265,7 @@ def test_the_markup_never_reaches_the_stream_whatever_the_cut():
 def test_streaming_and_whole_parsing_agree_on_a_mention_before_the_call():
     text = f"Using {T} soon.\n{T}\n[{call('get_weather', city='A')}]"
     pieces, end = streamed(emulation(), text, 4)
-    assert "".join(pieces) + end.text == emulation().parse(text).text == "Using  soon.\n"
+    assert "".join(pieces) + end.text == emulation().parse(text).text == "Using   soon.\n"
 
 
 def test_a_required_call_holds_all_prose_until_the_end():

@@ -60,7 +60,7 @@ def test_codex_exec_completes_a_turn_through_gempool(gateway, api_key, pool_acco
     assert result.returncode == 0, result.stderr[-3000:]
     # The simulator repeats the query it got: Codex's instructions, then the user's turn.
     assert last.startswith(f"Simulated answer from {MODEL}."), (last, result.stderr[-3000:])
-    assert last.rstrip().endswith("User: Say hello to gempool\n\nAssistant:")
+    assert "\n\nUser: Say hello to gempool\n\n" in last and last.rstrip().endswith("Assistant:")
     assert "You are a coding agent running in the Codex CLI" in last
     assert RequestLog.objects.filter(endpoint="responses", stream=True, status_code=200).exists()
 
@@ -74,7 +74,7 @@ def test_the_simulated_model_runs_codexs_own_shell_tool(gateway, api_key, pool_a
     assert result.returncode == 0, result.stderr[-3000:]
     commands = [event["item"] for event in _json_lines(result.stdout)
                 if event.get("type") == "item.completed" and event["item"].get("type") == "command_execution"]
-    assert [item["command"] for item in commands][-1].endswith("cat marker.txt"), result.stdout[-3000:]
+    assert "cat marker.txt" in commands[-1]["command"], result.stdout[-3000:]
     assert "token-5f3a9c" in commands[-1]["aggregated_output"]
     # The second turn carried the command's output back; the simulated model's prose repeats it.
     assert "token-5f3a9c" in last, (last, result.stderr[-3000:])
