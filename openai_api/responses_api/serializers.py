@@ -10,26 +10,42 @@ from openai_api.responses_api.tools import parse_tool_request
 from openai_api.serializers import LeanSerializer, ParsedJSONField
 
 
+class InputField(ParsedJSONField):
+    """`input` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ResponseToolsField(ParsedJSONField):
+    """Responses `tools`: flat function tools and other types (its OpenAPI shape is in openai_api.schema)."""
+
+
+class ResponseToolChoiceField(ParsedJSONField):
+    """Responses `tool_choice` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ObjectField(ParsedJSONField):
+    """An object echoed back (metadata, reasoning, text); its OpenAPI shape is declared in openai_api.schema."""
+
+
 class ResponseRequestSerializer(LeanSerializer):
     """`model`, `input`, `instructions`, `stream`, `store`, `previous_response_id`, tools and the echoed
     settings; sampling options (temperature, max_output_tokens, ...) are echoed but the upstream has none."""
 
     model = serializers.CharField(max_length=200, trim_whitespace=True)
-    input = ParsedJSONField()
+    input = InputField()
     instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
     stream = serializers.BooleanField(required=False, default=False)
     store = serializers.BooleanField(required=False, default=True, allow_null=True)
     previous_response_id = serializers.CharField(required=False, allow_null=True, allow_blank=True,
                                                  max_length=64)
-    tools = ParsedJSONField(required=False)
-    tool_choice = ParsedJSONField(required=False)
+    tools = ResponseToolsField(required=False)
+    tool_choice = ResponseToolChoiceField(required=False)
     parallel_tool_calls = serializers.BooleanField(required=False, default=True, allow_null=True)
-    metadata = ParsedJSONField(required=False)
-    reasoning = ParsedJSONField(required=False)
+    metadata = ObjectField(required=False)
+    reasoning = ObjectField(required=False)
     temperature = serializers.FloatField(required=False, allow_null=True)
     top_p = serializers.FloatField(required=False, allow_null=True)
     max_output_tokens = serializers.IntegerField(required=False, allow_null=True)
-    text = ParsedJSONField(required=False)
+    text = ObjectField(required=False)
     user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
     def validate(self, attrs: dict) -> dict:
