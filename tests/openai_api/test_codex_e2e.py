@@ -28,8 +28,29 @@ pytestmark = [
 def _codex_home(tmp_path: Path, gateway_url: str) -> Path:
     home = tmp_path / "codex-home"
     home.mkdir()
+    # Loopback only: updates, analytics, feedback, telemetry and the features that reach github.com or
+    # chatgpt.com (plugins, apps, model discovery) are off; --strict-config refuses a key this Codex lacks.
     (home / "config.toml").write_text(f'''model = "{MODEL}"
 model_provider = "gempool"
+check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+[feedback]
+enabled = false
+
+[otel]
+exporter = "none"
+
+[features]
+plugins = false
+remote_plugin = false
+plugin_sharing = false
+apps = false
+tool_suggest = false
+api_key_model_discovery = false
+in_app_updates = false
 
 [model_providers.gempool]
 name = "gempool"
@@ -49,8 +70,9 @@ def _codex_exec(tmp_path: Path, gateway_url: str, raw_key: str, prompt: str, *ex
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CODEX_HOME": str(_codex_home(tmp_path, gateway_url)),
            "GEMPOOL_API_KEY": raw_key, "NO_COLOR": "1"}
     result = subprocess.run(
-        [str(CODEX), "exec", "--skip-git-repo-check", "--ephemeral", "-C", str(workdir), "-o", str(last), *extra,
-         prompt], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+        [str(CODEX), "exec", "--strict-config", "--skip-git-repo-check", "--ephemeral", "-C", str(workdir),
+         "-o", str(last), *extra, prompt],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     return result, (last.read_text() if last.exists() else "")
 
 
