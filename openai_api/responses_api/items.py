@@ -145,14 +145,16 @@ def _file_part(part: dict, param: str) -> dict[str, Any]:
 # ---- rendering ------------------------------------------------------------------------------------
 
 
-def to_messages(items: list[dict[str, Any]], *, instructions: str | None) -> list[Message]:
+def to_messages(items: list[dict[str, Any]], *, instructions: str | None, carried: int = 0) -> list[Message]:
     """The conversation the run engine renders: instructions as the system turn, then every item. Calls an
-    answer made join its assistant turn; each output is a tool result tied to its call."""
+    answer made join its assistant turn; each output is a tool result tied to its call. The first `carried`
+    items come from previous_response_id (error params name them so), the rest are this request's input."""
     names = {item["call_id"]: item["name"] for item in items if item["type"] == "function_call"}
     messages = [Message(role="system", text=instructions)] if instructions else []
     for index, item in enumerate(items):
         if item["type"] == "message":
-            messages.append(_message(item, f"input[{index}]"))
+            param = f"input[{index - carried}]" if index >= carried else f"previous_response_id (item {index})"
+            messages.append(_message(item, param))
         elif item["type"] == "function_call":
             call = ToolCall(id=item["call_id"], name=item["name"], arguments=item["arguments"])
             last = messages[-1] if messages else None

@@ -28,8 +28,9 @@ def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -
     """Resolve the model, the previous response and the attachments, and render the query: no upstream call."""
     model = services.model_resolve(model_id=data["model"])
     previous = data.get("previous_response_id")
-    context = (stored_response_context(response_id=previous, api_key=api_key) if previous else []) + data["items"]
-    messages = to_messages(context, instructions=data.get("instructions"))
+    carried = stored_response_context(response_id=previous, api_key=api_key) if previous else []
+    context = carried + data["items"]
+    messages = to_messages(context, instructions=data.get("instructions"), carried=len(carried))
     if not any(m.text.strip() or m.attachments for m in messages if m.role != "system"):
         fail("input", "The input holds no text and no attachments.")
     attachments = resolve_attachments(messages, owner=api_key)

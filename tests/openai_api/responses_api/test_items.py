@@ -91,3 +91,10 @@ def test_assistant_output_items_round_trip_as_history():
     assert parse_input(output) == [
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi!"}]},
         {"type": "function_call", "call_id": "call_9", "name": "f", "arguments": "{}"}]
+
+
+def test_params_count_this_requests_input_after_the_carried_items():
+    carried = parse_input("earlier")
+    items = carried + parse_input([{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/a.png"}]}])
+    messages = to_messages(items, instructions=None, carried=len(carried))
+    assert messages[1].attachments[0].param == "input[0].content[0].image_url"
