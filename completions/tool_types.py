@@ -50,7 +50,6 @@ class ToolResult:
     is_error: bool = False
 
 
-
 def new_call_id() -> str:
     """An id in OpenAI's shape: `call_` and 24 random characters."""
     return "call_" + secrets.token_hex(12)

@@ -35,6 +35,7 @@ class Message:
     name: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)  # an assistant's calls
     tool_call_id: str | None = None  # the call a tool message answers
+    tool_error: bool = False  # the tool reported a failure (faces that carry the flag set it)
 
 
 def render_query(messages: list[Message], attachment_names: list[list[str]] | None = None,
@@ -64,7 +65,7 @@ def _render_turn(message: Message, attached: list[str], called: dict[str, str]) 
     if message.role in ("tool", "function"):
         call_id = message.tool_call_id or ""
         result = ToolResult(call_id=call_id, content=_with_markers(message.text, attached),
-                            name=message.name or called.get(call_id))
+                            name=message.name or called.get(call_id), is_error=message.tool_error)
         return f"{SPEAKERS[message.role]}:\n{render_tool_result(result)}"
     text = _with_markers(message.text, attached)
     if message.tool_calls:

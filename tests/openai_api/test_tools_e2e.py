@@ -152,7 +152,8 @@ def test_choice_none_lets_no_call_through(openai_client, pool_account):
     assert completion.choices[0].message.content.startswith("I would call get_weather")
 
 
-def test_an_agents_sdk_agent_with_two_tools_runs_to_completion(gateway, api_key, pool_account):
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+def test_an_agents_sdk_agent_with_two_tools_runs_to_completion(gateway, api_key, pool_account, streamed):
     from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
 
     set_tracing_disabled(True)  # traces would go to api.openai.com
@@ -177,7 +178,12 @@ def test_an_agents_sdk_agent_with_two_tools_runs_to_completion(gateway, api_key,
                       model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client))
         prompt = f'Weather and time in Oslo? {CALL_OSLO} [[sim:call=get_time:{{"zone": "CET"}}]]'
         try:
-            return (await Runner.run(agent, prompt)).final_output
+            if not streamed:
+                return (await Runner.run(agent, prompt)).final_output
+            result = Runner.run_streamed(agent, prompt)
+            async for _ in result.stream_events():
+                pass
+            return result.final_output
         finally:
             await client.close()
 
