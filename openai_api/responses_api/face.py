@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
+from completions.tool_types import ToolCall
 from openai_api import sse
 from openai_api.chat import ChatRun
 from openai_api.conversation import estimate_tokens, tokens_for_chars
@@ -41,6 +42,8 @@ def _collect(run: ChatRun, events: Generator[RunEvent, None, None], plan: Respon
             raise RunFailed(event)
         if isinstance(event, Delta):
             builder.text(event.kind, event.text)
+        elif isinstance(event, ToolCall):
+            builder.function_call(call_id=event.id, name=event.name, arguments=event.arguments)
         elif isinstance(event, Finished):
             body, _ = builder.finish(usage=_usage(plan, run), incomplete_reason=_incomplete(event))
             _store(plan, body)
@@ -72,6 +75,9 @@ def _stream_events(run: ChatRun, events: Generator[RunEvent, None, None], plan: 
                 out += [encode(e) for e in builder.text(event.kind, event.text)]
                 if run.output_ready():
                     continue  # the next delta came in the same read: one write for both
+            elif isinstance(event, ToolCall):
+                out += [encode(e) for e in builder.function_call(call_id=event.id, name=event.name,
+                                                                 arguments=event.arguments)]
             elif isinstance(event, Idle):
                 out.append(sse.KEEPALIVE)  # a long silence (thinking, media): keep proxies from cutting us
             elif isinstance(event, Finished):

@@ -10,7 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from completions.tool_emulation import ToolCall, ToolResult, render_tool_calls, render_tool_result
+from completions.tool_types import ToolCall
 from openai_api.conversation import Attachment, Message
 
 MESSAGE_ROLES = {"user", "assistant", "system", "developer"}
@@ -145,25 +145,26 @@ def _file_part(part: dict, param: str) -> dict[str, Any]:
 # ---- rendering ------------------------------------------------------------------------------------
 
 
-def to_messages(items: list[dict[str, Any]], *, instructions: str | None) -> list[Message]:
+def to_messages(items: list[dict[str, Any]], *, instructions: str | None, carried: int = 0) -> list[Message]:
     """The conversation the run engine renders: instructions as the system turn, then every item. Calls an
-    answer made join its assistant turn as call records; each output is a tool result tied to its call."""
+    answer made join its assistant turn; each output is a tool result tied to its call. The first `carried`
+    items come from previous_response_id (error params name them so), the rest are this request's input."""
     names = {item["call_id"]: item["name"] for item in items if item["type"] == "function_call"}
     messages = [Message(role="system", text=instructions)] if instructions else []
     for index, item in enumerate(items):
         if item["type"] == "message":
-            messages.append(_message(item, f"input[{index}]"))
+            param = f"input[{index - carried}]" if index >= carried else f"previous_response_id (item {index})"
+            messages.append(_message(item, param))
         elif item["type"] == "function_call":
-            record = render_tool_calls([ToolCall(id=item["call_id"], name=item["name"], arguments=item["arguments"])])
+            call = ToolCall(id=item["call_id"], name=item["name"], arguments=item["arguments"])
             last = messages[-1] if messages else None
             if last is not None and last.role == "assistant" and not last.attachments:
-                messages[-1] = Message(role="assistant", text="\n".join(filter(None, [last.text, record])))
+                last.tool_calls.append(call)
             else:
-                messages.append(Message(role="assistant", text=record))
+                messages.append(Message(role="assistant", text="", tool_calls=[call]))
         else:
-            name = names.get(item["call_id"])
-            messages.append(Message(role="tool", name=name, text=render_tool_result(
-                ToolResult(call_id=item["call_id"], content=item["output"], name=name))))
+            messages.append(Message(role="tool", text=item["output"], tool_call_id=item["call_id"],
+                                    name=names.get(item["call_id"])))
     return messages
 
 

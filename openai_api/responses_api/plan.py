@@ -28,17 +28,20 @@ def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -
     """Resolve the model, the previous response and the attachments, and render the query: no upstream call."""
     model = services.model_resolve(model_id=data["model"])
     previous = data.get("previous_response_id")
-    context = (stored_response_context(response_id=previous, api_key=api_key) if previous else []) + data["items"]
-    messages = to_messages(context, instructions=data.get("instructions"))
+    carried = stored_response_context(response_id=previous, api_key=api_key) if previous else []
+    context = carried + data["items"]
+    messages = to_messages(context, instructions=data.get("instructions"), carried=len(carried))
     if not any(m.text.strip() or m.attachments for m in messages if m.role != "system"):
         fail("input", "The input holds no text and no attachments.")
     attachments = resolve_attachments(messages, owner=api_key)
     pool = pool_settings_get()
     request_id = new_request_id()
-    run = ChatPlan(request_id=request_id, model=model, query=render_query(messages, attachments.names_per_message),
+    tools = data["tool_request"].emulation()
+    run = ChatPlan(request_id=request_id, model=model,
+                   query=render_query(messages, attachments.names_per_message, tools),
                    stored_files=attachments.stored_files, stream=data["stream"], include_usage=True,
                    image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
-                   pool=pool, endpoint="responses")
+                   pool=pool, tool_emulation=tools, endpoint="responses")
     header = shapes.ResponseHeader(response_id=f"resp_{request_id}", created_at=int(time.time()), model=model.id,
                                    request=shapes.echoed_request(data))
     return ResponsePlan(run=run, header=header, context=context, store=data["store"])

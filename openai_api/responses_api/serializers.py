@@ -6,7 +6,24 @@ from typing import Any
 from rest_framework import serializers
 
 from openai_api.responses_api.items import fail, parse_input
+from openai_api.responses_api.tools import parse_tool_request
 from openai_api.serializers import LeanSerializer, ParsedJSONField
+
+
+class InputField(ParsedJSONField):
+    """`input` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ResponseToolsField(ParsedJSONField):
+    """Responses `tools`: flat function tools and other types (its OpenAPI shape is in openai_api.schema)."""
+
+
+class ResponseToolChoiceField(ParsedJSONField):
+    """Responses `tool_choice` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ObjectField(ParsedJSONField):
+    """An object echoed back (metadata, reasoning, text); its OpenAPI shape is declared in openai_api.schema."""
 
 
 class ResponseRequestSerializer(LeanSerializer):
@@ -14,21 +31,21 @@ class ResponseRequestSerializer(LeanSerializer):
     settings; sampling options (temperature, max_output_tokens, ...) are echoed but the upstream has none."""
 
     model = serializers.CharField(max_length=200, trim_whitespace=True)
-    input = ParsedJSONField()
+    input = InputField()
     instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
     stream = serializers.BooleanField(required=False, default=False)
     store = serializers.BooleanField(required=False, default=True, allow_null=True)
     previous_response_id = serializers.CharField(required=False, allow_null=True, allow_blank=True,
                                                  max_length=64)
-    tools = ParsedJSONField(required=False)
-    tool_choice = ParsedJSONField(required=False)
+    tools = ResponseToolsField(required=False)
+    tool_choice = ResponseToolChoiceField(required=False)
     parallel_tool_calls = serializers.BooleanField(required=False, default=True, allow_null=True)
-    metadata = ParsedJSONField(required=False)
-    reasoning = ParsedJSONField(required=False)
+    metadata = ObjectField(required=False)
+    reasoning = ObjectField(required=False)
     temperature = serializers.FloatField(required=False, allow_null=True)
     top_p = serializers.FloatField(required=False, allow_null=True)
     max_output_tokens = serializers.IntegerField(required=False, allow_null=True)
-    text = ParsedJSONField(required=False)
+    text = ObjectField(required=False)
     user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
     def validate(self, attrs: dict) -> dict:
@@ -38,6 +55,8 @@ class ResponseRequestSerializer(LeanSerializer):
         attrs["metadata"] = _metadata(attrs.get("metadata"))
         attrs["tools"] = _tools(attrs.get("tools"))
         attrs["tool_choice"] = attrs.get("tool_choice") or "auto"
+        attrs["tool_request"] = parse_tool_request(tools=attrs["tools"], tool_choice=attrs["tool_choice"],
+                                                   parallel=attrs["parallel_tool_calls"])
         if not attrs["items"] and not attrs.get("previous_response_id"):
             fail("input", "input holds no items.")
         return attrs

@@ -86,6 +86,25 @@ def test_an_inline_image_is_uploaded_to_the_serving_account(openai_client, pool_
     assert "Attached files: attachment-1.png (" in response.output_text
 
 
+def test_an_uploaded_file_is_given_to_the_model_by_file_id(openai_client, pool_account):
+    pool_account()
+    uploaded = openai_client.files.create(file=("notes.txt", b"remember the milk", "text/plain"),
+                                          purpose="user_data")
+    response = openai_client.responses.create(model=MODEL, input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "Summarise"}, {"type": "input_file", "file_id": uploaded.id}]}])
+    assert "notes.txt (17 bytes, text/plain)" in response.output_text
+
+
+def test_an_image_url_goes_through_the_safe_fetch(openai_client, pool_account, gateway):
+    pool_account()
+    with pytest.raises(openai.BadRequestError) as caught:  # the gateway refuses private addresses
+        openai_client.responses.create(model=MODEL, input=[{"role": "user", "content": [
+            {"type": "input_text", "text": "What is this?"},
+            {"type": "input_image", "image_url": gateway.url + "/static/cat.png"}]}])
+    assert caught.value.body["param"] == "input[0].content[1].image_url"
+    assert "loopback" in caught.value.body["message"]
+
+
 def test_streaming_follows_the_event_sequence_of_the_spec(openai_client, pool_account):
     pool_account()
     events = list(openai_client.responses.create(model=MODEL, input="Stream please", stream=True))
@@ -212,3 +231,15 @@ def test_a_bad_tool_schema_is_a_400_naming_it(openai_client):
         openai_client.responses.create(model=MODEL, input="x", tools=[
             {**WEATHER_TOOL, "parameters": {"type": "object", "properties": 3}}])
     assert caught.value.body["param"] == "tools[0].parameters"
+
+
+def test_the_sdks_stream_helper_accumulates_text_and_calls(openai_client, pool_account):
+    """The SDK's stream manager rebuilds the response from the events: it fails on an event out of place."""
+    pool_account()
+    with openai_client.responses.stream(model=MODEL, tools=[WEATHER_TOOL],
+                                        input=f"Let me see. {CALL_WEATHER} Weather?") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert final.status == "completed" and final.output_text == "".join(deltas)
+    assert [item.type for item in final.output][-1] == "function_call"
+    assert final.output[-1].arguments == '{"city": "Oslo"}'

@@ -41,6 +41,9 @@ def test_the_schema_is_openapi_3_and_covers_v1_and_api(api_schema):
             "/api/accounts", "/api/config/import"} <= paths
     chat = raw["paths"]["/v1/chat/completions"]["post"]
     assert "requestBody" in chat and {"apiKey": []} in chat["security"]
+    responses = raw["paths"]["/v1/responses"]["post"]
+    assert "requestBody" in responses and {"apiKey": []} in responses["security"]
+    assert set(raw["paths"]["/v1/responses/{response_id}"]) >= {"get", "delete"}
     body = raw["components"]["schemas"]["ChatCompletionRequest"]["properties"]
     assert body["tools"]["items"]["properties"]["type"]["enum"] == ["function"]
     assert {"tool_calls", "tool_call_id"} <= set(body["messages"]["items"]["properties"])

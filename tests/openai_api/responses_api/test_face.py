@@ -54,3 +54,26 @@ def test_a_previous_response_is_continued_in_the_query(api_key, pool_account):
     plan = _plan(api_key[0], "What is my name?", previous_response_id=first.data["id"])
     assert plan.run.query.startswith("User: My name is Ada.\n\nAssistant: ")
     assert plan.run.query.endswith("User: What is my name?\n\nAssistant:")
+
+
+WEATHER = {"type": "function", "name": "weather", "parameters": {"type": "object", "properties": {
+    "city": {"type": "string"}}, "required": ["city"]}}
+
+
+def test_function_calls_become_items_and_are_counted_in_the_request_log(api_key, pool_account):
+    pool_account()
+    response = face.complete(_plan(api_key[0], '[[sim:call=weather:{"city": "Oslo"}]] [[sim:call=weather:'
+                                               '{"city": "Rome"}]] Weather?', tools=[WEATHER]))
+    response.close()
+    calls = [item for item in response.data["output"] if item["type"] == "function_call"]
+    assert [call["arguments"] for call in calls] == ['{"city": "Oslo"}', '{"city": "Rome"}']
+    assert response.data["status"] == "completed"
+    assert RequestLog.objects.get().tool_calls == 2
+    stored = StoredResponse.objects.get()
+    assert [item["type"] for item in stored.context] == ["message", "function_call", "function_call"]
+
+
+def test_tool_choice_none_offers_no_tools(api_key, pool_account):
+    pool_account()
+    plan = _plan(api_key[0], "Weather?", tools=[WEATHER], tool_choice="none")
+    assert plan.run.tool_emulation is None and "<tool_use>" not in plan.run.query

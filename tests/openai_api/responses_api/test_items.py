@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.exceptions import ValidationError
 
+from completions.tool_types import ToolCall
 from openai_api.conversation import render_query
 from openai_api.responses_api.items import parse_input, to_messages
 
@@ -29,11 +30,13 @@ def test_it_accepts_easy_messages_typed_messages_and_tool_history():
     ])
     assert [item["type"] for item in items] == ["message", "message", "function_call", "function_call_output"]
     messages = to_messages(items, instructions="You help.")
-    assert [(m.role, m.text, m.name) for m in messages] == [
-        ("system", "You help.", None), ("developer", "Be brief.", None), ("user", "Weather?", None),
-        ("assistant", '<tool_call_record id="call_1" name="weather">{"city":"Oslo"}</tool_call_record>', None),
-        ("tool", '<tool_result call_id="call_1" name="weather">\nsunny\n</tool_result>', "weather")]
-    assert render_query(messages).endswith("sunny\n</tool_result>\n\nAssistant:")
+    assert [(m.role, m.text, m.name, m.tool_call_id) for m in messages] == [
+        ("system", "You help.", None, None), ("developer", "Be brief.", None, None),
+        ("user", "Weather?", None, None), ("assistant", "", None, None), ("tool", "sunny", "weather", "call_1")]
+    assert messages[3].tool_calls == [ToolCall(id="call_1", name="weather", arguments='{"city": "Oslo"}')]
+    query = render_query(messages)
+    assert '<tool_call_record id="call_1" name="weather">{"city":"Oslo"}</tool_call_record>' in query
+    assert query.endswith('<tool_result call_id="call_1" name="weather">\nsunny\n</tool_result>\n\nAssistant:')
 
 
 def test_parallel_calls_join_the_assistant_turn_that_made_them():
@@ -46,10 +49,8 @@ def test_parallel_calls_join_the_assistant_turn_that_made_them():
     ])
     messages = to_messages(items, instructions=None)
     assert [m.role for m in messages] == ["assistant", "tool", "tool"]
-    assert messages[0].text.splitlines() == [
-        "Checking both.", '<tool_call_record id="a" name="f">{}</tool_call_record>',
-        '<tool_call_record id="b" name="g">{}</tool_call_record>']
-    assert [m.name for m in messages[1:]] == ["g", "f"]
+    assert messages[0].text == "Checking both." and [c.id for c in messages[0].tool_calls] == ["a", "b"]
+    assert [(m.name, m.tool_call_id) for m in messages[1:]] == [("g", "b"), ("f", "a")]
 
 
 def test_image_and_file_parts_become_attachments():
@@ -90,3 +91,10 @@ def test_assistant_output_items_round_trip_as_history():
     assert parse_input(output) == [
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi!"}]},
         {"type": "function_call", "call_id": "call_9", "name": "f", "arguments": "{}"}]
+
+
+def test_params_count_this_requests_input_after_the_carried_items():
+    carried = parse_input("earlier")
+    items = carried + parse_input([{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/a.png"}]}])
+    messages = to_messages(items, instructions=None, carried=len(carried))
+    assert messages[1].attachments[0].param == "input[0].content[0].image_url"
