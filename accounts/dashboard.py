@@ -96,7 +96,8 @@ def request_log_prune(*, days: int | None = None, now: datetime | None = None) -
 
 
 def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint: str, model: str, stream: bool,
-                    status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str) -> None:
+                    status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str,
+                    tool_calls: int = 0) -> None:
     """Append one /v1 request's outcome and arm this thread's retention check.
 
     Plain SQL (see gempool_site.rawsql): it runs once per completion, and the ORM's create() cost
@@ -104,10 +105,10 @@ def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint:
     """
     rawsql.execute(
         "INSERT INTO accounts_requestlog (created_at, account_id, api_key_id, endpoint, model, stream, "
-        "status_code, latency_ms, attempts, error_kind, request_id) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "status_code, latency_ms, attempts, error_kind, request_id, tool_calls) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [rawsql.db_datetime(timezone.now()), account_id, api_key_id, endpoint, model[:100], stream, status_code,
-         latency_ms, attempts, error_kind[:40], request_id[:40]])
+         latency_ms, attempts, error_kind[:40], request_id[:40], tool_calls])
     _prune_check.pending = True
 
 

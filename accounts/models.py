@@ -137,6 +137,7 @@ class RequestLog(models.Model):
     attempts = models.PositiveSmallIntegerField(default=1)
     error_kind = models.CharField(max_length=40, blank=True, default="")
     request_id = models.CharField(max_length=40, blank=True, default="")
+    tool_calls = models.PositiveSmallIntegerField(default=0, help_text="Tool calls the answer made (emulated).")
 
     class Meta:
         ordering = ["-created_at"]

@@ -21,6 +21,7 @@ from accounts import pool as account_pool
 from accounts.dashboard import request_log_add
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client, get_spare_sessions
+from completions.tool_emulation import StreamingToolParser, ToolEmulation
 from files_app import services as files
 from files_app.models import StoredFile
 from gemini_enterprise.assist import AssistStream
@@ -59,6 +60,7 @@ class ChatPlan:
     image_base_url: str
     api_key: ApiKey | None
     pool: PoolSettings  # read once, while planning: the run reuses it
+    tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
 
     @property
     def tools(self) -> ToolsSpec:
@@ -100,6 +102,8 @@ class ChatRun:
         self.usage_chars = {"content": 0, "reasoning": 0}
         self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
         self._stream: AssistStream | None = None  # the upstream answer being relayed
+        self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
+        self.tool_calls = 0
 
     def events(self) -> Generator[RunEvent, None, None]:
         """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
@@ -182,6 +186,7 @@ class ChatRun:
                 raise
         self._refill = creds
         self._stream = stream
+        self._parser = self.plan.tool_emulation.parser() if self.plan.tool_emulation else None
         try:
             if not self._opened:
                 self._opened = True
@@ -221,7 +226,9 @@ class ChatRun:
         for event in stream:
             if isinstance(event, TextDelta) and event.text:
                 attempt.text_chars += len(event.text)
-                yield from self._output(attempt, Delta("content", event.text))
+                text = event.text if self._parser is None else self._parser.feed(event.text)
+                if text:
+                    yield from self._output(attempt, Delta("content", text))
             elif isinstance(event, ThoughtDelta) and event.text:
                 yield from self._output(attempt, Delta("reasoning", event.text))
             elif isinstance(event, StreamIdle):
@@ -251,10 +258,59 @@ class ChatRun:
                 prefix = "\n\n" if attempt.text_chars else ""
                 yield from self._output(attempt, Delta("content", prefix + "\n\n".join(links)))
                 attempt.text_chars += 1
+        if self._parser is not None:
+            return (yield from self._finish_tools(attempt, client, creds, session))
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
         yield from self._flush()
         return Finished("stop")
+
+    # ---- emulated tool calls ---------------------------------------------------------------------
+
+    def _finish_tools(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
+        """Hand out the answer's calls; if it made no usable call where one was required (or it tried and
+        failed), ask once more in the same session before giving up."""
+        emulation = self.plan.tool_emulation
+        parsed = self._parser.finish()
+        if not parsed.calls and (emulation.request.choice.requires_call or parsed.rejected):
+            logger.info("no usable tool call, asking again", extra={
+                "request_id": self.plan.request_id, "account_id": attempt.account.pk,
+                "problem": parsed.problem(), "rejected": len(parsed.rejected)})
+            if not emulation.request.choice.requires_call and parsed.text:
+                yield from self._output(attempt, Delta("content", parsed.text))  # auto: the prose stands
+            yield from self._ask_again(attempt, client, creds, session, emulation.follow_up(parsed.problem()))
+            parsed = self._parser.finish()
+            if not parsed.calls and emulation.request.choice.requires_call:
+                self._buffer.clear()
+                return Failed(502, "The model did not make the tool call that tool_choice requires, even when "
+                                   f"asked again: its answer {parsed.problem()}.", code="tool_call_missing")
+            if not parsed.calls and parsed.rejected and not (parsed.text or self.usage_chars["content"]):
+                return Failed(502, f"The model's answer {parsed.problem()}, even when asked again.",
+                              code="tool_call_invalid")
+        if parsed.text:
+            yield from self._output(attempt, Delta("content", parsed.text))
+        if not parsed.calls and not attempt.text_chars:
+            raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
+        yield from self._flush()
+        for call in parsed.calls:
+            self.usage_chars["content"] += len(call.name) + len(call.arguments)
+            yield call
+        self.tool_calls = len(parsed.calls)
+        return Finished("tool_calls" if parsed.calls else "stop")
+
+    def _ask_again(self, attempt: _Attempt, client, creds, session: str, question: str) -> Iterator[RunEvent]:
+        """The follow-up question, in the session that holds the first answer, relayed like the first."""
+        idle_after = None if self.buffered else settings.GEMPOOL_KEEPALIVE_SECONDS
+        stream = client.stream_assist(creds, session=session, query=question,
+                                      model_id=self.plan.model.upstream_model_id or None, tools=self.plan.tools,
+                                      idle_after=idle_after)
+        self._stream = stream
+        self._parser = self.plan.tool_emulation.parser()
+        try:
+            yield from self._relay(stream, attempt)
+        finally:
+            self._stream = None
+            stream.close()
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -333,7 +389,7 @@ class ChatRun:
             api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint="chat",
             model=self.plan.model.id, stream=not self.buffered, status_code=status, attempts=self.attempts,
             error_kind=error_kind, latency_ms=round((time.monotonic() - self.started) * 1000),
-            request_id=self.plan.request_id)
+            request_id=self.plan.request_id, tool_calls=self.tool_calls)
 
 
 def _media_markdown(media, url: str) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 
-from openai_api.serializers import ChatCompletionRequestSerializer
+from openai_api.serializers import ChatCompletionRequestSerializer, MessagesField, ToolChoiceField, ToolsField
 
 ERROR_ENVELOPE = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"message", "type", "param", "code"}}')
 OPENAI_ERRORS = {status: ERROR_ENVELOPE for status in (400, 401, 404, 413, 429, 500, 502, 503, 504)}
@@ -29,6 +29,38 @@ class AdminKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "An API key created with is_admin."}
+
+
+FUNCTION_CALL = {"type": "object", "required": ["id", "type", "function"], "properties": {
+    "id": {"type": "string"}, "type": {"type": "string", "enum": ["function"]},
+    "function": {"type": "object", "required": ["name", "arguments"],
+                 "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}}}}}
+CONTENT_PART = {"type": "object", "required": ["type"], "properties": {
+    "type": {"type": "string", "enum": ["text", "input_text", "output_text", "image_url", "input_image", "file",
+                                        "refusal"]},
+    "text": {"type": "string"}, "image_url": {"type": "object", "properties": {"url": {"type": "string"}}},
+    "file_id": {"type": "string"}, "file": {"type": "object"}}}
+MESSAGE = {"type": "object", "required": ["role"], "properties": {
+    "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool", "function"]},
+    "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": CONTENT_PART}], "nullable": True},
+    "name": {"type": "string"},
+    "tool_calls": {"type": "array", "items": FUNCTION_CALL, "description": "Calls an assistant message made."},
+    "tool_call_id": {"type": "string", "description": "The call a tool message answers."}}}
+FUNCTION_TOOL = {"type": "object", "required": ["type", "function"], "properties": {
+    "type": {"type": "string", "enum": ["function"]},
+    "function": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "description": {"type": "string"},
+        "parameters": {"type": "object", "description": "A JSON Schema for the arguments."},
+        "strict": {"type": "boolean"}}}}}
+TOOL_CHOICE = {"oneOf": [
+    {"type": "string", "enum": ["none", "auto", "required"]},
+    {"type": "object", "required": ["type", "function"], "properties": {
+        "type": {"type": "string", "enum": ["function"]},
+        "function": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}]}
+
+extend_schema_field({"type": "array", "items": MESSAGE, "minItems": 1})(MessagesField)
+extend_schema_field({"type": "array", "items": FUNCTION_TOOL})(ToolsField)
+extend_schema_field(TOOL_CHOICE)(ToolChoiceField)
 
 
 def openai_json(summary: str):

@@ -1,14 +1,19 @@
 """OpenAI request shapes: validation of /v1/chat/completions bodies into typed messages."""
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from rest_framework import serializers
 
+from completions.tool_arguments import SchemaInvalid, schema_check
+from completions.tool_emulation import ToolCall, ToolChoice, ToolDefinition, ToolRequest
 from openai_api.conversation import Attachment, Message
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 TEXT_PART_TYPES = {"text", "input_text", "output_text"}
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # OpenAI's rule for function names
 
 
 def _fail(param: str, message: str) -> None:
@@ -69,15 +74,23 @@ def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
     return "\n".join(texts), attachments
 
 
-def _tool_calls_text(calls: Any) -> str:
+def _history_calls(calls: Any, param: str) -> list[ToolCall]:
+    """An assistant message's `tool_calls` as sent back by the client."""
+    if calls is None:
+        return []
     if not isinstance(calls, list):
-        return ""
-    lines = []
-    for call in calls:
+        _fail(param, "tool_calls must be a list.")
+    parsed = []
+    for index, call in enumerate(calls):
         function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict):
-            lines.append(f"[called tool {function.get('name', '?')} with {function.get('arguments', '')}]")
-    return "\n".join(lines)
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            _fail(f"{param}[{index}].function", "Each tool call needs function.name and function.arguments.")
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        call_id = call.get("id") if isinstance(call.get("id"), str) else ""
+        parsed.append(ToolCall(id=call_id, name=function["name"], arguments=arguments, index=index))
+    return parsed
 
 
 def _role(value: Any, param: str) -> str:
@@ -87,7 +100,7 @@ def _role(value: Any, param: str) -> str:
 
 
 def _require_some_content(messages: list[Message], param: str, message: str) -> None:
-    if not any(m.text.strip() or m.attachments for m in messages):
+    if not any(m.text.strip() or m.attachments or m.tool_calls for m in messages):
         _fail(param, message)
 
 
@@ -102,10 +115,11 @@ def parse_messages(raw: Any) -> list[Message]:
             _fail(param, "Each message must be an object with 'role' and 'content'.")
         role = _role(item.get("role"), f"{param}.role")
         text, attachments = _parse_content(item.get("content"), f"{param}.content")
-        if role == "assistant" and item.get("tool_calls"):
-            text = "\n".join(filter(None, [text, _tool_calls_text(item["tool_calls"])]))
+        calls = _history_calls(item.get("tool_calls"), f"{param}.tool_calls") if role == "assistant" else []
         name = item.get("name") if isinstance(item.get("name"), str) else None
-        messages.append(Message(role=role, text=text, attachments=attachments, name=name))
+        call_id = item.get("tool_call_id") if isinstance(item.get("tool_call_id"), str) else None
+        messages.append(Message(role=role, text=text, attachments=attachments, name=name, tool_calls=calls,
+                                tool_call_id=call_id))
     _require_some_content(messages, "messages", "The messages hold no text and no attachments.")
     return messages
 
@@ -138,6 +152,55 @@ def _prompt_message(item: Any, param: str) -> Message:
         _fail(f"{param}.files", "files must be a list.")
     attachments = [_prompt_file(entry, f"{param}.files[{position}]") for position, entry in enumerate(files or [])]
     return Message(role=role, text=text or "", attachments=attachments)
+
+
+def parse_tools(raw: Any) -> tuple[ToolDefinition, ...]:
+    """OpenAI `tools` (function tools only) into ToolDefinitions; each schema is checked to be usable."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        _fail("tools", "tools must be a list of function tools.")
+    tools: dict[str, ToolDefinition] = {}
+    for index, item in enumerate(raw):
+        param = f"tools[{index}]"
+        if not isinstance(item, dict) or item.get("type", "function") != "function":
+            _fail(f"{param}.type", "Only tools of type 'function' are supported.")
+        function = item.get("function")
+        if not isinstance(function, dict):
+            _fail(f"{param}.function", "A function tool needs a 'function' object.")
+        name = function.get("name")
+        if not isinstance(name, str) or not TOOL_NAME.match(name):
+            _fail(f"{param}.function.name", "name must be 1-64 letters, digits, underscores or dashes.")
+        if name in tools:
+            _fail(f"{param}.function.name", f"The tool name {name!r} is used twice.")
+        description = function.get("description") or ""
+        if not isinstance(description, str):
+            _fail(f"{param}.function.description", "description must be a string.")
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        try:
+            schema_check(parameters)
+        except SchemaInvalid as error:
+            _fail(f"{param}.function.parameters", f"Invalid JSON Schema: {error}")
+        tools[name] = ToolDefinition(name=name, description=description, parameters=parameters)
+    return tuple(tools.values())
+
+
+def parse_tool_choice(raw: Any, tools: tuple[ToolDefinition, ...]) -> ToolChoice:
+    """`tool_choice`: "none" | "auto" | "required" | {"type": "function", "function": {"name"}}."""
+    if raw is None:
+        return ToolChoice("auto")
+    if raw in ("none", "auto", "required"):
+        if raw == "required" and not tools:
+            _fail("tool_choice", "tool_choice 'required' needs tools.")
+        return ToolChoice(raw)
+    function = raw.get("function") if isinstance(raw, dict) and raw.get("type") == "function" else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str):
+        _fail("tool_choice", 'tool_choice must be "none", "auto", "required" or '
+                             '{"type": "function", "function": {"name": ...}}.')
+    if name not in {tool.name for tool in tools}:
+        _fail("tool_choice.function.name", f"tool_choice names {name!r}, which is not among the tools.")
+    return ToolChoice("named", name)
 
 
 def parse_prompts(raw: Any) -> list[Message]:
@@ -181,6 +244,18 @@ class ParsedJSONField(serializers.Field):
         return value
 
 
+class MessagesField(ParsedJSONField):
+    """`messages` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ToolsField(ParsedJSONField):
+    """`tools` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ToolChoiceField(ParsedJSONField):
+    """`tool_choice` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
 class StreamOptionsSerializer(LeanSerializer):
     include_usage = serializers.BooleanField(required=False, default=False)
 
@@ -189,10 +264,13 @@ class ChatCompletionRequestSerializer(LeanSerializer):
     """The fields gempool acts on; everything else OpenAI clients send (temperature, ...) is ignored."""
 
     model = serializers.CharField(max_length=200, trim_whitespace=True)
-    messages = ParsedJSONField(required=False)
+    messages = MessagesField(required=False)
     prompts = ParsedJSONField(required=False)
     stream = serializers.BooleanField(required=False, default=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    tools = ToolsField(required=False, help_text="Function tools (emulated: see the README's tools section).")
+    tool_choice = ToolChoiceField(required=False, help_text='"none", "auto", "required" or a named function.')
+    parallel_tool_calls = serializers.BooleanField(required=False, default=True)
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("messages") is not None:
@@ -203,4 +281,7 @@ class ChatCompletionRequestSerializer(LeanSerializer):
             _fail("messages", "messages is required.")
         options = attrs.get("stream_options") or {}
         attrs["include_usage"] = bool(attrs.get("stream") and options.get("include_usage"))
+        tools = parse_tools(attrs.get("tools"))
+        choice = parse_tool_choice(attrs.get("tool_choice"), tools)
+        attrs["tool_request"] = ToolRequest(tools, choice, attrs["parallel_tool_calls"]) if tools else None
         return attrs

@@ -47,16 +47,19 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
     messages = data["parsed_messages"]
     attachments = resolve_attachments(messages, owner=api_key)
     pool = pool_settings_get()
+    tool_request = data.get("tool_request")
+    tools = tool_request.emulation() if tool_request is not None else None
     return ChatPlan(
         request_id=new_request_id(),
         model=model,
-        query=render_query(messages, attachments.names_per_message),
+        query=render_query(messages, attachments.names_per_message, tools),
         stored_files=attachments.stored_files,
         stream=data["stream"],
         include_usage=data["include_usage"],
         image_base_url=(pool.image_base_url or request_base_url).rstrip("/"),
         api_key=api_key,
         pool=pool,
+        tool_emulation=tools,
     )
 
 

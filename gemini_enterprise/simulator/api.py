@@ -27,6 +27,7 @@ from gemini_enterprise.simulator.state import (
     SimAccount,
     SimSession,
 )
+from gemini_enterprise.simulator.toolcalls import answer_with_calls, read_tool_plan, visible_query
 
 if TYPE_CHECKING:
     from gemini_enterprise.simulator.handler import SimHandler
@@ -116,6 +117,7 @@ def widget_streamAssist(handler: SimHandler, account: SimAccount, request: dict,
     session = resolve_session(handler, account, request.get("session"))
     parts = (request.get("query") or {}).get("parts") or []
     text = "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+    tool_plan, text = read_tool_plan(text, session.pending_tools)
     scenario = parse_scenario(text, fragments=server.fragments, thoughts=server.thought_fragments,
                               delay=server.fragment_delay)
     if rule is not None and rule.fault in STREAM_FAULTS:
@@ -132,7 +134,11 @@ def widget_streamAssist(handler: SimHandler, account: SimAccount, request: dict,
     model = str((request.get("assistGenerationConfig") or {}).get("modelId") or "auto")
     generated = _generate_media(handler, session, scenario)
     texts = ([IMAGE_TEXT] if scenario.image else []) + ([VIDEO_TEXT] if scenario.video else [])
+    scenario.clean_query = visible_query(scenario.clean_query, tool_plan.marker)
     answer = " ".join(texts) if texts else answer_text(scenario, model, files)
+    if tool_plan.calls:
+        answer, scenario.extra_thought, owed = answer_with_calls(tool_plan)
+        session.pending_tools = tool_plan if owed else None
     session.turns += 1
     plan = StreamPlan(scenario=scenario, text=answer, session_path=FULL_SESSION_PREFIX + session.session_id,
                       generated=generated)
