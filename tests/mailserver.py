@@ -56,6 +56,8 @@ ssl = required
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 auth_mechanisms = plain login
+# No slow-down after a failed login: tests try wrong passwords on purpose, and every client is 127.0.0.1.
+auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 default_login_user = {login_user}
@@ -84,6 +86,11 @@ service imap-login {{
     address = {host}
     port = {port}
     ssl = yes
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service lmtp {{

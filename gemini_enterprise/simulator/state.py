@@ -212,7 +212,8 @@ class SimState:
         with self.lock:
             accounts = list(self.accounts.values())
         now = time.time()
-        return next((a for a in accounts if secrets.compare_digest(a.secure_c_ses, c_ses)
+        wanted = c_ses.encode()
+        return next((a for a in accounts if secrets.compare_digest(a.secure_c_ses.encode(), wanted)
                      and not a.login_expired(now)), None)
 
     def renew_login(self, csesidx: str) -> SimAccount:
@@ -232,11 +233,12 @@ class SimState:
             if account is None and self.accept_any_account and c_ses:
                 account = self.accounts[csesidx] = SimAccount(csesidx=csesidx, secure_c_ses=c_ses,
                                                               host_c_oses=c_oses)
-        if account is None or not secrets.compare_digest(account.secure_c_ses, c_ses):
+        if account is None or not secrets.compare_digest(account.secure_c_ses.encode(), c_ses.encode()):
             return None
         if account.login_expired(time.time()):
             return None
-        if account.host_c_oses and c_oses and not secrets.compare_digest(account.host_c_oses, c_oses):
+        if account.host_c_oses and c_oses and not secrets.compare_digest(account.host_c_oses.encode(),
+                                                                         c_oses.encode()):
             return None
         return account
 
