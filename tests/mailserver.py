@@ -218,6 +218,14 @@ class MailServer:
         with smtplib.LMTP(self.lmtp, timeout=10) as lmtp:
             lmtp.send_message(msg, to_addrs=[to])
 
+    def plant(self, mailbox: Mailbox, msg: EmailMessage, *, received: datetime.datetime,
+              folder: str = "INBOX") -> None:
+        """Put a message in a mailbox as if it had arrived at `received` (IMAP APPEND with that
+        INTERNALDATE): an old code mail a reader must ignore."""
+        with mailbox.imap() as imap:
+            status, _ = imap.append(folder, None, imaplib.Time2Internaldate(received.timestamp()), msg.as_bytes())
+            assert status == "OK", f"APPEND to {folder} failed"
+
     def log(self) -> str:
         """Dovecot's log so far."""
         path = self.root / "dovecot.log"

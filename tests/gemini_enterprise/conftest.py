@@ -80,10 +80,6 @@ def client(sim_config: ClientConfig) -> Iterator[GeminiClient]:
 
 # ---- the login pages (issue 15) ------------------------------------------------------------------
 
-LOGIN_DEFAULTS = {"lifetime": None, "cookie_lifetime": None, "variant": "a", "lmtp": None, "mail_routes": {},
-                  "max_wrong_codes": 5, "slow_mail_seconds": 5.0}
-
-
 @pytest.fixture(scope="session")
 def login_simulator() -> Iterator[SimulatorServer]:
     """A simulator of its own for login tests: they change server-wide login settings."""
@@ -95,12 +91,12 @@ def login_simulator() -> Iterator[SimulatorServer]:
 @pytest.fixture
 def login_sim(login_simulator: SimulatorServer) -> Iterator[SimulatorServer]:
     """The login simulator with default login settings, no faults and an empty mail list."""
-    login_simulator.configure_login(**LOGIN_DEFAULTS)
+    login_simulator.reset_login_settings()
     login_simulator.clear_faults()
     login_simulator.reset()
     yield login_simulator
     login_simulator.clear_faults()
-    login_simulator.configure_login(**LOGIN_DEFAULTS)
+    login_simulator.reset_login_settings()
 
 
 @pytest.fixture

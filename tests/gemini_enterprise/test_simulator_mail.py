@@ -130,3 +130,18 @@ def test_the_mailserver_serves_two_mailboxes_apart(mailserver, make_mailbox) -> 
     mailserver.deliver(msg, one.address)
     assert [m["Subject"] for m in one.wait_for_messages(1)] == ["only for one"]
     assert two.messages() == [] and two.address == "named@mail.test"
+
+
+def test_an_old_mail_can_be_planted_with_its_arrival_time(mailserver, mailbox) -> None:
+    import datetime
+
+    from gemini_enterprise.simulator.mailer import code_message
+
+    yesterday = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    mailserver.plant(mailbox, code_message(mailbox.address, "OLD0C0", "en"), received=yesterday)
+    with mailbox.imap() as imap:
+        imap.select("INBOX", readonly=True)
+        _, found = imap.search(None, "SINCE", (yesterday + datetime.timedelta(days=1)).strftime("%d-%b-%Y"))
+        _, everything = imap.search(None, "ALL")
+    assert found[0] == b"" and everything[0] == b"1"
+    assert code_in(mailbox.messages()[0]) == "OLD0C0"
