@@ -216,15 +216,24 @@ class SimState:
         return next((a for a in accounts if secrets.compare_digest(a.secure_c_ses.encode(), wanted)
                      and not a.login_expired(now)), None)
 
-    def renew_login(self, csesidx: str) -> SimAccount:
-        """A successful login: fresh cookie values (the old ones stop working) and a fresh lifetime."""
+    def renew_login(self, csesidx: str, *, onboarding: bool = False) -> SimAccount:
+        """A successful login: fresh cookie values (the old ones stop working) and a fresh lifetime;
+        `onboarding` makes the seat pass /admin/create first."""
         with self.lock:
             account = self.accounts[csesidx]
+            account.needs_onboarding = account.needs_onboarding or onboarding
             account.secure_c_ses = "CSES." + secrets.token_urlsafe(24)
             account.host_c_oses = "COSES." + secrets.token_urlsafe(24)
             account.login_expires_at = None if self.login_lifetime is None else time.time() + self.login_lifetime
             self.counters["logins"] += 1
             return account
+
+    def finish_onboarding(self, csesidx: str, *, full_name: str) -> None:
+        """The seat's name is set: /admin/create is done."""
+        with self.lock:
+            account = self.accounts[csesidx]
+            account.full_name = full_name
+            account.needs_onboarding = False
 
     def account_for_login(self, csesidx: str, c_ses: str, c_oses: str) -> SimAccount | None:
         """The account if these cookies are right (accept-any mode creates it); None = dead cookies."""

@@ -242,6 +242,12 @@ def test_hard_stops_replace_the_verify_page(login_sim, make_seat, fault, text) -
     assert login_sim.mails(seat.email) == []
 
 
+def test_a_banned_seat_meets_access_restricted(login_sim, make_seat) -> None:
+    seat = make_seat(available=False)
+    page = walk(login_sim, seat).submit_email()
+    assert "<h1>Access Restricted</h1>" in page.text and login_sim.mails(seat.email) == []
+
+
 def test_signin_error_redirects_the_email_submission(login_sim, make_seat) -> None:
     seat = make_seat()
     login_sim.add_fault("signin_error", csesidx=seat.csesidx, count=1)
