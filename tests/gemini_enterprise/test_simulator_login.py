@@ -290,6 +290,22 @@ def test_a_login_expires_after_its_lifetime_with_expired_sign_in(login_sim, make
                                      allow_redirects=False).status_code == 302
 
 
+def test_api_calls_with_a_fresh_jwt_fail_once_the_login_expires(login_sim, make_seat) -> None:
+    from gemini_enterprise.client import GeminiClient
+    from gemini_enterprise.errors import AuthExpired, LoginRequired
+    from gemini_enterprise.types import ClientConfig, Credentials
+
+    seat = make_seat()
+    creds = Credentials(key="seat", team_id=seat.team_id, csesidx=seat.csesidx, secure_c_ses=seat.secure_c_ses,
+                        host_c_oses=seat.host_c_oses)
+    with GeminiClient(ClientConfig(auth_url=login_sim.url, api_url=login_sim.url)) as client:
+        client.create_session(creds)  # the JWT is minted and cached here
+        login_sim.configure_login(lifetime=0.3)
+        assert wait_until(lambda: seat.login_expired(time.time()), timeout=5) is not None
+        with pytest.raises((AuthExpired, LoginRequired)):
+            client.create_session(creds)
+
+
 def test_a_login_through_the_pages_starts_a_new_lifetime(login_sim, make_seat) -> None:
     seat = make_seat(login_expires_at=time.time() - 1)
     login_sim.configure_login(lifetime=60)
