@@ -81,7 +81,9 @@ userdb {{
   args = {root}/users/%Lu
   default_fields = uid={mail_uid} gid={mail_gid} home={root}/mail/%u
 }}
+# No chroot: an unprivileged test user cannot chroot (and a throwaway test server gains nothing from it).
 service imap-login {{
+  chroot =
   inet_listener imap {{
     port = 0
   }}
@@ -92,6 +94,7 @@ service imap-login {{
   }}
 }}
 service anvil {{
+  chroot =
   unix_listener anvil-auth-penalty {{
     mode = 0
   }}
