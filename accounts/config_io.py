@@ -320,13 +320,18 @@ def _import_model(row: dict, position: int) -> bool:
 
 def _import_aliases(rows: list[dict]) -> None:
     """Replace the aliases of the rows that list them, checked against the whole catalogue as it now stands
-    (models the file does not mention keep theirs); a clash raises ConfigInvalid, which undoes the import."""
+    (models the file does not mention keep theirs), and make sure no imported id is another model's alias;
+    a clash raises ConfigInvalid, which undoes the import."""
     listed = [(index, row) for index, row in enumerate(rows) if "aliases" in row]
     ModelAlias.objects.filter(model_id__in=[row["id"] for _, row in listed]).delete()
     problems = []
     for index, row in listed:
         problems += [f"models[{index}].aliases: {problem}"
                      for problem in aliases_problems(model_id=row["id"], aliases=row["aliases"])]
+    index_of = {row["id"]: index for index, row in enumerate(rows)}
+    taken = ModelAlias.objects.filter(alias__in=index_of).values_list("alias", "model_id")
+    problems += [f"models[{index_of[alias]}].id: {alias!r} is already an alias of {owner!r}."
+                 for alias, owner in sorted(taken)]
     if problems:
         raise ConfigInvalid(problems)
     ModelAlias.objects.bulk_create([ModelAlias(alias=alias, model_id=row["id"])

@@ -80,6 +80,14 @@ def test_count_tokens_grows_with_images_and_needs_no_upstream(client, api_key):
     assert with_image >= plain + 258
 
 
+def test_a_body_over_the_limit_is_refused_in_anthropics_envelope(client, api_key, settings):
+    answer = client.post("/v1/messages", data=b"{}", content_type="application/json", HTTP_X_API_KEY=api_key[1],
+                         CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+    assert answer.status_code == 413
+    assert answer.json() == {"type": "error", "error": {"type": "request_too_large",
+                                                        "message": "Request body is too large."}}
+
+
 def test_an_unknown_model_is_a_not_found_error_and_a_method_is_refused_in_the_envelope(client, api_key):
     missing = _post(client, api_key[1], {"model": "claude-opus-4-1", "max_tokens": 5,
                                          "messages": [{"role": "user", "content": "x"}]})

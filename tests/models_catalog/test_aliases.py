@@ -153,6 +153,7 @@ def test_aliases_may_move_between_models_in_one_import(tmp_path):
     ({"models": [{"id": "a", "aliases": ["gemini-2.5-pro"]}]}, "already the id of a model"),
     ({"models": [{"id": "a", "aliases": ["kept"]}]}, "already an alias of 'gemini-2.5-pro'"),
     ({"default_model": "nothing-like-it"}, "default_model"),
+    ({"models": [{"id": "kept"}]}, "models[0].id: 'kept' is already an alias of 'gemini-2.5-pro'"),
     ({"models": [{"id": "a", "aliases": [7]}]}, "models[0].aliases"),
 ])
 def test_bad_aliases_in_a_config_name_the_row_and_change_nothing(tmp_path, document, needle):
