@@ -221,9 +221,10 @@ def test_a_streamed_call_sends_function_call_argument_events(openai_client, pool
 
 def test_a_required_call_the_model_never_makes_is_an_error(openai_client, pool_account):
     pool_account()
-    with pytest.raises(openai.APIError):
+    with pytest.raises(openai.APIStatusError) as caught:
         openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL], tool_choice="required",
                                        input=f"{CALL_WEATHER}[[sim:call_prose]][[sim:call_stubborn]] Weather?")
+    assert caught.value.status_code == 502 and caught.value.body["code"] == "tool_call_missing"
 
 
 def test_a_bad_tool_schema_is_a_400_naming_it(openai_client):
