@@ -244,3 +244,11 @@ def test_the_sdks_stream_helper_accumulates_text_and_calls(openai_client, pool_a
     assert final.status == "completed" and final.output_text == "".join(deltas)
     assert [item.type for item in final.output][-1] == "function_call"
     assert final.output[-1].arguments == '{"city": "Oslo"}'
+
+
+def test_a_wrong_key_is_a_401(gateway, catalogue):
+    with openai.OpenAI(api_key="gp-wrong", base_url=gateway.url + "/v1", max_retries=0) as client:
+        with pytest.raises(openai.AuthenticationError):
+            client.responses.create(model=MODEL, input="hi")
+        with pytest.raises(openai.AuthenticationError):
+            client.responses.retrieve("resp_whatever")
