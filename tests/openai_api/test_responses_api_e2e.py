@@ -221,9 +221,10 @@ def test_a_streamed_call_sends_function_call_argument_events(openai_client, pool
 
 def test_a_required_call_the_model_never_makes_is_an_error(openai_client, pool_account):
     pool_account()
-    with pytest.raises(openai.APIError):
+    with pytest.raises(openai.APIStatusError) as caught:
         openai_client.responses.create(model=MODEL, tools=[WEATHER_TOOL], tool_choice="required",
                                        input=f"{CALL_WEATHER}[[sim:call_prose]][[sim:call_stubborn]] Weather?")
+    assert caught.value.status_code == 502 and caught.value.body["code"] == "tool_call_missing"
 
 
 def test_a_bad_tool_schema_is_a_400_naming_it(openai_client):
@@ -243,3 +244,11 @@ def test_the_sdks_stream_helper_accumulates_text_and_calls(openai_client, pool_a
     assert final.status == "completed" and final.output_text == "".join(deltas)
     assert [item.type for item in final.output][-1] == "function_call"
     assert final.output[-1].arguments == '{"city": "Oslo"}'
+
+
+def test_a_wrong_key_is_a_401(gateway, catalogue):
+    with openai.OpenAI(api_key="gp-wrong", base_url=gateway.url + "/v1", max_retries=0) as client:
+        with pytest.raises(openai.AuthenticationError):
+            client.responses.create(model=MODEL, input="hi")
+        with pytest.raises(openai.AuthenticationError):
+            client.responses.retrieve("resp_whatever")

@@ -52,3 +52,17 @@ def test_deleting_the_key_deletes_its_responses(api_key):
     _save(api_key[0])
     api_key[0].delete()
     assert not StoredResponse.objects.exists()
+
+
+def test_the_pruneresponses_command_takes_a_retention(api_key):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    _save(api_key[0], "resp_old")
+    StoredResponse.objects.update(created_at=timezone.now() - timedelta(days=3))
+    out = StringIO()
+    call_command("pruneresponses", "--days", "2", stdout=out)
+    assert out.getvalue().strip() == "Deleted 1 stored response(s)." and not StoredResponse.objects.exists()
+    with pytest.raises(CommandError):
+        call_command("pruneresponses", "--days", "-1")
