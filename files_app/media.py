@@ -23,7 +23,7 @@ from django.utils import timezone
 from files_app import content_types, storage
 from files_app.models import INLINE_PURPOSE, GeneratedMedia, StoredFile
 from gemini_enterprise.errors import UpstreamError
-from gempool_site.exceptions import NotFound
+from gempool_site.exceptions import NotFoundError
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -78,21 +78,21 @@ def media_url(*, media: GeneratedMedia, base_url: str) -> str:
 
 
 def media_get(*, name: str) -> GeneratedMedia:
-    """The media called `name`; NotFound for a name that is malformed (path tricks) or unknown."""
+    """The media called `name`; NotFoundError for a name that is malformed (path tricks) or unknown."""
     if not isinstance(name, str) or not MEDIA_NAME_RE.match(name):
-        raise NotFound("No such image.")
+        raise NotFoundError("No such image.")
     media = GeneratedMedia.objects.filter(pk=name).first()
     if media is None:
-        raise NotFound("No such image.")
+        raise NotFoundError("No such image.")
     return media
 
 
 def media_open(*, media: GeneratedMedia) -> BinaryIO:
-    """An open handle on the media's bytes; NotFound if they were pruned meanwhile."""
+    """An open handle on the media's bytes; NotFoundError if they were pruned meanwhile."""
     try:
         return storage.open_read(storage.MEDIA, _media_path_name(media.name))
     except (FileNotFoundError, ValueError):
-        raise NotFound("No such image.") from None
+        raise NotFoundError("No such image.") from None
 
 
 # ---- fetching what the upstream generated -------------------------------------------------------
