@@ -27,7 +27,6 @@ from files_app import content_types, storage
 from files_app.media import (
     media_fetch_generated,
     media_prune,
-    media_prune_if_due,
     media_store,
     media_url,
 )
@@ -49,7 +48,6 @@ __all__ = [
     "fetch_image_url",
     "media_fetch_generated",
     "media_prune",
-    "media_prune_if_due",
     "media_store",
     "media_url",
     "stored_file_create",

@@ -95,6 +95,12 @@ def env_bind(name: str, default: str) -> str:
     return value
 
 
+def env_renamed(old: str, new: str) -> None:
+    """Refuse a variable that was renamed, rather than silently ignoring what the operator set."""
+    if _raw(old) is not None:
+        raise ImproperlyConfigured(f"{old} was renamed {new}; set that instead")
+
+
 def database_from_url(name: str, url: str) -> dict:
     """Turn a postgres:// (or sqlite:///path) URL into a Django DATABASES entry."""
     parts = urlsplit(url)

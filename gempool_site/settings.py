@@ -9,6 +9,7 @@ from gempool_site.env import (
     env_float,
     env_int,
     env_list,
+    env_renamed,
     env_str,
     env_url,
     persistent_secret_key,
@@ -144,13 +145,16 @@ GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum
 GEMPOOL_SPARE_SESSION_MAX_AGE = env_float("GEMPOOL_SPARE_SESSION_MAX_AGE", 300.0, minimum=0, maximum=3600)
 GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
 GEMPOOL_MEDIA_RETENTION_HOURS = env_float("GEMPOOL_MEDIA_RETENTION_HOURS", 72.0, minimum=0.01)
-GEMPOOL_MEDIA_PRUNE_INTERVAL = env_float("GEMPOOL_MEDIA_PRUNE_INTERVAL", 600.0, minimum=10)
 GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum=1, maximum=120)
 # Client-supplied image URLs may never reach internal addresses; only a lab setup (or the tests, which
 # serve images on loopback) turns this on. Cloud metadata addresses stay refused either way.
 GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
+# Retention of the request log and media runs at most this often (seconds) across every process, after a
+# response; 0 leaves it to `manage.py housekeeping` (cron).
+GEMPOOL_HOUSEKEEPING_INTERVAL = env_float("GEMPOOL_HOUSEKEEPING_INTERVAL", 600.0, minimum=0)
+env_renamed("GEMPOOL_MEDIA_PRUNE_INTERVAL", "GEMPOOL_HOUSEKEEPING_INTERVAL")
 
 # CORS applies to the OpenAI-compatible API only; the management API is same-origin.
 CORS_URLS_REGEX = r"^/(v1/|image/|health$)"

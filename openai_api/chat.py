@@ -134,9 +134,6 @@ class ChatRun:
             # The account answered: its next request finds a session waiting. Made after the answer,
             # so this request never waits behind it.
             spares.refill(self._refill)
-        # After the client has its answer: old generated media go in batches, at most once per
-        # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
-        files.media_prune_if_due()
 
     def _run_attempts(self) -> Iterator[RunEvent]:
         pool = self.plan.pool

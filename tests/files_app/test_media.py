@@ -219,14 +219,6 @@ def test_prune_respects_its_limit():
     assert GeneratedMedia.objects.count() == 1
 
 
-def test_the_periodic_prune_runs_at_most_once_per_interval(django_assert_num_queries):
-    _age(_store(), 1000)
-    assert media.media_prune_if_due() == 1
-    _age(_store(), 1000)
-    with django_assert_num_queries(0):
-        assert media.media_prune_if_due() == 0  # a cache check only: no query, no folder scan
-
-
 def test_prune_clears_temp_files_a_crash_left_behind(data_dir):
     staged = storage.StagedWrite(storage.MEDIA)
     staged.write(b"half")
