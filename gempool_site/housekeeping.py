@@ -8,7 +8,6 @@ folders. A process looks at the cache at most once per interval too, so the othe
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -42,19 +41,20 @@ def housekeeping_run(*, media_limit: int | None = None) -> HousekeepingReport:
 
 
 class _ProcessLook:
-    """When this process may next ask the cache whether housekeeping is due (a monotonic time)."""
+    """When this process may next ask the cache whether housekeeping is due (a monotonic time).
+
+    No lock: two threads racing past it both ask the cache, where cache.add lets only one of them run.
+    """
 
     def __init__(self) -> None:
         self.next_at = 0.0
-        self._lock = threading.Lock()
 
     def due(self, interval: float) -> bool:
         now = time.monotonic()
-        with self._lock:
-            if now < self.next_at:
-                return False
-            self.next_at = now + interval
-            return True
+        if now < self.next_at:
+            return False
+        self.next_at = now + interval
+        return True
 
 
 _look = _ProcessLook()
