@@ -129,7 +129,7 @@ def _check(url: str, *, deadline: float, param: str | None) -> _Target:
     if host in METADATA_HOSTS:
         raise _refuse(f"{host} is a cloud metadata endpoint", param)
     port = port or (443 if scheme == "https" else 80)
-    allow_private = getattr(settings, "GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
+    allow_private = settings.GEMPOOL_URL_FETCH_ALLOW_PRIVATE
     addresses = _resolve(host, port, deadline=deadline, param=param)
     # Refuse when *any* answer is internal: a name that mixes public and private answers is a rebinding setup.
     for ip in addresses:

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.utils.csp import CSP
+
 from gempool_site.env import (
+    LOG_LEVELS,
     database_from_url,
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -52,7 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "gempool_site.security.ContentSecurityPolicyMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "gempool_site.security.PermissionsPolicyMiddleware",
     "gempool_site.middleware.ApiErrorMiddleware",
 ]
 
@@ -204,6 +209,19 @@ if env_bool("GEMPOOL_BEHIND_TLS_PROXY", False):
     CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("GEMPOOL_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+# The console's policy (gempool_site/security.py says why); the admin is exempt (gempool_site/urls.py).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 LOGGING = {
     "version": 1,
@@ -213,7 +231,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
     },
-    "root": {"handlers": ["console"], "level": env_str("GEMPOOL_LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": env_choice("GEMPOOL_LOG_LEVEL", "info", LOG_LEVELS).upper()},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

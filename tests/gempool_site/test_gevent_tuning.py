@@ -81,3 +81,4 @@ def test_urllib3_still_routes_its_waits_through_the_module_global_it_replaces():
     assert urllib3.connection.wait_for_read is wait.wait_for_read
     is_connected = inspect.getsource(urllib3.connection.HTTPConnection.is_connected.fget)
     assert "wait_for_read(self.sock, timeout=0.0)" in is_connected
+
