@@ -27,7 +27,7 @@ from files_app import content_types, storage
 from files_app.media import (
     media_fetch_generated,
     media_prune,
-    media_store,
+    media_prune_orphans,
     media_url,
 )
 from files_app.models import INLINE_PURPOSE, StoredFile, UpstreamFile
@@ -43,12 +43,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "INLINE_PURPOSE",
     "data_uri_decode",
     "fetch_image_url",
     "media_fetch_generated",
     "media_prune",
-    "media_store",
+    "media_prune_orphans",
     "media_url",
     "stored_file_create",
     "stored_file_delete",
@@ -86,7 +85,7 @@ def _limit() -> int:
 
 def stored_file_create(*, upload: Any, filename: str, mime_type: str | None, purpose: str,
                        owner: ApiKey | None) -> StoredFile:
-    """Keep an uploaded file: bytes under DATA_DIR/uploads, a StoredFile row for its metadata.
+    """Keep an uploaded file: bytes in storage's "uploads" area, a StoredFile row for its metadata.
 
     `upload` is a Django UploadedFile (a StagedUpload from StagingUploadHandler is committed without
     another copy) or any binary file-like. The type is the declared one unless missing or generic, then
@@ -215,11 +214,12 @@ def stored_file_list(*, owner: ApiKey | None, purpose: str | None = None, limit:
 
 
 def stored_file_open(*, stored_file: StoredFile) -> BinaryIO:
-    """An open handle on the bytes, for streaming; NotFoundError if they vanished from the data dir."""
+    """An open handle on the bytes, for streaming (the local copy, refilled from the database on a miss);
+    NotFoundError if the database no longer has them either."""
     try:
         return storage.open_read(storage.UPLOADS, stored_file.storage_name)
     except (FileNotFoundError, ValueError):
-        logger.error("stored file has no bytes on disk", extra={"file_id": stored_file.id})
+        logger.error("stored file has no bytes", extra={"file_id": stored_file.id})
         raise NotFoundError(f"The content of file {stored_file.id} is no longer available.", param="file_id") from None
 
 

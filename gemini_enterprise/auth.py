@@ -34,7 +34,7 @@ class XsrfGrant:
     key_id: str
 
 
-# ---- JWT minting (protocol sheet §2.3) --------------------------------------------------------
+# ---- JWT minting (HS256 with the key getoxsrf hands out) ------------------------------------
 
 
 def kq_b64(text: str) -> str:

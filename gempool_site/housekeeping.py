@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from accounts.dashboard import request_log_prune
-from files_app.media import media_prune
+from files_app.services import media_prune
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from files_app.media import media_prune_orphans
+from files_app.services import media_prune_orphans
 from gempool_site.housekeeping import housekeeping_run
 
 
