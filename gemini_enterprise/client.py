@@ -159,7 +159,7 @@ class GeminiClient:
         (which reports silences of `idle_after` seconds as StreamIdle events, if given)."""
         request: dict[str, Any] = {
             "session": session,
-            "query": {"parts": [{"text": query or " "}]},  # an empty query yields an empty answer (GO)
+            "query": {"parts": [{"text": query or " "}]},  # an empty query yields an empty answer
             "filter": "",
             "fileIds": list(file_ids),
             "answerGenerationMode": "NORMAL",
@@ -361,7 +361,7 @@ def _read_limited(resp: requests.Response, limit: int) -> bytes:
 
 def _json_body(resp: requests.Response, method: str) -> Any:
     text = resp.content.decode("utf-8", errors="replace").lstrip()
-    text = text.removeprefix(")]}'")  # not sent by the API host, but stripped defensively (ZQ-TS does)
+    text = text.removeprefix(")]}'")  # not sent by the API host, but stripped defensively (a Google JSON guard)
     try:
         return json.loads(text)
     except ValueError:

@@ -67,7 +67,7 @@ class ChatPlan:
 
 
 class _EmptyAnswer(Unavailable):
-    """The upstream finished without text or media (DR/GO see thought-only answers): try another account."""
+    """The upstream finished without text or media (thought-only answers happen): try another account."""
 
     account_fault = False
 
