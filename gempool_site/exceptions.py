@@ -1,7 +1,8 @@
 """The application's error tree and the one place that renders errors as JSON envelopes.
 
 Every error under /v1 and /api leaves as `{"error": {"message", "type", "param", "code"}}` with the
-status OpenAI would use; /api validation errors add a `fields` map of per-field messages.
+status OpenAI would use; /api validation errors add a `fields` map of per-field messages, and an error class
+may add members of its own (`envelope_extras`, e.g. an invalid config's `problems`).
 """
 from __future__ import annotations
 
