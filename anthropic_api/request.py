@@ -11,7 +11,7 @@ from typing import Any
 
 from completions.tool_arguments import SchemaInvalid, schema_check
 from completions.tool_emulation import ToolCall, ToolChoice, ToolDefinition, ToolRequest
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from openai_api.conversation import Attachment, Message
 
 MAX_STOP_SEQUENCES = 16
@@ -21,7 +21,7 @@ IGNORED_BLOCKS = frozenset({"thinking", "redacted_thinking", "server_tool_use", 
 
 
 def fail(param: str, message: str) -> None:
-    raise InvalidRequest(f"{param}: {message}", param=param)
+    raise BadRequestError(f"{param}: {message}", param=param)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ import logging
 
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from anthropic_api import face
 from anthropic_api.auth import AnthropicKeyAuthentication
@@ -14,21 +13,16 @@ from anthropic_api.plan import messages_plan_build, messages_token_count
 from anthropic_api.request import parse_messages_request
 from anthropic_api.schema import count_tokens_schema, create_message_schema
 from anthropic_api.shapes import new_message_id
-from gempool_site.auth import HasApiKey
-from gempool_site.negotiation import JsonWhateverTheAccept
-from gempool_site.throttles import ApiKeyRateThrottle
+from gempool_site.v1 import V1View
 
 logger = logging.getLogger(__name__)
 
 
-class AnthropicView(APIView):
+class AnthropicView(V1View):
     """`x-api-key` or Bearer API key, the per-key rate limit of every /v1 route, Anthropic's error envelope.
     The `anthropic-version` and `anthropic-beta` headers are accepted; nothing depends on them."""
 
     authentication_classes = [AnthropicKeyAuthentication]
-    permission_classes = [HasApiKey]
-    throttle_classes = [ApiKeyRateThrottle]
-    content_negotiation_class = JsonWhateverTheAccept
 
     def get_exception_handler(self):
         return anthropic_exception_handler

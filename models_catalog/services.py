@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from gempool_site import rawsql
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from models_catalog.models import ModelAlias, ModelConfig, model_id_validator
 
 MODEL_ROWS = rawsql.ModelRows(ModelConfig)  # resolved on every request: plain SQL (see rawsql)
@@ -62,7 +62,7 @@ def model_aliases_set(*, model: ModelConfig, aliases: list[str]) -> None:
     """Replace the model's aliases; refuses (400, param `aliases`) names that clash with ids or aliases."""
     problems = aliases_problems(model_id=model.id, aliases=aliases)
     if problems:
-        raise InvalidRequest("Invalid aliases: " + " ".join(problems), param="aliases", code="invalid_alias")
+        raise BadRequestError("Invalid aliases: " + " ".join(problems), param="aliases", code="invalid_alias")
     with transaction.atomic():
         ModelAlias.objects.filter(model=model).delete()
         ModelAlias.objects.bulk_create([ModelAlias(alias=alias, model=model) for alias in aliases])
@@ -72,7 +72,7 @@ def model_create(*, data: dict) -> ModelConfig:
     """Add a catalogue entry; an id already in use (as an id or an alias) is refused with a 400."""
     model = ModelConfig(**{name: data[name] for name in MODEL_FIELDS if name in data})
     if ModelAlias.objects.filter(alias=model.id).exists():
-        raise InvalidRequest(f"{model.id!r} is already an alias of another model.", param="id",
+        raise BadRequestError(f"{model.id!r} is already an alias of another model.", param="id",
                              code="duplicate_model")
     try:
         with transaction.atomic():
@@ -81,7 +81,7 @@ def model_create(*, data: dict) -> ModelConfig:
             if "aliases" in data:
                 model_aliases_set(model=model, aliases=data["aliases"])
     except IntegrityError:
-        raise InvalidRequest(f"A model with id {model.id!r} already exists.", param="id",
+        raise BadRequestError(f"A model with id {model.id!r} already exists.", param="id",
                              code="duplicate_model") from None
     return model
 

@@ -20,7 +20,7 @@ from files_app import content_types
 from files_app import services as files
 from files_app.models import GeneratedMedia, StoredFile
 from gemini_enterprise.types import ToolsSpec
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from models_catalog.models import ModelConfig
 from models_catalog.services import model_lookup
 from openai_api.chat import ChatPlan, ChatRun, new_request_id
@@ -49,13 +49,13 @@ def image_request_parse(data: Any) -> ImageRequest:
     if isinstance(n, str) and n.strip().isdigit():
         n = int(n)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
-        raise InvalidRequest(f"n must be a whole number from 1 to {MAX_IMAGES}.", param="n")
+        raise BadRequestError(f"n must be a whole number from 1 to {MAX_IMAGES}.", param="n")
     response_format = _text(data.get("response_format"), "response_format") or "url"
     if response_format not in RESPONSE_FORMATS:
-        raise InvalidRequest("response_format must be 'url' or 'b64_json'.", param="response_format")
+        raise BadRequestError("response_format must be 'url' or 'b64_json'.", param="response_format")
     size = _text(data.get("size"), "size")
     if size and size != "auto" and not _is_size(size):
-        raise InvalidRequest("size must be WIDTHxHEIGHT (e.g. 1024x1024) or auto.", param="size")
+        raise BadRequestError("size must be WIDTHxHEIGHT (e.g. 1024x1024) or auto.", param="size")
     return ImageRequest(prompt=prompt, model=_text(data.get("model"), "model"), n=n, size=size,
                         response_format=response_format)
 
@@ -63,10 +63,10 @@ def image_request_parse(data: Any) -> ImageRequest:
 def _text(value: Any, param: str, *, required: bool = False) -> str | None:
     if value is None or value == "":
         if required:
-            raise InvalidRequest(f"{param} is required.", param=param)
+            raise BadRequestError(f"{param} is required.", param=param)
         return None
     if not isinstance(value, str):
-        raise InvalidRequest(f"{param} must be a string.", param=param)
+        raise BadRequestError(f"{param} must be a string.", param=param)
     return value.strip()
 
 
@@ -80,13 +80,13 @@ def image_model_resolve(*, name: str | None) -> ModelConfig:
     dall-e-3 or gpt-image-1), the first enabled image-capable model of the catalogue."""
     model = model_lookup(name=name) if name else None
     if model is not None and not model.image_generation:
-        raise InvalidRequest(f"The model {name!r} cannot generate images; use one with image_generation "
+        raise BadRequestError(f"The model {name!r} cannot generate images; use one with image_generation "
                              f"({', '.join(_image_model_ids()) or 'none is enabled'}).", param="model",
                              code="model_not_supported")
     model = model or ModelConfig.objects.filter(enabled=True, image_generation=True).order_by(
         "sort_order", "id").first()
     if model is None:
-        raise InvalidRequest("No image-capable model is enabled in the catalogue.", param="model",
+        raise BadRequestError("No image-capable model is enabled in the catalogue.", param="model",
                              code="model_not_found")
     return model
 
@@ -100,10 +100,10 @@ def image_upload_store(*, upload: Any, owner: ApiKey, param: str) -> StoredFile:
     limit = settings.GEMPOOL_MAX_UPLOAD_BYTES
     data = upload.read(limit + 1)
     if len(data) > limit:
-        raise InvalidRequest(f"The image is larger than {limit} bytes.", param=param, code="request_too_large")
+        raise BadRequestError(f"The image is larger than {limit} bytes.", param=param, code="request_too_large")
     mime = content_types.sniff(data[:4096])
     if not mime or not mime.startswith("image/"):
-        raise InvalidRequest("The upload is not an image (PNG, JPEG, WebP or GIF).", param=param)
+        raise BadRequestError("The upload is not an image (PNG, JPEG, WebP or GIF).", param=param)
     return files.stored_file_from_bytes(data=data, filename=getattr(upload, "name", None) or "image.png",
                                         mime_type=mime, owner=owner)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from accounts.models import ApiKey
 from accounts.pool import pool_counts
 from accounts.upstream import pool_settings_get
-from gempool_site.exceptions import NotFound
+from gempool_site.exceptions import NotFoundError
 from models_catalog.models import ModelConfig
 from models_catalog.services import enabled_names, model_lookup, models_enabled
 from openai_api.attachments import resolve_attachments
@@ -23,7 +23,7 @@ def model_resolve(*, model_id: str) -> ModelConfig:
         model = model_lookup(name=fallback) if fallback else None
     if model is None:
         valid = ", ".join(enabled_names())
-        raise NotFound(f"The model {model_id!r} does not exist or is disabled. Available models: {valid}.",
+        raise NotFoundError(f"The model {model_id!r} does not exist or is disabled. Available models: {valid}.",
                        param="model", code="model_not_found")
     return model
 
@@ -47,7 +47,7 @@ def model_detail(*, model_id: str) -> dict:
     even with a default model set, since nothing is listed under them."""
     model = model_lookup(name=model_id)
     if model is None:
-        raise NotFound(f"The model {model_id!r} does not exist or is disabled.", param="model",
+        raise NotFoundError(f"The model {model_id!r} does not exist or is disabled.", param="model",
                        code="model_not_found")
     return model_as_openai(model, name=model_id)
 

@@ -7,12 +7,9 @@ from django.http import JsonResponse
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from gempool_site.auth import ApiKeyAuthentication, HasApiKey
-from gempool_site.exceptions import InvalidRequest
-from gempool_site.negotiation import JsonWhateverTheAccept
-from gempool_site.throttles import ApiKeyRateThrottle
+from gempool_site.exceptions import BadRequestError
+from gempool_site.v1 import V1View
 from openai_api import images, responses, services
 from openai_api.responses_api import face as responses_face
 from openai_api.responses_api.plan import response_plan_build
@@ -22,28 +19,19 @@ from openai_api.schema import chat_completions, create_image, create_response, e
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 
-class OpenAIView(APIView):
-    """Bearer API key, per-key rate limit, JSON errors in OpenAI's envelope."""
-
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-    throttle_classes = [ApiKeyRateThrottle]
-    content_negotiation_class = JsonWhateverTheAccept
-
-
-class ModelListView(OpenAIView):
+class ModelListView(V1View):
     @openai_json("List the enabled models")
     def get(self, request: Request) -> Response:
         return Response(services.models_list())
 
 
-class ModelDetailView(OpenAIView):
+class ModelDetailView(V1View):
     @openai_json("One enabled model")
     def get(self, request: Request, model_id: str) -> Response:
         return Response(services.model_detail(model_id=model_id))
 
 
-class ChatCompletionsView(OpenAIView):
+class ChatCompletionsView(V1View):
     @chat_completions
     def post(self, request: Request):
         serializer = ChatCompletionRequestSerializer(data=request.data)
@@ -56,7 +44,7 @@ class ChatCompletionsView(OpenAIView):
         return responses.complete(plan, completion_id=completion_id, created=created)
 
 
-class ResponsesView(OpenAIView):
+class ResponsesView(V1View):
     @create_response
     def post(self, request: Request):
         serializer = ResponseRequestSerializer(data=request.data)
@@ -68,7 +56,7 @@ class ResponsesView(OpenAIView):
         return responses_face.complete(plan)
 
 
-class ResponseDetailView(OpenAIView):
+class ResponseDetailView(V1View):
     @openai_json("A stored response (Responses API), for the key that created it")
     def get(self, request: Request, response_id: str) -> Response:
         return Response(stored_response_get(response_id=response_id, api_key=request.auth).body)
@@ -78,7 +66,7 @@ class ResponseDetailView(OpenAIView):
         return Response(stored_response_delete(response_id=response_id, api_key=request.auth))
 
 
-class ImageGenerationsView(OpenAIView):
+class ImageGenerationsView(V1View):
     @create_image
     def post(self, request: Request) -> Response:
         parsed = images.image_request_parse(request.data)
@@ -87,7 +75,7 @@ class ImageGenerationsView(OpenAIView):
         return Response(images.images_create(plan=plan, request=parsed))
 
 
-class ImageEditsView(OpenAIView):
+class ImageEditsView(V1View):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @edit_image
@@ -95,7 +83,7 @@ class ImageEditsView(OpenAIView):
         parsed = images.image_request_parse(request.data)
         uploads = request.FILES.getlist("image") or request.FILES.getlist("image[]")
         if not uploads:
-            raise InvalidRequest("Attach the image to edit as the multipart field 'image'.", param="image")
+            raise BadRequestError("Attach the image to edit as the multipart field 'image'.", param="image")
         stored = [images.image_upload_store(upload=upload, owner=request.auth, param="image")
                   for upload in uploads]
         plan = images.images_plan_build(request=parsed, api_key=request.auth,
@@ -103,7 +91,7 @@ class ImageEditsView(OpenAIView):
         return Response(images.images_create(plan=plan, request=parsed))
 
 
-class StatusView(OpenAIView):
+class StatusView(V1View):
     @openai_json("Pool counts (nothing secret)")
     def get(self, request: Request) -> Response:
         return Response(services.status_summary())

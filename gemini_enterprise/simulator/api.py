@@ -109,7 +109,7 @@ def _metadata(session: SimSession, file: Any) -> dict[str, Any]:
             "byteSize": str(len(file.data)), "tokenCount": str(file.token_count),
             "fileOriginType": file.origin,
             "session": full, "quotaPercentage": 0.01,
-            # Deliberately the "wrong" URI real upstream returns (LX): clients must build their own.
+            # Deliberately the "wrong" URI real upstream returns: clients must build their own.
             "downloadUri": f"https://discoveryengine.googleapis.com/v1/{full}:downloadFile?file_id={file.file_id}"}
 
 

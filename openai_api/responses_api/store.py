@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from gempool_site.exceptions import NotFound
+from gempool_site.exceptions import NotFoundError
 from openai_api.models import StoredResponse
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def stored_response_get(*, response_id: str, api_key: ApiKey, param: str | None 
     found = StoredResponse.objects.filter(pk=response_id, api_key=api_key).first()
     if found is None:
         what = "Previous response" if param == "previous_response_id" else "Response"
-        raise NotFound(f"{what} with id {response_id!r} not found.", param=param)
+        raise NotFoundError(f"{what} with id {response_id!r} not found.", param=param)
     return found
 
 

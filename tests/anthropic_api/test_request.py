@@ -6,7 +6,7 @@ import json
 import pytest
 
 from anthropic_api.request import parse_messages_request
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from openai_api.conversation import render_query
 
 PNG_B64 = "iVBORw0KGgo="
@@ -111,6 +111,6 @@ def test_server_tools_are_left_out_and_options_are_read():
     (_body(system=[{"type": "image"}]), "system.0"),
 ])
 def test_bad_bodies_name_the_field(body, param):
-    with pytest.raises(InvalidRequest) as raised:
+    with pytest.raises(BadRequestError) as raised:
         parse_messages_request(body)
     assert raised.value.param == param and raised.value.message.startswith(f"{param}: ")

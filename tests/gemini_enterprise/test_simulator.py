@@ -328,7 +328,7 @@ def test_per_request_faults_raise_before_any_output(client, creds, fault, expect
         client.stream_assist(creds, session=session, query=f"[[sim:fault={fault}]] hi")
 
 
-def test_the_429_body_matches_the_protocol_sheet(client, creds, sim) -> None:
+def test_the_429_body_is_googles_resource_exhausted_error(client, creds, sim) -> None:
     session = client.create_session(creds)
     sim.add_fault("429", csesidx=creds.csesidx, endpoint="streamAssist", count=1)
     with pytest.raises(RateLimited) as info:
