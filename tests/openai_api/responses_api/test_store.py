@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.services import api_key_create
-from gempool_site.exceptions import NotFound
+from gempool_site.exceptions import NotFoundError
 from openai_api.models import StoredResponse
 from openai_api.responses_api import store
 
@@ -22,12 +22,12 @@ def _save(key, response_id="resp_1"):
 def test_another_key_cannot_see_continue_or_delete_a_response(api_key):
     _save(api_key[0])
     other, _ = api_key_create(name="other")
-    with pytest.raises(NotFound, match="Response with id 'resp_1' not found"):
+    with pytest.raises(NotFoundError, match="Response with id 'resp_1' not found"):
         store.stored_response_get(response_id="resp_1", api_key=other)
-    with pytest.raises(NotFound, match="Previous response") as caught:
+    with pytest.raises(NotFoundError, match="Previous response") as caught:
         store.stored_response_context(response_id="resp_1", api_key=other)
     assert caught.value.param == "previous_response_id"
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         store.stored_response_delete(response_id="resp_1", api_key=other)
     assert store.stored_response_context(response_id="resp_1", api_key=api_key[0]) == [{"type": "message"}]
 
