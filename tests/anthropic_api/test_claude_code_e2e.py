@@ -1,7 +1,9 @@
 """End to end: Claude Code (it speaks only Anthropic's Messages API) against gunicorn and the simulator.
 
 Claude Code is installed under tools/claude-code by scripts/test (npm); without node or that install these
-tests skip. It runs with its telemetry, error reporting and update checks off, in a throwaway HOME.
+tests skip. It runs in a throwaway HOME with its telemetry, error reporting, update checks and other
+non-essential traffic off: strace showed a DNS lookup of api.anthropic.com without
+CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, and only loopback connections with it.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def _claude(tmp_path: Path, gateway_url: str, raw_key: str, *args: str) -> subpr
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"),
            "ANTHROPIC_BASE_URL": gateway_url, "ANTHROPIC_API_KEY": raw_key, "NO_COLOR": "1",
            "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1",
-           "DISABLE_BUG_COMMAND": "1",
+           "DISABLE_BUG_COMMAND": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
            "CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY": "1", "IS_SANDBOX": "1"}
     return subprocess.run([str(CLAUDE), *args], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=180)
@@ -76,3 +78,25 @@ def test_a_model_name_gempool_does_not_know_is_served_by_the_default_model(gatew
     served = _claude(tmp_path, gateway.url, api_key[1], "-p", "Hello", "--model", "claude-haiku-4-5")
     assert served.returncode == 0, (served.stdout[-2000:], served.stderr[-2000:])
     assert served.stdout.startswith(f"Simulated answer from {MODEL}.")
+
+
+def test_a_subagent_on_a_claude_model_gempool_does_not_know_is_served_by_the_default_model(
+        gateway, api_key, pool_account, tmp_path):
+    """The main model (an alias) starts an Explore subagent on "haiku"; Claude Code asks gempool for its own
+    haiku model id, which only the default model can serve, and the subagent's answer comes back."""
+    pool_account()
+    ModelAlias.objects.create(alias="claude-sonnet-4-5", model_id="gemini-2.5-pro")
+    PoolSettings.objects.update_or_create(pk=1, defaults={"default_model": MODEL})
+    call = ('[[sim:call=Agent:{"description": "Look around", "prompt": "List the files here", '
+            '"subagent_type": "Explore", "model": "haiku", "run_in_background": false}]]')
+    logged_before = len(gateway.log_text())
+    result = _claude(tmp_path, gateway.url, api_key[1], "-p", f"Explore {call}", "--model", "claude-sonnet-4-5")
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
+    lines = gateway.log_text()[logged_before:].splitlines()
+    asked = [line.split(" model=", 1)[1].split(" ", 1)[0]  # the face logs each request's model name
+             for line in lines if "anthropic_api.views messages request" in line]
+    haiku = [name for name in asked if "haiku" in name]
+    assert haiku and not ModelAlias.objects.filter(alias__in=haiku).exists(), asked  # a name gempool lacks
+    served = set(RequestLog.objects.filter(endpoint="messages", status_code=200).values_list("model", flat=True))
+    assert served == {"gemini-2.5-pro", MODEL}  # the alias for the main agent, the default for the subagent
+    assert 'name="Agent"' in result.stdout and f"Simulated answer from {MODEL}." in result.stdout
