@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from rest_framework.response import Response
 
-from gempool_site.exceptions import anthropic_error_body, anthropic_error_type, api_exception_handler
-
-error_type_for = anthropic_error_type
+from gempool_site.exceptions import anthropic_error_body, api_exception_handler
 
 
 def anthropic_exception_handler(exc: Exception, context: dict) -> Response | None:

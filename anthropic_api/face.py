@@ -8,10 +8,10 @@ from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
 from anthropic_api import shapes
-from anthropic_api.errors import error_type_for
 from anthropic_api.request import MessagesRequest
 from anthropic_api.stops import StopSequenceCutter
 from completions.tool_types import ToolCall
+from gempool_site.exceptions import anthropic_error_body
 from openai_api.chat import ChatPlan, ChatRun
 from openai_api.conversation import estimate_tokens, tokens_for_chars
 from openai_api.responses import AfterSendResponse, RunFailed
@@ -112,7 +112,7 @@ def _stream_events(run: ChatRun, events: Generator[RunEvent, None, None], answer
             if isinstance(event, Idle):
                 out.append(shapes.PING)  # a long silence (thinking, media): keep proxies from cutting us
             elif isinstance(event, Failed):
-                out.append(shapes.encode(shapes.error_body(error_type_for(event.status), event.message)))
+                out.append(shapes.encode(anthropic_error_body(event.status, event.message)))
             else:
                 out += [shapes.encode(e) for e in answer.on(event)]
                 if isinstance(event, Delta) and not answer.done and run.output_ready():

@@ -50,11 +50,6 @@ def usage(*, input_tokens: int, output_tokens: int) -> dict[str, Any]:
             "cache_read_input_tokens": 0}
 
 
-def error_body(error_type: str, message: str) -> dict[str, Any]:
-    """The envelope of every Anthropic error, as the HTTP body and as a stream's `error` event."""
-    return {"type": "error", "error": {"type": error_type, "message": message}}
-
-
 @dataclass
 class _Block:
     kind: str  # "text" | "thinking"
