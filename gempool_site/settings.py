@@ -9,6 +9,7 @@ from gempool_site.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_str,
     env_url,
     persistent_secret_key,
@@ -25,7 +26,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "gempool_site.apps.GempoolAdminConfig",  # Django's admin with the throttled sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -92,6 +93,21 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gempool"}}
+
+# Django's default hashers, PBKDF2 first but run off the gevent event loop (see gempool_site.password_hashing).
+PASSWORD_HASHERS = [
+    "gempool_site.password_hashing.OffLoopPBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# Failed sign-ins (console and admin) allowed per address and per user name + address, and the long
+# per-user-name backstop (see gempool_site.login_throttle).
+GEMPOOL_LOGIN_RATE = env_rate("GEMPOOL_LOGIN_RATE", "10/min")
+GEMPOOL_LOGIN_USER_BACKSTOP = env_rate("GEMPOOL_LOGIN_USER_BACKSTOP", "50/day")
+# Peers whose X-Forwarded-* headers are believed (gunicorn reads the same variable): the reverse proxy.
+GEMPOOL_FORWARDED_ALLOW_IPS = env_list("GEMPOOL_FORWARDED_ALLOW_IPS", ["127.0.0.1"])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -173,7 +189,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "gempool_site.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_THROTTLE_RATES": {"login": env_str("GEMPOOL_LOGIN_RATE", "10/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "gempool API",
