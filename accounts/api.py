@@ -1,6 +1,7 @@
 """Management API (/api): accounts, pool config, import/export, proxy, API keys, dashboard.
 
-Every view inherits the REST_FRAMEWORK defaults: a staff session (CSRF-checked) or an admin Bearer key.
+Every view inherits the REST_FRAMEWORK defaults: an admin Bearer key, or a staff session (CSRF-checked)
+holding the Django permissions the view's `required_permissions` names for the method (gempool_site.auth).
 Views parse and validate, call one service, and serialize; the rules live in services.py.
 """
 from __future__ import annotations
@@ -30,9 +31,18 @@ from accounts.serializers import (
     ProxyTestResultSerializer,
     proxy_status,
 )
+from gempool_site.auth import crud_permissions
 from gempool_site.exceptions import GempoolError, error_body
 
 logger = logging.getLogger(__name__)
+
+ACCOUNT_PERMISSIONS = crud_permissions("accounts", "account")
+POOL_PERMISSIONS = crud_permissions("accounts", "poolsettings")
+CHANGE_ACCOUNT = {"POST": ("accounts.change_account",)}
+# An import may create and change accounts and models and replaces pool settings.
+IMPORT_PERMISSIONS = {"POST": ("accounts.add_account", "accounts.change_account", "models_catalog.add_modelconfig",
+                               "models_catalog.change_modelconfig", "accounts.change_poolsettings")}
+MANAGE_KEYS = ("accounts.manage_api_keys",)
 
 SECRETS_HEADER = "X-Gempool-Contains-Secrets"
 EXPORT_FILENAME = "business_gemini_session.json"
@@ -55,6 +65,7 @@ def _actor(request: Request) -> str:
 
 
 class AccountListView(APIView):
+    required_permissions = ACCOUNT_PERMISSIONS
     serializer_class = AccountSerializer
 
     @extend_schema(responses=AccountSerializer(many=True))
@@ -71,6 +82,7 @@ class AccountListView(APIView):
 
 
 class AccountDetailView(APIView):
+    required_permissions = ACCOUNT_PERMISSIONS
     serializer_class = AccountSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -98,6 +110,7 @@ class AccountDetailView(APIView):
 
 
 class AccountToggleView(APIView):
+    required_permissions = CHANGE_ACCOUNT
     @extend_schema(request=None, responses=AccountSerializer)
     def post(self, request: Request, pk: int) -> Response:
         account = services.account_toggle(account=get_object_or_404(Account, pk=pk))
@@ -105,6 +118,7 @@ class AccountToggleView(APIView):
 
 
 class AccountTestView(APIView):
+    required_permissions = CHANGE_ACCOUNT
     @extend_schema(request=AccountTestRequestSerializer, responses=inline_serializer("AccountTestResult", {
         "ok": serializers.BooleanField(), "status": serializers.CharField(),
         "latency_ms": serializers.IntegerField(), "error": serializers.JSONField(allow_null=True),
@@ -122,6 +136,7 @@ class AccountTestView(APIView):
 
 
 class ConfigView(APIView):
+    required_permissions = POOL_PERMISSIONS
     """GET/PUT the pool settings. Fields left out of a PUT keep their values (the proxy is write-only)."""
 
     serializer_class = PoolSettingsSerializer
@@ -150,6 +165,7 @@ class RawBodyParser(parsers.BaseParser):
 
 
 class ConfigImportView(APIView):
+    required_permissions = IMPORT_PERMISSIONS
     """POST a business_gemini_session.json as the body or as the multipart field `file`. All or nothing."""
 
     parser_classes = [parsers.MultiPartParser, RawBodyParser]
@@ -190,6 +206,7 @@ class ConfigImportView(APIView):
 
 
 class ConfigExportView(APIView):
+    required_permissions = {"GET": ("accounts.export_secrets",)}
     """The whole config with secrets, as a download. Only a staff user's session may take the cookies out.
 
     Admin API keys get 403: an automated caller holding a key should not be able to lift every account's
@@ -214,6 +231,7 @@ class ConfigExportView(APIView):
 
 
 class ProxyTestView(APIView):
+    required_permissions = {"POST": ("accounts.change_poolsettings",)}
     @extend_schema(request=ProxyTestRequestSerializer, responses=ProxyTestResultSerializer)
     def post(self, request: Request) -> Response:
         options = ProxyTestRequestSerializer(data=request.data or {})
@@ -225,6 +243,7 @@ class ProxyTestView(APIView):
 
 
 class ProxyStatusView(APIView):
+    required_permissions = {"GET": ("accounts.view_poolsettings",)}
     @extend_schema(responses=inline_serializer("ProxyStatus", {
         "proxy": serializers.CharField(), "proxy_enabled": serializers.BooleanField(),
         "in_use": serializers.BooleanField(), "test_url": serializers.CharField(),
@@ -237,6 +256,7 @@ class ProxyStatusView(APIView):
 
 
 class ApiKeyListView(APIView):
+    required_permissions = {"GET": ("accounts.view_apikey",), "POST": MANAGE_KEYS}
     serializer_class = ApiKeySerializer
 
     @extend_schema(responses=ApiKeySerializer(many=True))
@@ -255,6 +275,7 @@ class ApiKeyListView(APIView):
 
 
 class ApiKeyRevokeView(APIView):
+    required_permissions = {"POST": MANAGE_KEYS}
     @extend_schema(request=None, responses=ApiKeySerializer)
     def post(self, request: Request, pk: int) -> Response:
         api_key = get_object_or_404(ApiKey, pk=pk)
@@ -267,6 +288,7 @@ class ApiKeyRevokeView(APIView):
 
 
 class DashboardView(APIView):
+    required_permissions = {"GET": ("accounts.view_account",)}
     @extend_schema(responses={200: OpenApiResponse(description="counts, 24 h hourly series, recent errors")})
     def get(self, request: Request) -> Response:
         return Response(dashboard_summary())

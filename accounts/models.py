@@ -50,6 +50,8 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team_id", "csesidx"], name="account_unique_seat"),
         ]
+        # Checked by GET /api/config/export (gempool_site.auth): the export carries every account's cookies.
+        permissions = [("export_secrets", "Can export the config with account cookies")]
         # The lease query's partial index on (ready_at NULLS FIRST, id) is vendor-specific: migration 0004.
 
     def __str__(self) -> str:
@@ -82,6 +84,8 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        # Checked by POST /api/keys and /api/keys/<id>/revoke: a new key is a new way in.
+        permissions = [("manage_api_keys", "Can create and revoke API keys")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -179,7 +179,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "gempool_site.auth.AdminTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["gempool_site.auth.IsStaff"],
+    "DEFAULT_PERMISSION_CLASSES": ["gempool_site.auth.HasModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",

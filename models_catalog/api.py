@@ -1,4 +1,4 @@
-"""/api/models: the model catalogue (staff session or admin key, like all of /api)."""
+"""/api/models: the model catalogue (admin key, or a staff session with the model's Django permissions)."""
 from __future__ import annotations
 
 import logging
@@ -10,14 +10,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gempool_site.auth import crud_permissions
 from models_catalog import services
 from models_catalog.models import ModelConfig
 from models_catalog.serializers import ModelConfigSerializer
 
 logger = logging.getLogger(__name__)
+MODEL_PERMISSIONS = crud_permissions("models_catalog", "modelconfig")
 
 
 class ModelListView(APIView):
+    required_permissions = MODEL_PERMISSIONS
     serializer_class = ModelConfigSerializer
 
     @extend_schema(responses=ModelConfigSerializer(many=True))
@@ -34,6 +37,7 @@ class ModelListView(APIView):
 
 
 class ModelDetailView(APIView):
+    required_permissions = MODEL_PERMISSIONS
     serializer_class = ModelConfigSerializer
 
     def get(self, request: Request, model_id: str) -> Response:
