@@ -165,6 +165,9 @@ GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum
 # Client-supplied image URLs may never reach internal addresses; only a lab setup (or the tests, which
 # serve images on loopback) turns this on. Cloud metadata addresses stay refused either way.
 GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
+# Images and files one chat request may carry (each becomes a stored file and an upstream upload).
+GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE", 16, minimum=1, maximum=1000)
+GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST", 32, minimum=1, maximum=1000)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
+from gempool_site.exceptions import InvalidRequest
 from openai_api.conversation import Attachment, Message
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
@@ -38,6 +40,11 @@ def _attachment_from_part(part: dict, param: str) -> Attachment:
     raise AssertionError  # unreachable: _fail raises
 
 
+def _too_many_attachments(param: str, scope: str, limit: int, setting: str) -> InvalidRequest:
+    return InvalidRequest(f"Too many images and files {scope}: at most {limit} ({setting}).", param=param,
+                          code="too_many_attachments")
+
+
 def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
     if content is None:
         return "", []
@@ -61,6 +68,9 @@ def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
                 _fail(f"{part_param}.text", "A text part needs a string 'text'.")
             texts.append(text)
         elif kind in ("image_url", "input_image", "file"):
+            if len(attachments) == settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE:
+                raise _too_many_attachments(param, "in one message", settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE,
+                                            "GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE")
             attachments.append(_attachment_from_part(part, part_param))
         elif kind == "refusal":
             texts.append(str(part.get("refusal") or ""))
@@ -85,6 +95,7 @@ def parse_messages(raw: Any) -> list[Message]:
     if not isinstance(raw, list) or not raw:
         _fail("messages", "messages must be a non-empty list.")
     messages = []
+    attachment_count = 0
     for index, item in enumerate(raw):
         param = f"messages[{index}]"
         if not isinstance(item, dict):
@@ -93,6 +104,10 @@ def parse_messages(raw: Any) -> list[Message]:
         if not isinstance(role, str) or role not in ROLES:  # a list or dict is unhashable: no `in` on a set
             _fail(f"{param}.role", f"role must be one of {', '.join(sorted(ROLES))}.")
         text, attachments = _parse_content(item.get("content"), f"{param}.content")
+        attachment_count += len(attachments)
+        if attachment_count > settings.GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST:
+            raise _too_many_attachments("messages", "in one request", settings.GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST,
+                                        "GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST")
         if role == "assistant" and item.get("tool_calls"):
             text = "\n".join(filter(None, [text, _tool_calls_text(item["tool_calls"])]))
         name = item.get("name") if isinstance(item.get("name"), str) else None
@@ -129,6 +144,10 @@ def parse_prompts(raw: Any) -> list[Message]:
         # Re-label messages[i] as prompts[i] so the error points at what the client sent.
         detail = {key.replace("messages", "prompts", 1): value for key, value in exc.detail.items()}
         raise serializers.ValidationError(detail) from None
+    except InvalidRequest as exc:
+        if exc.param:
+            exc.param = exc.param.replace("messages", "prompts", 1)
+        raise
 
 
 class LeanSerializer(serializers.Serializer):
