@@ -22,6 +22,7 @@ from accounts import services
 from accounts.config_io import ConfigInvalid, config_export_text, config_import, config_parse_bytes
 from accounts.dashboard import dashboard_summary
 from accounts.models import Account, ApiKey, PoolSettings
+from accounts.proxies import pool_proxy_change_check, pool_proxy_current, proxy_change_record
 from accounts.serializers import (
     AccountSerializer,
     AccountTestRequestSerializer,
@@ -78,6 +79,8 @@ class AccountListView(APIView):
         serializer.is_valid(raise_exception=True)
         account = services.account_create(data=serializer.validated_data)
         logger.info("account created", extra={"account_id": account.pk, "by": _actor(request)})
+        if account.proxy_url:
+            proxy_change_record(target=account, actor=_actor(request))
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
@@ -98,8 +101,11 @@ class AccountDetailView(APIView):
         account = get_object_or_404(Account, pk=pk)
         serializer = AccountSerializer(account, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
+        proxy_before = account.proxy_url
         account = services.account_update(account=account, data=serializer.validated_data)
         logger.info("account updated", extra={"account_id": account.pk, "by": _actor(request)})
+        if account.proxy_url != proxy_before:
+            proxy_change_record(target=account, actor=_actor(request))
         return Response(AccountSerializer(account).data)
 
     def delete(self, request: Request, pk: int) -> Response:
@@ -147,7 +153,7 @@ class ConfigView(APIView):
     def put(self, request: Request) -> Response:
         serializer = PoolSettingsSerializer(PoolSettings.load(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        pool = services.pool_settings_update(data=serializer.validated_data)
+        pool = services.pool_settings_update(data=serializer.validated_data, actor=_actor(request))
         logger.info("pool settings updated", extra={"by": _actor(request),
                                                     "fields": ",".join(sorted(serializer.validated_data))})
         return Response(PoolSettingsSerializer(pool).data)
@@ -189,8 +195,11 @@ class ConfigImportView(APIView):
                               code="invalid_config")
             body["error"]["problems"] = exc.problems
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        proxy_before = pool_proxy_current()
         summary = config_import(config=config, dry_run=dry_run)
         logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run})
+        if not dry_run:
+            pool_proxy_change_check(before=proxy_before, actor=_actor(request))
         return Response({"dry_run": summary.dry_run, "accounts_created": summary.accounts_created,
                          "accounts_updated": summary.accounts_updated, "models_created": summary.models_created,
                          "models_updated": summary.models_updated, "message": summary.as_text()})
@@ -231,12 +240,14 @@ class ConfigExportView(APIView):
 
 
 class ProxyTestView(APIView):
+    """Fetch GEMPOOL_PROXY_TEST_URL through the stored (or a candidate) proxy; never directly."""
+
     required_permissions = {"POST": ("accounts.change_poolsettings",)}
     @extend_schema(request=ProxyTestRequestSerializer, responses=ProxyTestResultSerializer)
     def post(self, request: Request) -> Response:
         options = ProxyTestRequestSerializer(data=request.data or {})
         options.is_valid(raise_exception=True)
-        kwargs = {key: options.validated_data[key] for key in ("url", "proxy", "timeout")
+        kwargs = {key: options.validated_data[key] for key in ("proxy", "timeout")
                   if key in options.validated_data}
         result = services.proxy_test(**kwargs)
         return Response(ProxyTestResultSerializer(result).data)

@@ -15,11 +15,11 @@ from django.db import transaction
 from rest_framework import serializers
 
 from accounts.models import Account, AccountStatus, PoolSettings
+from accounts.proxies import validate_proxy_url
 from gempool_site.parsers import has_lone_surrogate, may_hold_lone_surrogate
 from models_catalog.models import ModelConfig
 
 CAPABILITIES = ("text", "image_generation", "video_generation", "web_grounding")
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 class ConfigInvalid(Exception):
@@ -64,27 +64,6 @@ class CsesidxField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-def validate_proxy_url(value: str) -> str:
-    """'' or scheme://host:port with an http(s)/socks5 scheme."""
-    if not value:
-        return value
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(value)
-    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
-        raise serializers.ValidationError("Must be a proxy URL like http://host:port (the URL is malformed).") \
-            from None
-    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
-        raise serializers.ValidationError(
-            f"Must be a proxy URL like http://host:port (schemes: {', '.join(PROXY_SCHEMES)}).")
-    try:
-        _ = parts.port  # raises on a non-numeric port
-    except ValueError:
-        raise serializers.ValidationError("The proxy port is not a valid number.") from None
-    return value
 
 
 class ConfigAccountSerializer(serializers.Serializer):

@@ -26,6 +26,11 @@ class Account(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
     proxy_url = EncryptedTextField("proxy override", blank=True, default="",
                                    help_text="Blank: use the pool's proxy setting.")
+    # Nullable without a default, so SQLite adds the column in place: rebuilding the table would drop the
+    # lease's hand-written partial index (migration 0004).
+    proxy_changed_by = models.CharField(max_length=150, null=True, blank=True, editable=False,
+                                        help_text="Who last set the proxy: user:<name> or key:<prefix>.")
+    proxy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
 
     status = models.CharField(max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
@@ -100,8 +105,9 @@ class PoolSettings(models.Model):
 
     proxy_url = EncryptedTextField(blank=True, default="")
     proxy_enabled = models.BooleanField(default=False)
-    proxy_test_url = models.URLField(blank=True, default="",
-                                     help_text="Blank: the upstream auth host.")
+    proxy_changed_by = models.CharField(max_length=150, blank=True, default="", editable=False,
+                                        help_text="Who last set the proxy: user:<name> or key:<prefix>.")
+    proxy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     image_base_url = models.URLField(blank=True, default="",
                                      help_text="Base of /image/ links; blank: the request's own host.")
     cooldown_base_seconds = models.PositiveIntegerField(default=60)

@@ -145,6 +145,11 @@ GEMPOOL_IMPORT_MAX_BYTES = env_int("GEMPOOL_IMPORT_MAX_MB", 5, minimum=1, maximu
 GEMPOOL_AUTH_URL = env_url("GEMPOOL_AUTH_URL", "https://business.gemini.google")
 GEMPOOL_API_URL = env_url("GEMPOOL_API_URL", "https://biz-discoveryengine.googleapis.com")
 GEMPOOL_VERIFY_TLS = env_bool("GEMPOOL_VERIFY_TLS", True)
+# What POST /api/proxy/test fetches through the proxy (never a URL the caller picks, never directly).
+GEMPOOL_PROXY_TEST_URL = env_url("GEMPOOL_PROXY_TEST_URL", GEMPOOL_AUTH_URL)
+# Proxy hosts follow the image-URL address policy (no internal addresses) unless the operator allows them,
+# e.g. for a proxy on the same host or LAN. Cloud metadata addresses stay refused either way.
+GEMPOOL_PROXY_ALLOW_PRIVATE = env_bool("GEMPOOL_PROXY_ALLOW_PRIVATE", False)
 GEMPOOL_CONNECT_TIMEOUT = env_float("GEMPOOL_CONNECT_TIMEOUT", 10.0, minimum=0.1, maximum=120)
 GEMPOOL_READ_TIMEOUT = env_float("GEMPOOL_READ_TIMEOUT", 300.0, minimum=1, maximum=1800)
 GEMPOOL_JWT_REFRESH_AFTER = env_float("GEMPOOL_JWT_REFRESH_AFTER", 240.0, minimum=10, maximum=290)
