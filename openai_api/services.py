@@ -74,7 +74,15 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
 
 
 def status_summary() -> dict:
-    """Pool counts for /v1/status and /health: nothing secret."""
+    """Pool counts for /v1/status and keyed /health calls: "up" while any account is available."""
     counts = pool_counts()
-    return {"status": "ok" if counts["available"] else "degraded", "accounts": counts,
+    return {"status": "up" if counts["available"] else "degraded", "accounts": counts,
             "models": ModelConfig.objects.filter(enabled=True).count()}
+
+
+def health_caller_has_key(*, authorization: str) -> bool:
+    """True when the Authorization header carries a live API key (any key: counts are not secret to clients)."""
+    from accounts.services import api_key_verify
+
+    scheme, _, raw = authorization.partition(" ")
+    return scheme.lower() == "bearer" and bool(raw.strip()) and api_key_verify(raw=raw.strip()) is not None

@@ -39,10 +39,11 @@ def test_createapikey_refuses_an_empty_name():
         call_command("createapikey", "  ", stdout=io.StringIO())
 
 
-def test_firstrun_creates_an_admin_and_a_key_once():
+def test_firstrun_creates_an_admin_and_a_key_once(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
     out = io.StringIO()
     call_command("firstrun", stdout=out)
-    assert "API key (for /v1)" in out.getvalue()
+    assert str(tmp_path / "first-start-credentials.txt") in out.getvalue()
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
     again = io.StringIO()
     call_command("firstrun", stdout=again)
