@@ -139,6 +139,9 @@ GEMPOOL_MAX_UPLOAD_BYTES = env_int("GEMPOOL_MAX_UPLOAD_MB", 20, minimum=1, maxim
 DATA_UPLOAD_MAX_MEMORY_SIZE = GEMPOOL_MAX_UPLOAD_BYTES * 2 + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
+# A request body must arrive within this many seconds, plus one per GEMPOOL_BODY_MIN_RATE_KB KiB (else 408).
+GEMPOOL_BODY_TIMEOUT = env_float("GEMPOOL_BODY_TIMEOUT", 30.0, minimum=1, maximum=3600)
+GEMPOOL_BODY_MIN_RATE_KB = env_int("GEMPOOL_BODY_MIN_RATE_KB", 64, minimum=1)
 GEMPOOL_IMPORT_MAX_BYTES = env_int("GEMPOOL_IMPORT_MAX_MB", 5, minimum=1, maximum=100) * 1024 * 1024
 
 # Upstream.
