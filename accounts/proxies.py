@@ -7,6 +7,8 @@ metadata address unless the operator allows private proxies (GEMPOOL_PROXY_ALLOW
 from __future__ import annotations
 
 import logging
+import time
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -37,14 +39,23 @@ def validate_proxy_url(value: str) -> str:
         port = parts.port
     except ValueError:
         raise serializers.ValidationError("The proxy port is not a valid number.") from None
-    problem = host_problem(parts.hostname, port or DEFAULT_PORTS[parts.scheme],
-                           allow_private=settings.GEMPOOL_PROXY_ALLOW_PRIVATE)
+    problem = _host_verdict(parts.hostname, port or DEFAULT_PORTS[parts.scheme],
+                            settings.GEMPOOL_PROXY_ALLOW_PRIVATE, int(time.monotonic() // VERDICT_SECONDS))
     if problem:
         logger.info("proxy refused", extra={"host": parts.hostname, "reason": problem})
         raise serializers.ValidationError(
             "The proxy host is unknown or not a public address; an operator can allow private proxies with "
             "GEMPOOL_PROXY_ALLOW_PRIVATE.")
     return value
+
+
+VERDICT_SECONDS = 60
+
+
+@lru_cache(maxsize=256)
+def _host_verdict(host: str, port: int, allow_private: bool, period: int) -> str | None:
+    # One lookup per host and minute: an import naming one proxy on every row must not resolve it each time.
+    return host_problem(host, port, allow_private=allow_private)
 
 
 def proxy_host(url: str) -> str:
