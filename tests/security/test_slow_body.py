@@ -27,6 +27,9 @@ def gateway_with_deadline(request, simulator, tmp_path_factory):
     # A fresh SQLite database: /health needs its tables.
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=process.env, check=True,
                    capture_output=True)
+    created = subprocess.run([sys.executable, "manage.py", "createapikey", "slow-body"], cwd=ROOT, env=process.env,
+                             check=True, capture_output=True, text=True)
+    process.api_key = created.stdout.strip().splitlines()[-1]
     yield process.start()
     process.stop()
 
@@ -78,3 +81,15 @@ def test_a_body_that_arrives_in_time_reaches_the_application(gateway_with_deadli
     response = requests.post(gateway_with_deadline.url + "/v1/chat/completions", json={"model": "x", "messages": []},
                              timeout=10)
     assert response.status_code == 401  # read whole and answered by the API, not by the deadline
+
+
+def test_a_chunked_body_is_read_whole_too(gateway_with_deadline):
+    def parts():
+        yield b'{"model": "chunked-model-7", '
+        yield b'"messages": [{"role": "user", "content": "hi"}]}'
+
+    response = requests.post(gateway_with_deadline.url + "/v1/chat/completions", data=parts(), timeout=10,
+                             headers={"Content-Type": "application/json",
+                                      "Authorization": f"Bearer {gateway_with_deadline.api_key}"})
+    # Parsed whole: the model it names is looked up (and unknown in this empty database).
+    assert response.status_code == 404 and "chunked-model-7" in response.json()["error"]["message"]
