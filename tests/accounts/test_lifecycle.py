@@ -5,6 +5,7 @@ import ast
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -298,6 +299,17 @@ def _python_sources():
 NOT_ACCOUNTS = {"api_key.last_used_at"}  # accounts/services.py stamps an ApiKey
 
 
+RAW_UPDATE = re.compile(r"update\s+(accounts_account|\{[^}]*table[^}]*\})", re.IGNORECASE)
+
+
+def _text_of(node: ast.Constant | ast.JoinedStr) -> str:
+    """A string literal's text; an f-string's with each {expression} kept as written."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else ""
+    return "".join(part.value if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
+                   for part in node.values)
+
+
 def state_writes(source: str, *, self_is_account: bool = False) -> list[str]:
     """Writes of account state fields in code that mentions accounts: attribute assignment, setattr,
     keyword arguments of update()/create()-style calls, update_fields lists, and raw UPDATEs of the table.
@@ -324,8 +336,7 @@ def state_writes(source: str, *, self_is_account: bool = False) -> list[str]:
                 if kw.arg in ("update_fields", "fields", "defaults", "create_defaults"):
                     names = {n.value for n in ast.walk(kw.value) if isinstance(n, ast.Constant)}
                     found += [f"{line}: {kw.arg} names {f}" for f in sorted(names & STATE_FIELDS)]
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                "update accounts_account" in " ".join(node.value.lower().split()):
+        if isinstance(node, ast.Constant | ast.JoinedStr) and RAW_UPDATE.search(_text_of(node)):
             found.append(f"{line}: raw UPDATE of accounts_account")
     return found
 
@@ -348,6 +359,7 @@ def test_nothing_but_the_life_cycle_writes_an_accounts_state():
     "self.status = 'x'  # in the model module: see the self_is_account case",
     "api_key.request_count = 0  # only api_key.last_used_at is known not to be an account's",
     "cursor.execute('UPDATE  accounts_account SET x = 1')",
+    "sql = f'UPDATE {lifecycle.TABLE} SET {clause} WHERE id = %s'  # account",
     "Account(label='x', login_expires_at=None)",
 ])
 def test_the_one_writer_check_catches_each_kind_of_write(snippet):
