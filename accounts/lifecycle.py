@@ -25,7 +25,7 @@ Events (all keyword-only after `account`; `now` is the event's time):
 - ``enabled(account, now)`` / ``disabled(now)``: an operator switches the account on or off.
 - ``cookies_replaced(now, expires_at=None)``: new cookies from an operator (add the cookie fields
   with `including()`); `logged_in_at` = now, `login_expires_at` = `expires_at` or now + the login lifetime.
-- ``leased(now)``: the pool hands the account out (its SET clause is the lease statement's: `set_sql()`).
+- ``leased(now)``: the pool hands the account out (the lease statement's SET clause: `LEASE_STAMP`).
 - ``succeeded()``: the account answered.
 - ``rate_limited(error, streak, pool, now)``: cooldown from the upstream's hint or the pool's backoff.
 - ``login_failed(error, now)``: dead cookies, refused JWT, banned seat.
@@ -41,10 +41,9 @@ Events (all keyword-only after `account`; `now` is the event's time):
 
 Writing: ``apply(account_or_id, changes) -> bool``; ``update_sql(changes, tail, alias="")``, the UPDATE
 statement apply() runs, for the lease to build on; ``LEASE_STAMP``, `leased` compiled once for the lease;
-``locked(account_id)`` reads the row FOR UPDATE (call inside ``transaction.atomic()``);
-``reflect(account, changes)`` mirrors an applied change set onto an instance.
-Reading: ``effective_status(account, now)``, ``status_filters(now)``, ``resting(now)``,
-``leasable_now(now)``, ``LEASABLE``.
+``locked(account_id)`` reads the row FOR UPDATE (call inside ``transaction.atomic()``).
+Reading: ``effective_status(account, now=None)``, ``status_filters(now)`` (effective statuses as query
+filters), ``resting(now)``, ``leasable_now(now)`` / ``LEASABLE_NOW_SQL``, ``LEASABLE``.
 """
 from __future__ import annotations
 
@@ -109,13 +108,8 @@ def status_in(*statuses: AccountStatus) -> Guard:
 LEASABLE = Guard("enabled AND " + status_in(*LEASABLE_STATUSES).sql)
 
 
-_DUE_SQL = "(cooldown_until IS NULL OR cooldown_until <= %s)"
-LEASABLE_NOW_SQL = f"{LEASABLE.sql} AND {_DUE_SQL}"  # `leasable_now()`'s SQL; its one parameter is the time
-
-
-def due(now: datetime) -> Guard:
-    """No cooldown left at `now`."""
-    return Guard(_DUE_SQL, (now,))
+# `leasable_now()`'s SQL, for the lease's SELECT; its one parameter is the time.
+LEASABLE_NOW_SQL = f"{LEASABLE.sql} AND (cooldown_until IS NULL OR cooldown_until <= %s)"
 
 
 def leasable_now(now: datetime) -> Guard:
@@ -169,7 +163,7 @@ class Changes:
         connection = connection or connections[using]
         conditional = bool(self.values) and self.guard is not None
         params: list[Any] = []
-        adapted: dict[datetime, Any] = {}  # a lease stamps `now` twice: adapt it once (it is on every request)
+        adapted: dict[datetime, Any] = {}  # an event often writes its time to several fields: adapt it once
         for name, value in self.values.items():
             params += _value_params(value, name, connection, adapted)
         for name, value in self.guarded.items():
@@ -238,9 +232,6 @@ class TimeStamp:
                     raise ValueError(f"{name}: needs adapting per database")
                 self._slots.append(value)
 
-    def set_sql(self, table: str = TABLE) -> str:
-        return self.changes.set_sql(table)
-
     def params(self, at: Any) -> list[Any]:
         """The SET clause's parameters, with `at` the time as the database takes it (rawsql.db_datetime)."""
         return [at if slot is self._NOW else slot for slot in self._slots]
@@ -251,14 +242,6 @@ class TimeStamp:
         for name, value in updates:
             setattr(account, name, value)
         return account
-
-
-def reflect(account: Account, changes: Changes) -> Account:
-    """Mirror a change set that the database applied onto `account` as read before it (the guard held)."""
-    updates = {name: _evaluate(value, account) for name, value in (*changes.values.items(), *changes.guarded.items())}
-    for name, value in updates.items():  # every value from the row before, as in SQL
-        setattr(account, name, value)
-    return account
 
 
 # ---- events ----------------------------------------------------------------------------------

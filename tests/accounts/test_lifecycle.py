@@ -265,7 +265,7 @@ def test_the_request_is_at_fault_the_account_is_not_changed():
 def test_reflect_mirrors_the_lease_onto_the_row_as_picked(make_account):
     now = timezone.now()
     account = make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=now, request_count=4)
-    lifecycle.reflect(account, lifecycle.leased(now=now))
+    lifecycle.LEASE_STAMP.reflect(account, now)
     assert (account.status, account.cooldown_until, account.request_count, account.last_used_at,
             account.ready_at) == ("active", None, 5, now, now)
 
