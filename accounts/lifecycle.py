@@ -485,7 +485,7 @@ def _expression_sql(expression: Any, table: str) -> str:
     if isinstance(expression, F):
         return f"{table}.{_column(expression.name)}"
     if isinstance(expression, Value):
-        return "%s"
+        return str(expression.value) if _is_int(expression.value) else "%s"  # `+ 1` reads as it is meant
     if isinstance(expression, CombinedExpression) and expression.connector in ("+", "-"):
         lhs, rhs = (_expression_sql(part, table) for part in (expression.lhs, expression.rhs))
         return f"{lhs} {expression.connector} {rhs}"
@@ -511,13 +511,17 @@ def _value_params(value: Any, name: str, connection: Any, adapted: dict[datetime
 
 def _expression_params(expression: Any) -> list[Any]:
     if isinstance(expression, Value):
-        return [expression.value]
+        return [] if _is_int(expression.value) else [expression.value]
     if isinstance(expression, CombinedExpression):
         return _expression_params(expression.lhs) + _expression_params(expression.rhs)
     if isinstance(expression, Least):
         a, b = (_expression_params(part) for part in expression.source_expressions)
         return a + b + a + b  # each operand appears twice in the CASE
     return []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _adapt(params: tuple[Any, ...], connection: Any) -> list[Any]:
