@@ -277,24 +277,24 @@ def cookies_replaced(*, now: datetime, expires_at: datetime | None = None) -> Ch
                    guarded={"status": AccountStatus.ACTIVE.value, **_BACK_IN_ORDER}, guard=_OUT_FOR_LOGIN)
 
 
+_NOTHING: Mapping[str, Any] = {}
+_ONE_MORE_REQUEST = F("request_count") + 1
+_ACTIVE = AccountStatus.ACTIVE.value
+
+
 def leased(*, now: datetime) -> Changes:
     """The pool hands the account out: stamped as used now; a cooldown that has run out ends."""
     return Changes("leased", _NOTHING, {"last_used_at": now, "ready_at": now, "request_count": _ONE_MORE_REQUEST,
                                         "status": _ACTIVE, "cooldown_until": None}, leasable_now(now))
 
 
-_NOTHING: Mapping[str, Any] = {}
-_ONE_MORE_REQUEST = F("request_count") + 1
-_ACTIVE = AccountStatus.ACTIVE.value
+_SUCCEEDED = Changes("succeeded", {"success_count": F("success_count") + 1, "consecutive_failures": 0,
+                                   "cooldown_streak": 0})  # one object: its statement is rendered once
 
 
 def succeeded() -> Changes:
     """The account answered: its failure streaks are forgotten."""
     return _SUCCEEDED
-
-
-_SUCCEEDED = Changes("succeeded", {"success_count": F("success_count") + 1, "consecutive_failures": 0,
-                                   "cooldown_streak": 0})
 
 
 def cooldown_seconds(*, streak: int, pool: PoolSettings, retry_after: float | None) -> float:
@@ -389,7 +389,7 @@ def refresh_failed(*, hard: bool, reason: str, now: datetime) -> Changes:
         return Changes("refresh_failed", values)
     return Changes("refresh_failed", {**values, "attention_reason": reason[:REASON_CHARS]},
                    guarded={"status": AccountStatus.NEEDS_ATTENTION.value, **_BACK_IN_ORDER},
-                   guard=Guard(f"status <> '{AccountStatus.DISABLED.value}'"))
+                   guard=Guard(f"enabled AND status <> '{AccountStatus.DISABLED.value}'"))
 
 
 # ---- reading ---------------------------------------------------------------------------------
