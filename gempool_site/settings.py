@@ -182,6 +182,8 @@ GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", Fa
 GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE", 16, minimum=1, maximum=1000)
 GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST", 32, minimum=1, maximum=1000)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
+# Expected life of a login whose cookies carry no expiry of their own (Gemini Business: about 12 h).
+GEMPOOL_LOGIN_LIFETIME_HOURS = env_float("GEMPOOL_LOGIN_LIFETIME_HOURS", 12.0, minimum=0.01, maximum=24 * 365)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 # Retention of the request log and media runs at most this often (seconds) across every process, after a
 # response; 0 leaves it to `manage.py housekeeping` (cron).
