@@ -189,6 +189,8 @@ GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS
 # response; 0 leaves it to `manage.py housekeeping` (cron).
 GEMPOOL_HOUSEKEEPING_INTERVAL = env_float("GEMPOOL_HOUSEKEEPING_INTERVAL", 600.0, minimum=0)
 env_renamed("GEMPOOL_MEDIA_PRUNE_INTERVAL", "GEMPOOL_HOUSEKEEPING_INTERVAL")
+# Stored Responses API answers (GET /v1/responses/{id}, previous_response_id); OpenAI keeps them 30 days.
+GEMPOOL_RESPONSE_RETENTION_DAYS = env_int("GEMPOOL_RESPONSE_RETENTION_DAYS", 30, minimum=1)
 
 # CORS applies to the OpenAI-compatible API only; the management API is same-origin.
 CORS_URLS_REGEX = r"^/(v1/|image/|health$)"

@@ -61,6 +61,7 @@ class ChatPlan:
     api_key: ApiKey | None
     pool: PoolSettings  # read once, while planning: the run reuses it
     tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
+    endpoint: str = "chat"  # the API face, as the request log records it ("chat" | "responses")
 
     @property
     def tools(self) -> ToolsSpec:
@@ -377,7 +378,7 @@ class ChatRun:
             status = 200 if (self._opened and not self.buffered) else outcome.status
         request_log_add(
             account_id=self.account.pk if self.account else None,
-            api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint="chat",
+            api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint=self.plan.endpoint,
             model=self.plan.model.id, stream=not self.buffered, status_code=status, attempts=self.attempts,
             error_kind=error_kind, latency_ms=round((time.monotonic() - self.started) * 1000),
             request_id=self.plan.request_id, tool_calls=self.tool_calls)
