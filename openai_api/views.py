@@ -98,5 +98,9 @@ class StatusView(V1View):
 
 
 def health(request) -> JsonResponse:
-    """Liveness and pool counts, open to load balancers; 200 even when degraded (the process is up)."""
-    return JsonResponse(services.status_summary())
+    """Liveness for load balancers: "up" or "degraded" (no account available), 200 either way (the process is
+    up). The pool counts are shown only with a valid API key, as on /v1/status."""
+    summary = services.status_summary()
+    if services.health_caller_has_key(authorization=request.headers.get("Authorization", "")):
+        return JsonResponse(summary)
+    return JsonResponse({"status": summary["status"]})

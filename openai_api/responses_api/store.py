@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import ApiKey
@@ -14,12 +13,10 @@ from gempool_site.exceptions import NotFoundError
 from openai_api.models import StoredResponse
 
 logger = logging.getLogger(__name__)
-PRUNE_EVERY_SECONDS = 600  # at most one retention DELETE per this interval across all processes
-PRUNE_LOCK_KEY = "stored-response-prune"
 
 
 def stored_response_get(*, response_id: str, api_key: ApiKey, param: str | None = None) -> StoredResponse:
-    """The response this key stored; NotFound otherwise (another key's response does not exist for it)."""
+    """The response this key stored; NotFoundError otherwise (another key's response does not exist for it)."""
     found = StoredResponse.objects.filter(pk=response_id, api_key=api_key).first()
     if found is None:
         what = "Previous response" if param == "previous_response_id" else "Response"
@@ -33,9 +30,8 @@ def stored_response_context(*, response_id: str, api_key: ApiKey) -> list[dict[s
 
 
 def stored_response_save(*, body: dict[str, Any], context: list[dict[str, Any]], api_key: ApiKey) -> None:
-    """Keep a finished response; prunes expired ones at most once per PRUNE_EVERY_SECONDS."""
+    """Keep a finished response (gempool_site.housekeeping keeps them to their retention)."""
     StoredResponse.objects.create(id=body["id"], api_key=api_key, model=body["model"], body=body, context=context)
-    stored_response_prune_if_due()
 
 
 def stored_response_delete(*, response_id: str, api_key: ApiKey) -> dict[str, Any]:
@@ -52,9 +48,3 @@ def stored_response_prune(*, days: int | None = None, now: datetime | None = Non
         logger.info("pruned stored responses", extra={"deleted": deleted, "retention_days": days})
     return deleted
 
-
-def stored_response_prune_if_due() -> int:
-    # cache.add is atomic on every backend, so only one process wins each interval.
-    if not cache.add(PRUNE_LOCK_KEY, 1, timeout=PRUNE_EVERY_SECONDS):
-        return 0
-    return stored_response_prune()

@@ -9,7 +9,7 @@ from openai_api.responses_api.store import stored_response_prune
 
 class Command(BaseCommand):
     help = ("Delete stored /v1/responses answers older than GEMPOOL_RESPONSE_RETENTION_DAYS. The server also "
-            "prunes on its own every few minutes; this is for cron or a one-off clean-up.")
+            "does this every GEMPOOL_HOUSEKEEPING_INTERVAL, and `housekeeping` applies every retention at once.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--days", type=int, default=None,
