@@ -117,6 +117,7 @@ class ChatRun:
         self._stream: AssistStream | None = None  # the upstream answer being relayed
         self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
         self.tool_calls = 0
+        self.last_error: UpstreamError | None = None  # the latest attempt's failure, for faces that explain it
         self._answered_early = False  # the face had all it wanted (a stop sequence) and closed the run
 
     def events(self) -> Generator[RunEvent, None, None]:
@@ -174,7 +175,7 @@ class ChatRun:
             try:
                 return (yield from self._attempt(attempt, pool))
             except UpstreamError as error:
-                last_error = error
+                last_error = self.last_error = error
                 self._log_attempt_failure(attempt, error)
                 if not isinstance(error, _EmptyAnswer):
                     _report_failure(account=account, error=error, pool=pool)

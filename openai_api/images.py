@@ -134,11 +134,12 @@ def images_create(*, plan: ChatPlan, request: ImageRequest) -> dict:
 def _one_run(plan: ChatPlan) -> tuple[GeneratedMedia, ...]:
     """One run to its end (its outcome recorded), and the media it brought."""
     media: tuple[GeneratedMedia, ...] = ()
-    events = ChatRun(plan, buffered=True).events()
+    run = ChatRun(plan, buffered=True)
+    events = run.events()
     try:
         for event in events:
             if isinstance(event, Failed):
-                raise RunFailed(_explained(event))
+                raise RunFailed(_explained(event, run))
             if isinstance(event, MediaReady):
                 media = event.media
     finally:
@@ -148,9 +149,9 @@ def _one_run(plan: ChatPlan) -> tuple[GeneratedMedia, ...]:
     return media
 
 
-def _explained(failed: Failed) -> Failed:
-    """A run that found no image on any account says so plainly."""
-    if "no_image" in failed.message:
+def _explained(failed: Failed, run: ChatRun) -> Failed:
+    """A run whose accounts all answered without an image says so plainly."""
+    if run.last_error is not None and run.last_error.kind == "no_image":
         return replace(failed, status=502, code="no_image", message=(
             "No image came back from the upstream: every account tried answered without one, also after "
             f"waiting {settings.GEMPOOL_IMAGE_WAIT_SECONDS:g} s for late images."))
