@@ -69,6 +69,14 @@ def _check_bounds(name: str, number: float, minimum: float | None, maximum: floa
         raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of words (case-insensitive)."""
+    value = env_str(name, default).lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     """A comma-separated list; blanks dropped."""
     value = _raw(name)
