@@ -6,14 +6,15 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from accounts import services
+from accounts.lifecycle import effective_status
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
-from accounts.pool import effective_status
 from gempool_site.crypto import mask
 
 STATUS_COLOURS = {
     AccountStatus.ACTIVE: "#1e8e3e",
     AccountStatus.COOLING_DOWN: "#e37400",
     AccountStatus.NEEDS_LOGIN: "#d93025",
+    AccountStatus.NEEDS_ATTENTION: "#a50e0e",
     AccountStatus.DISABLED: "#5f6368",
 }
 SECRET_FIELDS = ("secure_c_ses", "host_c_oses", "proxy_url")
@@ -62,9 +63,10 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["status", "enabled"]
     search_fields = ["label", "team_id", "csesidx"]
     actions = ["enable_accounts", "disable_accounts", "clear_cooldown"]
-    readonly_fields = ["status", "cooldown_until", "cooldown_streak", "last_error_kind", "last_error_reason",
-                       "last_error_at", "consecutive_failures", "last_used_at", "request_count",
-                       "success_count", "failure_count", "created_at", "updated_at"]
+    readonly_fields = ["status", "attention_reason", "cooldown_until", "cooldown_streak", "last_error_kind",
+                       "last_error_reason", "last_error_at", "consecutive_failures", "last_used_at",
+                       "logged_in_at", "login_expires_at", "request_count", "success_count", "failure_count",
+                       "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["label", "team_id", "csesidx", "user_agent", "enabled"]}),
         ("Secrets (write-only)", {"fields": ["secure_c_ses", "host_c_oses", "proxy_url"]}),
@@ -105,9 +107,15 @@ class AccountAdmin(admin.ModelAdmin):
         self.message_user(request, f"Cleared the cooldown of {count} account(s).", messages.SUCCESS)
 
     def save_model(self, request, obj: Account, form, change: bool) -> None:
-        if "enabled" in form.changed_data:
-            obj.status = AccountStatus.ACTIVE if obj.enabled else AccountStatus.DISABLED
-        super().save_model(request, obj, form, change)
+        # Through the services, never a full save(): the form's copy of the runtime fields is stale by now
+        # (the pool moves the counters concurrently), and enabling or new cookies are life-cycle events.
+        data = {name: form.cleaned_data[name] for name in services.ACCOUNT_FIELDS if name in form.cleaned_data}
+        if change:
+            saved = services.account_update(account=Account.objects.get(pk=obj.pk), data=data)
+        else:
+            saved = services.account_create(data=data)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
 
 @admin.register(ApiKey)

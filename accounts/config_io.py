@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from rest_framework import serializers
 
-from accounts.models import Account, AccountStatus, PoolSettings
+from accounts import services
+from accounts.models import Account, PoolSettings
 from models_catalog.models import ModelConfig
 
 CAPABILITIES = ("text", "image_generation", "video_generation", "web_grounding")
@@ -263,24 +264,16 @@ def _import_settings(config: dict) -> None:
 
 
 def _import_account(row: dict) -> bool:
-    account = Account.objects.filter(team_id=row["team_id"], csesidx=row["csesidx"]).first()
-    created = account is None
-    if created:
-        account = Account(team_id=row["team_id"], csesidx=row["csesidx"])
-    cookies_changed = (account.secure_c_ses, account.host_c_oses) != (row["secure_c_ses"], row["host_c_oses"])
-    account.secure_c_ses = row["secure_c_ses"]
-    account.host_c_oses = row["host_c_oses"]
-    account.user_agent = row["user_agent"]
-    account.label = row["label"]
-    account.proxy_url = row["proxy"]
-    account.enabled = row["available"]
-    if not account.enabled:
-        account.status = AccountStatus.DISABLED
-    elif account.status == AccountStatus.DISABLED or (cookies_changed and
-                                                       account.status == AccountStatus.NEEDS_LOGIN):
-        account.status = AccountStatus.ACTIVE
-    account.save()
-    return created
+    """Create the account, or change its stored fields and move its life cycle as an operator's edit would."""
+    data = {"team_id": row["team_id"], "csesidx": row["csesidx"], "secure_c_ses": row["secure_c_ses"],
+            "host_c_oses": row["host_c_oses"], "user_agent": row["user_agent"], "label": row["label"],
+            "proxy_url": row["proxy"], "enabled": row["available"]}
+    account = Account.objects.filter(team_id=row["team_id"], csesidx=row["csesidx"]).only("pk").first()
+    if account is None:
+        services.account_create(data=data)
+        return True
+    services.account_update(account=account, data=data)
+    return False
 
 
 def _import_model(row: dict, position: int) -> bool:

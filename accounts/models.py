@@ -12,11 +12,16 @@ class AccountStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     COOLING_DOWN = "cooling_down", "Cooling down"
     NEEDS_LOGIN = "needs_login", "Needs login"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
     DISABLED = "disabled", "Disabled"
 
 
 class Account(models.Model):
-    """One Gemini Enterprise seat: browser cookies + team id, and its runtime health."""
+    """One Gemini Enterprise seat: browser cookies + team id, and its runtime health.
+
+    The runtime fields (status, enabled, cooldown, errors, counters, login times) are written only by
+    accounts.lifecycle, which owns every state transition.
+    """
 
     label = models.CharField(max_length=100, blank=True)
     team_id = models.CharField("team id (configId)", max_length=255)
@@ -39,6 +44,12 @@ class Account(models.Model):
     # The lease order: when the account last served, or, while it rests, when its cooldown ends. Leases take
     # the smallest first, so resting accounts sort behind every ready one (see accounts.pool.lease_select).
     ready_at = models.DateTimeField(null=True, blank=True, editable=False)
+    logged_in_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="When the current cookies were obtained (the last login).")
+    login_expires_at = models.DateTimeField(null=True, blank=True,
+                                            help_text="When the current login is expected to expire.")
+    attention_reason = models.CharField(max_length=500, blank=True, default="",
+                                        help_text="Why a login refresh needs a person (status needs_attention).")
     request_count = models.PositiveBigIntegerField(default=0)
     success_count = models.PositiveBigIntegerField(default=0)
     failure_count = models.PositiveBigIntegerField(default=0)

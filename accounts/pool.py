@@ -10,29 +10,18 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connections, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Least
+from django.db.models import Count
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import Account, AccountStatus, PoolSettings
-from gemini_enterprise.errors import (
-    AuthExpired,
-    InvalidRequest,
-    LoginRequired,
-    PermissionDenied,
-    PolicyBlocked,
-    RateLimited,
-    UpstreamError,
-)
+from gemini_enterprise.errors import RateLimited, UpstreamError
 from gempool_site import rawsql
 
 logger = logging.getLogger(__name__)
-
-LEASABLE_STATUSES = (AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN)
-
 
 LEASE_RETRIES = 25
 
@@ -70,10 +59,7 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool
     account = ACCOUNT_ROWS.build(row, connection)  # the row as it was picked
     if account.status == AccountStatus.COOLING_DOWN:
         logger.info("account recovered from cooldown", extra={"account_id": account.pk})
-    account.status, account.cooldown_until = AccountStatus.ACTIVE, None
-    account.last_used_at = account.ready_at = now
-    account.request_count += 1
-    return account
+    return lifecycle.reflect(account, lifecycle.leased(now=now))
 
 
 def _pick_then_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
@@ -83,7 +69,7 @@ def _pick_then_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is not None:
-            cursor.execute(_STAMP_BY_ID, [*_stamp_params(now), row[_ID_INDEX]])
+            cursor.execute(_STAMP_BY_ID, [*lifecycle.leased(now=now).set_params(), row[_ID_INDEX]])
     return row
 
 
@@ -95,20 +81,14 @@ def _pick_and_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: 
     """
     pick, params = lease_select(exclude=exclude, now=now, wait=wait)
     with connections[Account.objects.db].cursor() as cursor:
-        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *_stamp_params(now)])
+        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *lifecycle.leased(now=now).set_params()])
         return cursor.fetchone()
-
-
-def _stamp_params(now: datetime) -> list:
-    stamp = rawsql.db_datetime(now)
-    return [stamp, stamp, AccountStatus.ACTIVE.value]
 
 
 ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
 _ID_INDEX = ACCOUNT_ROWS.attnames.index("id")
-# Leasing ends any cooldown that has run out: the account is plainly active again.
-_STAMP = ("last_used_at = %s, ready_at = %s, request_count = {table}.request_count + 1, status = %s, "
-          "cooldown_until = NULL")
+# The stamp is the life cycle's `leased` change set: its values vary per lease, its SQL does not.
+_STAMP = lifecycle.leased(now=timezone.now()).set_sql(table="{table}")
 _STAMP_BY_ID = f"UPDATE accounts_account SET {_STAMP.format(table='accounts_account')} WHERE id = %s"
 _STAMP_PICKED = (f"UPDATE accounts_account AS leased SET {_STAMP.format(table='leased')} FROM picked "
                  f"WHERE leased.id = picked.id RETURNING {ACCOUNT_ROWS.qualified_columns('picked')}")
@@ -135,14 +115,11 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     return ACCOUNT_ROWS.select(where, tail), params
 
 
-# The partial index's condition, verbatim (statuses are fixed choices, safe to inline).
-_LEASABLE_SQL = "enabled AND status IN ({})".format(", ".join(f"'{s.value}'" for s in LEASABLE_STATUSES))
-
-
 def _eligible_sql(exclude: frozenset[int] | set[int], now: datetime) -> tuple[str, list]:
-    """Enabled, active or cooling down, with no cooldown left; minus `exclude`."""
-    where = f"{_LEASABLE_SQL} AND (cooldown_until IS NULL OR cooldown_until <= %s)"
-    params: list = [rawsql.db_datetime(now)]
+    """Enabled, active or cooling down, with no cooldown left (the life cycle's rule); minus `exclude`."""
+    eligible = lifecycle.leasable_now(now)
+    where = eligible.sql
+    params: list = [rawsql.db_datetime(p) if isinstance(p, datetime) else p for p in eligible.params]
     if exclude:
         ids = sorted(int(pk) for pk in exclude)
         where += f" AND id NOT IN ({', '.join(['%s'] * len(ids))})"
@@ -152,64 +129,31 @@ def _eligible_sql(exclude: frozenset[int] | set[int], now: datetime) -> tuple[st
 
 def report_success(*, account: Account) -> None:
     """The account answered: forget its failure streaks."""
-    rawsql.execute("UPDATE accounts_account SET success_count = success_count + 1, consecutive_failures = 0, "
-                   "cooldown_streak = 0 WHERE id = %s", [account.pk])
+    lifecycle.apply(account, lifecycle.succeeded())
 
 
-def cooldown_seconds(*, streak: int, pool: PoolSettings, retry_after: float | None) -> float:
-    """How long a rate-limited account rests: the upstream's hint, else base * 2^streak up to the cap."""
-    if retry_after and retry_after > 0:
-        return min(float(retry_after), float(pool.cooldown_max_seconds) * 4)
-    return float(min(pool.cooldown_base_seconds * (2 ** min(streak, 20)), pool.cooldown_max_seconds))
+# What report_failure() did, by life-cycle event.
+_ACTIONS = {"rate_limited": "cooldown", "login_failed": "needs_login", "transient_failure": "rest"}
 
 
 def report_failure(*, account: Account, error: UpstreamError, pool: PoolSettings,
                    now: datetime | None = None) -> str:
     """Apply a failure to the account; returns what was done ('cooldown', 'needs_login', 'rest', 'none')."""
-    if isinstance(error, InvalidRequest | PolicyBlocked) or not error.account_fault:
-        return "none"  # the request's fault: another account would fail the same way
     now = now or timezone.now()
-    base = {"last_error_kind": error.kind, "last_error_reason": error.message[:500], "last_error_at": now,
-            "failure_count": F("failure_count") + 1, "consecutive_failures": F("consecutive_failures") + 1}
-    rows = Account.objects.filter(pk=account.pk)
+    streak = 0
     if isinstance(error, RateLimited):
-        fresh = rows.values_list("cooldown_streak", flat=True).first() or 0
-        seconds = cooldown_seconds(streak=fresh, pool=pool, retry_after=error.retry_after)
-        until = now + timedelta(seconds=seconds)
-        rows.filter(status__in=LEASABLE_STATUSES).update(
-            status=AccountStatus.COOLING_DOWN, cooldown_until=until, ready_at=until,
-            cooldown_streak=Least(F("cooldown_streak") + 1, 30))
-        rows.update(**base)
-        _log_failure(account, error, "cooldown", seconds)
-        return "cooldown"
-    if isinstance(error, LoginRequired | PermissionDenied | AuthExpired):
-        rows.exclude(status=AccountStatus.DISABLED).update(status=AccountStatus.NEEDS_LOGIN, cooldown_until=None,
-                                                           ready_at=F("last_used_at"))
-        rows.update(**base)
-        _log_failure(account, error, "needs_login", 0)
-        return "needs_login"
-    seconds = float(pool.unavailable_rest_seconds)
-    if seconds > 0:
-        until = now + timedelta(seconds=seconds)
-        rows.filter(status__in=LEASABLE_STATUSES).update(
-            status=AccountStatus.COOLING_DOWN, cooldown_until=until, ready_at=until)
-    rows.update(**base)
-    _log_failure(account, error, "rest", seconds)
-    return "rest"
-
-
-def _log_failure(account: Account, error: UpstreamError, action: str, seconds: float) -> None:
+        # The backoff grows with the streak as stored now: other requests may have moved it since the lease.
+        streak = Account.objects.filter(pk=account.pk).values_list("cooldown_streak", flat=True).first() or 0
+    changes = lifecycle.failed(error=error, streak=streak, pool=pool, now=now)
+    if changes is None:
+        return "none"  # the request's fault: another account would fail the same way
+    lifecycle.apply(account, changes)
+    action = _ACTIONS[changes.event]
+    until = changes.guarded.get("cooldown_until")
+    seconds = (until - now).total_seconds() if until else 0.0
     logger.warning("account failure", extra={"account_id": account.pk, "error_kind": error.kind,
                                              "action": action, "rest_seconds": round(seconds, 1)})
-
-
-def effective_status(account: Account) -> str:
-    """The status as the pool sees it: a cooldown that has run out counts as active (it is cleared lazily)."""
-    if not account.enabled or account.status == AccountStatus.DISABLED:
-        return AccountStatus.DISABLED.value
-    if account.status == AccountStatus.NEEDS_LOGIN:
-        return AccountStatus.NEEDS_LOGIN.value
-    return AccountStatus.COOLING_DOWN.value if account.cooldown_remaining() > 0 else AccountStatus.ACTIVE.value
+    return action
 
 
 @dataclass(frozen=True)
@@ -225,20 +169,16 @@ def pool_state(*, now: datetime | None = None) -> PoolState:
     """A summary used to choose between 429 (wait) and 503 (nothing will come back by itself)."""
     now = now or timezone.now()
     enabled = Account.objects.filter(enabled=True)
-    cooling = enabled.filter(status__in=LEASABLE_STATUSES, cooldown_until__gt=now)
+    cooling = Account.objects.filter(lifecycle.resting(now))
     soonest = cooling.order_by("cooldown_until").values_list("cooldown_until", flat=True).first()
     return PoolState(enabled=enabled.count(), cooling=cooling.count(), soonest_recovery=soonest)
 
 
 def pool_counts(*, now: datetime | None = None) -> dict[str, int]:
-    """Accounts per effective status (a passed cooldown counts as active), in one aggregate query."""
-    now = now or timezone.now()
-    agg = Account.objects.aggregate(
-        total=Count("id"),
-        disabled=Count("id", filter=Q(enabled=False) | Q(status=AccountStatus.DISABLED)),
-        needs_login=Count("id", filter=Q(enabled=True, status=AccountStatus.NEEDS_LOGIN)),
-        cooling_down=Count("id", filter=Q(enabled=True, status__in=LEASABLE_STATUSES, cooldown_until__gt=now)),
-    )
-    active = agg["total"] - agg["disabled"] - agg["needs_login"] - agg["cooling_down"]
-    return {"active": active, "cooling_down": agg["cooling_down"], "needs_login": agg["needs_login"],
-            "disabled": agg["disabled"], "total": agg["total"], "available": active}
+    """Accounts per effective status (see lifecycle.effective_status), in one aggregate query."""
+    filters = lifecycle.status_filters(now or timezone.now())
+    agg = Account.objects.aggregate(total=Count("id"), **{status: Count("id", filter=q)
+                                                          for status, q in filters.items()})
+    active = agg["total"] - sum(agg[status] for status in filters)
+    return {"active": active, **{status: agg[status] for status in filters}, "total": agg["total"],
+            "available": active}

@@ -6,8 +6,8 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.config_io import validate_proxy_url
+from accounts.lifecycle import effective_status
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
-from accounts.pool import effective_status
 from accounts.services import proxy_mask
 from gempool_site.crypto import mask
 
@@ -45,10 +45,11 @@ class AccountSerializer(serializers.ModelSerializer):
         model = Account
         fields = ["id", "label", "display_name", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent",
                   "proxy_url", "enabled", "status", "status_display", "cooldown_until", "cooldown_remaining",
-                  "last_error", "consecutive_failures", "request_count", "success_count", "failure_count",
-                  "last_used_at", "created_at", "updated_at"]
-        read_only_fields = ["cooldown_until", "consecutive_failures", "request_count", "success_count",
-                            "failure_count", "last_used_at", "created_at", "updated_at"]
+                  "last_error", "attention_reason", "consecutive_failures", "request_count", "success_count",
+                  "failure_count", "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
+        read_only_fields = ["cooldown_until", "attention_reason", "consecutive_failures", "request_count",
+                            "success_count", "failure_count", "last_used_at", "logged_in_at", "login_expires_at",
+                            "created_at", "updated_at"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -152,6 +152,8 @@ GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum
 # serve images on loopback) turns this on. Cloud metadata addresses stay refused either way.
 GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
+# Expected life of a login whose cookies carry no expiry of their own (Gemini Business: about 12 h).
+GEMPOOL_LOGIN_LIFETIME_HOURS = env_float("GEMPOOL_LOGIN_LIFETIME_HOURS", 12.0, minimum=0.01, maximum=24 * 365)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 
 # Re-login of expiring accounts (the refreshworker command; README "Keeping logins fresh").
