@@ -175,6 +175,8 @@ GEMPOOL_REFRESH_BACKOFF_MAX_SECONDS = env_float("GEMPOOL_REFRESH_BACKOFF_MAX_SEC
 GEMPOOL_REFRESH_CLAIM_SECONDS = env_float("GEMPOOL_REFRESH_CLAIM_SECONDS", 900.0, minimum=10)
 GEMPOOL_REFRESH_JOB_RETENTION_DAYS = env_int("GEMPOOL_REFRESH_JOB_RETENTION_DAYS", 14, minimum=1)
 GEMPOOL_MAILBOX_TIMEOUT = env_float("GEMPOOL_MAILBOX_TIMEOUT", 20.0, minimum=1, maximum=300)
+# Extra CA certificates (PEM) trusted for IMAP servers, e.g. a self-hosted mail server's private CA.
+GEMPOOL_MAILBOX_CA_FILE = env_str("GEMPOOL_MAILBOX_CA_FILE", "")
 # Microsoft's OAuth token endpoint; {tenant} is the mailbox's tenant (consumers, organizations or an id).
 GEMPOOL_MS_TOKEN_URL = env_url("GEMPOOL_MS_TOKEN_URL",
                                "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")

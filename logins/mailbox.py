@@ -40,6 +40,7 @@ class MailboxAccess:
     username: str
     security: str = "tls"  # "tls" (implicit) or "starttls"
     verify_tls: bool = True
+    ca_file: str = ""  # extra trusted CA certificates (PEM), besides the system's
     password: str = field(default="", repr=False)
     oauth_client_id: str = ""
     oauth_refresh_token: str = field(default="", repr=False)
@@ -101,11 +102,8 @@ class _connect:
 
     def __enter__(self) -> imaplib.IMAP4:
         access = self.access
-        context = ssl.create_default_context()
-        if not access.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         try:
+            context = _tls_context(access)
             if access.security == "starttls":
                 self.imap = imaplib.IMAP4(access.host, access.port, timeout=access.timeout)
                 self.imap.starttls(ssl_context=context)
@@ -132,6 +130,16 @@ class _connect:
         except (OSError, imaplib.IMAP4.error):
             pass  # the server went away first; nothing is left to release
         self.imap = None
+
+
+def _tls_context(access: MailboxAccess) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if access.ca_file:
+        context.load_verify_locations(cafile=access.ca_file)
+    if not access.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _authenticate(imap: imaplib.IMAP4, access: MailboxAccess) -> None:

@@ -216,7 +216,8 @@ def mailbox_access(mailbox: Mailbox, *, proxy: str | None = None) -> MailboxAcce
     oauth = mailbox.kind == MailboxKind.MICROSOFT_OAUTH
     return MailboxAccess(
         host=mailbox.host, port=mailbox.port, username=mailbox.username, security=mailbox.security,
-        verify_tls=mailbox.verify_tls, password=mailbox.password, oauth_client_id=mailbox.oauth_client_id,
+        verify_tls=mailbox.verify_tls, ca_file=settings.GEMPOOL_MAILBOX_CA_FILE, password=mailbox.password,
+        oauth_client_id=mailbox.oauth_client_id,
         oauth_refresh_token=mailbox.oauth_refresh_token, oauth_tenant=mailbox.oauth_tenant or "consumers",
         oauth_token_url=settings.GEMPOOL_MS_TOKEN_URL if oauth else "", folders=tuple(mailbox.folder_list),
         catch_all=mailbox.catch_all, timeout=settings.GEMPOOL_MAILBOX_TIMEOUT, proxy=proxy)
