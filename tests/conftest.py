@@ -6,6 +6,8 @@ from django.core.management.base import CommandError
 from django.db import OperationalError
 from django.test.testcases import TransactionTestCase
 
+from tests.mailserver import mailbox, mailserver, make_mailbox  # noqa: F401 - fixtures for the whole suite
+
 FLUSH_ATTEMPTS = 3
 
 
