@@ -1,0 +1,49 @@
+"""End to end: the worker logs accounts in again through the simulator's pages and a real Dovecot."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import AccountStatus
+from logins.models import JobOutcome, JobTrigger, LoginProfile, RefreshJob
+from logins.worker import RefreshWorker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+
+def test_it_refreshes_an_expiring_login_and_puts_the_account_back_in_rotation(refresh_settings, seat, login_sim):
+    login_sim.configure_login(lifetime=3600)
+    account, sim_account, _ = seat(expires_in=30 * 60)  # inside the 60-minute window
+
+    jobs = RefreshWorker(browsers=1).run_once()
+
+    assert [(job.account_id, job.outcome, job.trigger) for job in jobs] == \
+        [(account.pk, JobOutcome.SUCCEEDED, JobTrigger.EXPIRING)]
+    account.refresh_from_db()
+    assert account.secure_c_ses == sim_account.secure_c_ses and account.secure_c_ses.startswith("CSES.")
+    assert account.host_c_oses == sim_account.host_c_oses
+    assert account.status == AccountStatus.ACTIVE
+    assert abs((account.login_expires_at - (timezone.now() + timedelta(hours=1))).total_seconds()) < 60
+    assert account.logged_in_at is not None and "Chrome" in account.user_agent
+    profile = LoginProfile.objects.get(account=account)
+    assert profile.trial_days_left == 30 and profile.failure_streak == 0
+    assert RefreshJob.objects.get().login_expires_at == account.login_expires_at
+
+
+def test_an_account_whose_login_is_far_from_expiry_is_left_alone(refresh_settings, seat):
+    seat(expires_in=5 * 3600)
+
+    assert RefreshWorker(browsers=1).run_once() == []
+    assert not RefreshJob.objects.exists()
+
+
+def test_an_account_that_went_to_needs_login_is_refreshed(refresh_settings, seat):
+    account, sim_account, _ = seat(expires_in=5 * 3600, status=AccountStatus.NEEDS_LOGIN)
+
+    [job] = RefreshWorker(browsers=1).run_once()
+
+    assert (job.outcome, job.trigger) == (JobOutcome.SUCCEEDED, JobTrigger.NEEDS_LOGIN)
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and account.secure_c_ses == sim_account.secure_c_ses
