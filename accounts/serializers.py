@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.config_io import validate_proxy_url
@@ -40,13 +41,15 @@ class AccountSerializer(serializers.ModelSerializer):
     status_display = serializers.SerializerMethodField()
     cooldown_remaining = serializers.SerializerMethodField()
     last_error = serializers.SerializerMethodField()
+    login_expires_in = serializers.SerializerMethodField(help_text="Seconds until the login expires (negative: "
+                                                                   "expired; null: unknown).")
 
     class Meta:
         model = Account
         fields = ["id", "label", "display_name", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent",
                   "proxy_url", "enabled", "status", "status_display", "cooldown_until", "cooldown_remaining",
                   "last_error", "attention_reason", "consecutive_failures", "request_count", "success_count",
-                  "failure_count", "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
+                  "failure_count", "last_used_at", "logged_in_at", "login_expires_at", "login_expires_in", "created_at", "updated_at"]
         read_only_fields = ["cooldown_until", "attention_reason", "consecutive_failures", "request_count",
                             "success_count", "failure_count", "last_used_at", "logged_in_at", "login_expires_at",
                             "created_at", "updated_at"]
@@ -73,6 +76,11 @@ class AccountSerializer(serializers.ModelSerializer):
 
     def get_cooldown_remaining(self, obj: Account) -> int:
         return int(obj.cooldown_remaining())
+
+    def get_login_expires_in(self, obj: Account) -> int | None:
+        if obj.login_expires_at is None:
+            return None
+        return int((obj.login_expires_at - timezone.now()).total_seconds())
 
     def get_last_error(self, obj: Account) -> dict | None:
         if not obj.last_error_kind:

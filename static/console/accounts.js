@@ -18,6 +18,22 @@
     return el("span", { class: "countdown", data: { until: String(Date.now() + remaining * 1000) }, text: gp.duration(remaining) });
   }
 
+  function span(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
+    if (h) { return h + " h " + m + " min"; }
+    return m ? m + " min" : Math.max(1, Math.floor(seconds)) + " s";
+  }
+
+  function loginCell(account) {
+    if (account.login_expires_in === null || account.login_expires_in === undefined) {
+      return el("span", { class: "nil", text: "—" });
+    }
+    var remaining = account.login_expires_in - (Date.now() - loadedAt) / 1000;
+    if (remaining <= 0) { return el("span", { class: "login-expired", text: "expired " + gp.ago(account.login_expires_at) }); }
+    return el("span", { class: "login-expiry" + (remaining < 7200 ? " login-soon" : ""), title: gp.dateTime(account.login_expires_at),
+      text: "expires in " + span(remaining) });
+  }
+
   function errorCell(account) {
     var e = account.last_error;
     if (!e) { return el("span", { class: "nil", text: "—" }); }
@@ -52,6 +68,7 @@
       ]),
       el("td", { data: { label: "Status" } }, [gp.badge(account.status, account.status_display)]),
       el("td", { data: { label: "Cooldown" } }, [cooldownCell(account)]),
+      el("td", { class: "nowrap", data: { label: "Login" } }, [loginCell(account)]),
       el("td", { data: { label: "Last error" } }, [errorCell(account)]),
       el("td", { class: "num", data: { label: "Requests" }, title: account.success_count + " ok, " + account.failure_count + " failed",
         text: account.request_count }),
