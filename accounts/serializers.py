@@ -49,7 +49,8 @@ class AccountSerializer(serializers.ModelSerializer):
         fields = ["id", "label", "display_name", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent",
                   "proxy_url", "enabled", "status", "status_display", "cooldown_until", "cooldown_remaining",
                   "last_error", "attention_reason", "consecutive_failures", "request_count", "success_count",
-                  "failure_count", "last_used_at", "logged_in_at", "login_expires_at", "login_expires_in", "created_at", "updated_at"]
+                  "failure_count", "last_used_at", "logged_in_at", "login_expires_at", "login_expires_in", "created_at",
+                  "updated_at"]
         read_only_fields = ["cooldown_until", "attention_reason", "consecutive_failures", "request_count",
                             "success_count", "failure_count", "last_used_at", "logged_in_at", "login_expires_at",
                             "created_at", "updated_at"]

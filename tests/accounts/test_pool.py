@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import Account, AccountStatus, PoolSettings
 from accounts.lifecycle import cooldown_seconds
+from accounts.models import Account, AccountStatus, PoolSettings
 from accounts.pool import lease_account, pool_counts, pool_state, report_failure, report_success
 from gemini_enterprise.errors import (
     AuthExpired,
