@@ -55,7 +55,8 @@ def refresh_settings(settings, login_sim, mailserver, chromium, tmp_path) -> Ite
 def seat(db, login_sim, mailserver):
     """Factory: an account with a mailbox, known to the simulator by its email address.
 
-    `seat(expires_in=..., fields...)` -> (account, sim account, test mailbox).
+    `seat(expires_in=..., catch_all=None, **account_fields)` -> (account, sim account, its own test mailbox);
+    with `catch_all` (a Mailbox) the seat gets an address on seats.test and no mailbox of its own.
     """
     from datetime import timedelta
 
@@ -69,17 +70,19 @@ def seat(db, login_sim, mailserver):
 
     def make(*, expires_in: float = 60.0, catch_all: Mailbox | None = None, **fields):
         n = next(counter)
-        box = mailserver.add_mailbox()
-        tag = f"{os.getpid()}-{n}-{box.address.split('@')[0]}"
-        account = Account.objects.create(label=f"seat {tag}", team_id=f"team-{tag}", csesidx=str(700000 + n),
-                                         secure_c_ses=f"old-ses-{tag}", host_c_oses=f"old-oses-{tag}",
-                                         login_expires_at=timezone.now() + timedelta(seconds=expires_in), **fields)
+        box = None if catch_all else mailserver.add_mailbox()
+        email = box.address if box else f"seat-{os.getpid()}-{n}@seats.test"
+        tag = f"{os.getpid()}-{n}-{email.split('@')[0]}"
+        values = {"label": f"seat {tag}", "team_id": f"team-{tag}", "csesidx": str(700000 + n),
+                  "secure_c_ses": f"old-ses-{tag}", "host_c_oses": f"old-oses-{tag}",
+                  "login_expires_at": timezone.now() + timedelta(seconds=expires_in), **fields}
+        account = Account.objects.create(**values)
         sim_account = SimAccount(csesidx=account.csesidx, secure_c_ses=account.secure_c_ses,
-                                 host_c_oses=account.host_c_oses, team_id=account.team_id, email=box.address)
+                                 host_c_oses=account.host_c_oses, team_id=account.team_id, email=email)
         login_sim.add_account(sim_account)
         mailbox = catch_all or Mailbox.objects.create(
             name=f"box {tag}", host=box.host, port=box.port, username=box.address, password=box.password)
-        LoginProfile.objects.create(account=account, email=box.address, mailbox=mailbox)
+        LoginProfile.objects.create(account=account, email=email, mailbox=mailbox)
         return account, sim_account, box
 
     return make
