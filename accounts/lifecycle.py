@@ -39,7 +39,8 @@ Events (all keyword-only after `account`; `now` is the event's time):
 - ``refresh_failed(hard, reason, now)``: a re-login attempt failed; soft keeps the state (the worker backs
   off), hard puts the account in ``needs_attention`` with the reason.
 
-Writing: ``apply(account_or_id, changes) -> bool``; ``locked(account_id)`` reads the row FOR UPDATE (call
+Writing: ``apply(account_or_id, changes) -> bool``; ``update_sql(changes, tail, alias="")`` (the statement
+apply() runs, for the lease to build on); ``locked(account_id)`` reads the row FOR UPDATE (call
 inside ``transaction.atomic()``); ``reflect(account, changes)`` mirrors an applied change set onto an
 instance. Reading: ``effective_status(account, now)``, ``status_filters(now)``, ``resting(now)``,
 ``leasable_now(now)``, ``LEASABLE``.
@@ -187,8 +188,14 @@ def apply(account: Account | int, changes: Changes, *, using: str = "default") -
     pk = account if isinstance(account, int) else account.pk
     guard_sql, guard_params = changes.where_sql()
     params = [*changes.set_params(using), pk, *_adapt(guard_params, connections[using])]
-    sql = f"UPDATE {TABLE} SET {changes.set_sql()} WHERE id = %s{guard_sql}"
-    return rawsql.execute(sql, params, using=using) > 0
+    return rawsql.execute(update_sql(changes, f"WHERE id = %s{guard_sql}"), params, using=using) > 0
+
+
+def update_sql(changes: Changes, tail: str, *, alias: str = "") -> str:
+    """``UPDATE accounts_account [AS alias] SET <changes> <tail>``: every UPDATE of an account's row is
+    written here. Parameters: `changes.set_params()`, then the tail's."""
+    target = f"{TABLE} AS {alias}" if alias else TABLE
+    return f"UPDATE {target} SET {changes.set_sql(alias or TABLE)} {tail}"
 
 
 def locked(account_id: int) -> Account:

@@ -88,10 +88,10 @@ def _pick_and_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: 
 ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
 _ID_INDEX = ACCOUNT_ROWS.attnames.index("id")
 # The stamp is the life cycle's `leased` change set: its values vary per lease, its SQL does not.
-_STAMP = lifecycle.leased(now=timezone.now()).set_sql(table="{table}")
-_STAMP_BY_ID = f"UPDATE accounts_account SET {_STAMP.format(table='accounts_account')} WHERE id = %s"
-_STAMP_PICKED = (f"UPDATE accounts_account AS leased SET {_STAMP.format(table='leased')} FROM picked "
-                 f"WHERE leased.id = picked.id RETURNING {ACCOUNT_ROWS.qualified_columns('picked')}")
+_LEASED = lifecycle.leased(now=timezone.now())
+_STAMP_BY_ID = lifecycle.update_sql(_LEASED, "WHERE id = %s")
+_STAMP_PICKED = lifecycle.update_sql(_LEASED, "FROM picked WHERE leased.id = picked.id RETURNING "
+                                     + ACCOUNT_ROWS.qualified_columns("picked"), alias="leased")
 
 
 def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False
