@@ -99,11 +99,13 @@ def simulator():
 
 @pytest.fixture
 def sim(simulator):
-    """The simulator with faults and statistics cleared for this test."""
+    """The simulator with faults, statistics and login settings (lifetime, LMTP, variant) reset for this test."""
     simulator.clear_faults()
     simulator.reset()
+    simulator.reset_login_settings()
     yield simulator
     simulator.clear_faults()
+    simulator.reset_login_settings()
 
 
 @pytest.fixture

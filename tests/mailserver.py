@@ -14,6 +14,7 @@ tests/conftest.py makes them available to the whole suite.
 """
 from __future__ import annotations
 
+import ctypes
 import datetime
 import email
 import email.policy
@@ -25,6 +26,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -44,6 +46,7 @@ LMTP_MODULE = Path("/usr/lib/dovecot/lmtp")
 START_TIMEOUT = 15.0
 START_ATTEMPTS = 3  # a free port found by bind(0) can be taken by another process before Dovecot binds it
 HOST = "127.0.0.1"
+PR_SET_PDEATHSIG = 1
 
 CONFIG = """\
 base_dir = {root}/run
@@ -56,6 +59,8 @@ ssl = required
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 auth_mechanisms = plain login
+# No slow-down after a failed login: tests try wrong passwords on purpose, and every client is 127.0.0.1.
+auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 default_login_user = {login_user}
@@ -84,6 +89,11 @@ service imap-login {{
     address = {host}
     port = {port}
     ssl = yes
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service lmtp {{
@@ -173,8 +183,10 @@ class MailServer:
             self.port = _free_port()
             self._write_config()
             self.process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            if wait_until(self._ready, START_TIMEOUT, interval=0.05) is not None:
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                            preexec_fn=_die_with_parent)
+            wait_until(self._ready_or_gone, START_TIMEOUT, interval=0.05)
+            if self.process.poll() is None and self._greets():
                 return self
             self._terminate()
             if attempt == START_ATTEMPTS or "in use" not in self.log():
@@ -211,6 +223,14 @@ class MailServer:
         with smtplib.LMTP(self.lmtp, timeout=10) as lmtp:
             lmtp.send_message(msg, to_addrs=[to])
 
+    def plant(self, mailbox: Mailbox, msg: EmailMessage, *, received: datetime.datetime,
+              folder: str = "INBOX") -> None:
+        """Put a message in a mailbox as if it had arrived at `received` (IMAP APPEND with that
+        INTERNALDATE): an old code mail a reader must ignore."""
+        with mailbox.imap() as imap:
+            status, _ = imap.append(folder, None, imaplib.Time2Internaldate(received.timestamp()), msg.as_bytes())
+            assert status == "OK", f"APPEND to {folder} failed"
+
     def log(self) -> str:
         """Dovecot's log so far."""
         path = self.root / "dovecot.log"
@@ -232,15 +252,19 @@ class MailServer:
                              instance=f"{os.getpid()}-{next(self._instances)}", **self._users)
         (self.root / "dovecot.conf").write_text(text)
 
-    def _ready(self) -> bool:
+    def _ready_or_gone(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             return True  # exited: stop waiting (start() sees the failure)
-        if not Path(self.lmtp).exists():
-            return False
+        return Path(self.lmtp).exists() and self._greets()
+
+    def _greets(self) -> bool:
+        """True when *our* Dovecot answers IMAPS (a listener that merely accepts could be someone else's)."""
+        context = ssl.create_default_context(cafile=self.cafile)
         try:
-            with socket.create_connection((self.host, self.port), timeout=1):
-                return True
-        except OSError:
+            with socket.create_connection((self.host, self.port), timeout=1) as raw, \
+                    context.wrap_socket(raw, server_hostname=self.host) as tls:
+                return tls.recv(64).startswith(b"* OK")
+        except (OSError, ssl.SSLError):
             return False
 
     def _terminate(self) -> None:
@@ -271,6 +295,15 @@ def _process_users() -> dict[str, object]:
     mail = pwd.getpwnam("dovecot")
     return {"internal_user": "dovecot", "internal_group": grp.getgrgid(mail.pw_gid).gr_name,
             "login_user": "dovenull", "mail_uid": mail.pw_uid, "mail_gid": mail.pw_gid}
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: a killed test process must not leave its Dovecot running (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the fixture's teardown still stops it
 
 
 def _free_port() -> int:

@@ -143,7 +143,11 @@ class SimHandler(BaseHTTPRequestHandler):
             logger.info("jwt rejected: %s", exc)
             raise HttpFault(401, "Request had invalid authentication credentials.") from None
         sim.count(endpoint, csesidx)
-        return sim.accounts[csesidx]
+        account = sim.accounts[csesidx]
+        if account.login_expired(time.time()):
+            # The keys getoxsrf handed out die with the login, so an expired login shows on the next call.
+            raise HttpFault(401, "Request had invalid authentication credentials.")
+        return account
 
     def _widget(self, method: str) -> None:
         if method not in VERB_KEYS:

@@ -20,11 +20,11 @@ class PageVariant:
     xsrf_meta: bool
     xsrf_input: bool
     email_input: str  # attributes of the email <input>
-    continue_button: str  # attributes and text of the email form's button
-    send_button: str | None  # attributes and text of the "Send code" button; None = the code is mailed at once
+    continue_button: tuple[str, str]  # (attributes, text) of the email form's button
+    send_button: tuple[str, str] | None  # the "Send code" button; None = the code is mailed at once
     code_input: str  # attributes of the real (visually hidden) code <input>
     code_prompt: str
-    verify_button: str
+    verify_button: tuple[str, str]
     resend: str
     wrong_code: str
     too_many: str
@@ -36,31 +36,31 @@ VARIANTS = {
     "a": PageVariant(
         lang="en", xsrf_meta=True, xsrf_input=True,
         email_input='id="email-input" name="loginHint" type="text" autocomplete="email"',
-        continue_button='id="log-in-button" type="submit">Continue',
-        send_button='id="sign-in-with-email" type="button">Send code',
+        continue_button=('id="log-in-button" type="submit"', "Continue"),
+        send_button=('id="sign-in-with-email" type="button"', "Send code"),
         code_input='name="pinInput" type="text" autocomplete="one-time-code" maxlength="6"',
         code_prompt="We sent a 6-character code to {email}. Enter it below.",
-        verify_button='jsname="XooR8e" type="submit">Verify',
+        verify_button=('jsname="XooR8e" type="submit"', "Verify"),
         resend="Resend code", wrong_code="Wrong code. Please try again.",
         too_many="Too many attempts. Please start over.", full_name="Full name", agree="Agree &amp; get started"),
     "b": PageVariant(
         lang="zh", xsrf_meta=False, xsrf_input=True,
         email_input='name="loginHint" jsname="YPqjbf" type="text"',
-        continue_button='jsname="jXw9Fb" type="submit">继续',
-        send_button='type="button" class="send-code">通过电子邮件发送验证码',
+        continue_button=('jsname="jXw9Fb" type="submit"', "继续"),
+        send_button=('type="button" class="send-code"', "通过电子邮件发送验证码"),
         code_input='jsname="ovqh0b" name="code" type="text" maxlength="6"',
         code_prompt="请输入我们发送到 {email} 的 6 位验证码。",
-        verify_button='jsname="XooR8e" type="submit">验证',
+        verify_button=('jsname="XooR8e" type="submit"', "验证"),
         resend="重新发送验证码", wrong_code="验证码有误，请重试。", too_many="验证码输入次数已超出上限",
         full_name="全名", agree="同意并开始使用"),
     "c": PageVariant(
         lang="en", xsrf_meta=True, xsrf_input=False,
         email_input='name="email" type="email"',
-        continue_button='type="submit">Next',
+        continue_button=('type="submit"', "Next"),
         send_button=None,
         code_input='name="otp" type="tel" autocomplete="one-time-code" maxlength="6"',
         code_prompt="We sent a 6-character code to {email}.",
-        verify_button='type="submit">Verify',
+        verify_button=('type="submit"', "Verify"),
         resend="Resend", wrong_code="That code is incorrect.", too_many="Too many attempts. Try again later.",
         full_name="Full name", agree="I agree"),
 }
@@ -123,7 +123,7 @@ def login_page(variant: PageVariant, *, token: str, continue_url: str) -> bytes:
             f'<form method="post" action="/login/email">{hidden}'
             f'<input type="hidden" name="continueUrl" value="{html.escape(continue_url)}">'
             f'<label>Email <input {variant.email_input} placeholder="Email"></label>'
-            f"<button {variant.continue_button}</button></form>")
+            f"{_button(*variant.continue_button)}</form>")
     return page("Sign in - Gemini Enterprise", body, lang=variant.lang, head=head)
 
 
@@ -137,8 +137,10 @@ def verify_page(variant: PageVariant, attempt: LoginAttempt, *, captcha: bool = 
     if attempt.state == "send":
         recaptcha = ('<iframe title="reCAPTCHA" width="304" height="78" '
                      'src="/recaptcha/api2/anchor?k=6LdSimulated&amp;size=normal"></iframe>' if captcha else "")
-        label, _, text = (variant.send_button or "").partition(">")
-        button = f'<button {label} data-send="send">{text}</button>' if variant.send_button else ""
+        button = ""
+        if variant.send_button is not None:
+            attrs, text = variant.send_button
+            button = _button(attrs + ' data-send="send"', text)
         body = f"<h1>Verify your email</h1><p>{email}</p>{recaptcha}{button}{toast}"
     else:
         error = f'<p role="alert" class="error">{variant.wrong_code}</p>' if attempt.last_error == "wrong" else ""
@@ -147,10 +149,14 @@ def verify_page(variant: PageVariant, attempt: LoginAttempt, *, captcha: bool = 
                 f'<form method="post" action="/v1/verify-oob-code?oobSession={attempt.attempt_id}">'
                 f'<input type="hidden" name="oobSession" value="{attempt.attempt_id}">'
                 f'<div class="pin">{boxes}<input id="pin-real" {variant.code_input}></div>'
-                f"<button {variant.verify_button}</button></form>"
+                f"{_button(*variant.verify_button)}</form>"
                 f'<p><a href="#" data-send="resend">{variant.resend}</a></p>{toast}')
     return page("Verify your email", body + CODE_SCRIPT, lang=variant.lang,
                 attrs=f' data-session="{attempt.attempt_id}"')
+
+
+def _button(attrs: str, text: str) -> str:
+    return f"<button {attrs}>{text}</button>"
 
 
 def stop_page(kind: str) -> bytes:

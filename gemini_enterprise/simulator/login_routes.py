@@ -80,6 +80,8 @@ def _email(handler: SimHandler, verb: str) -> None:
         return
     sim.count("login", account.csesidx)
     faults = sim.take_faults("login", account.csesidx)
+    if not account.available:
+        faults["access_restricted"] = None  # a banned seat (getoxsrf answers it 403) cannot log in either
     if "signin_error" in faults:
         _redirect(handler, _signin_error_url())
         return
@@ -176,9 +178,7 @@ def _send_code(handler: SimHandler, attempt: LoginAttempt) -> None:
 def _logged_in(handler: SimHandler, attempt: LoginAttempt) -> None:
     """New cookies (the old ones stop working), then onboarding or the app."""
     sim = handler.server.sim
-    account = sim.renew_login(attempt.csesidx)
-    if "onboarding" in attempt.faults:
-        account.needs_onboarding = True
+    account = sim.renew_login(attempt.csesidx, onboarding="onboarding" in attempt.faults)
     lifetime = sim.logins.cookie_lifetime(sim.login_lifetime)
     expires = formatdate(time.time() + lifetime, usegmt=True)
     cookies = [f"__Secure-C_SES={account.secure_c_ses}; Path=/; Expires={expires}; Secure; HttpOnly; SameSite=None",
@@ -215,8 +215,7 @@ def _onboarding(handler: SimHandler, verb: str) -> None:
         return
     name = _form(handler.body).get("fullName", "").strip() if verb == "POST" else ""
     if name:
-        account.full_name = name
-        account.needs_onboarding = False
+        handler.server.sim.finish_onboarding(account.csesidx, full_name=name)
         Mailer(handler.server.sim.logins, handler.server.stopping).send(welcome_message(account.email), code=None)
         _redirect(handler, _app_url(account))
         return

@@ -63,7 +63,7 @@ class LoginAttempt:
         if not self.codes or now - self.code_sent_at > CODE_TTL:
             return False
         newest = self.codes[-1]
-        return secrets.compare_digest(code, newest) and newest not in self.refused
+        return secrets.compare_digest(code.encode(), newest.encode()) and newest not in self.refused
 
 
 @dataclass

@@ -96,8 +96,7 @@ class Mailer:
 
     def _deliver_later(self, msg: EmailMessage, record: SentMail, delay: float) -> None:
         if not self.stopping.wait(delay):
-            msg.replace_header("Date", format_datetime(localtime()))
-            self._deliver(msg, record)
+            self._deliver(msg, record)  # Date stays the sending time, as for a real mail held up on the way
 
     def _deliver(self, msg: EmailMessage, record: SentMail) -> None:
         target = self.book.settings.lmtp

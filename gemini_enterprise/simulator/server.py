@@ -88,7 +88,9 @@ class SimulatorServer:
                  accept_any_account: bool = False, jwt_skew: float = 30.0, login_lifetime: float | None = None,
                  login_variant: str = "a", lmtp: str | None = None) -> None:
         self.state = SimState(list(accounts), accept_any_account=accept_any_account)
-        self.configure_login(lifetime=login_lifetime, variant=login_variant, lmtp=lmtp)
+        self._login_defaults = {"lifetime": login_lifetime, "cookie_lifetime": None, "variant": login_variant,
+                                "lmtp": lmtp, "mail_routes": {}, "max_wrong_codes": 5, "slow_mail_seconds": 5.0}
+        self.configure_login(**self._login_defaults)
         self.httpd = SimHTTPServer((host, port), self.state, fragment_delay=fragment_delay,
                                    fragments=fragments, thought_fragments=thought_fragments,
                                    jwt_skew=jwt_skew)
@@ -159,6 +161,12 @@ class SimulatorServer:
         `max_wrong_codes`, `slow_mail_seconds` (only those given change); returns the settings."""
         login_control.configure(self.state, **settings)
         return login_control.settings_json(self.state)
+
+    def reset_login_settings(self) -> None:
+        """Back to the login settings the server started with (a test's lifetime or LMTP must not leak).
+
+        Without a starting lifetime, every seat's login is made endless again."""
+        self.configure_login(**self._login_defaults)
 
     def mails(self, to: str | None = None) -> list[dict[str, Any]]:
         """Same as GET /_sim/login/mail: the mails sent (codes included), oldest first."""

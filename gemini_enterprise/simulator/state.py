@@ -212,18 +212,28 @@ class SimState:
         with self.lock:
             accounts = list(self.accounts.values())
         now = time.time()
-        return next((a for a in accounts if secrets.compare_digest(a.secure_c_ses, c_ses)
+        wanted = c_ses.encode()
+        return next((a for a in accounts if secrets.compare_digest(a.secure_c_ses.encode(), wanted)
                      and not a.login_expired(now)), None)
 
-    def renew_login(self, csesidx: str) -> SimAccount:
-        """A successful login: fresh cookie values (the old ones stop working) and a fresh lifetime."""
+    def renew_login(self, csesidx: str, *, onboarding: bool = False) -> SimAccount:
+        """A successful login: fresh cookie values (the old ones stop working) and a fresh lifetime;
+        `onboarding` makes the seat pass /admin/create first."""
         with self.lock:
             account = self.accounts[csesidx]
+            account.needs_onboarding = account.needs_onboarding or onboarding
             account.secure_c_ses = "CSES." + secrets.token_urlsafe(24)
             account.host_c_oses = "COSES." + secrets.token_urlsafe(24)
             account.login_expires_at = None if self.login_lifetime is None else time.time() + self.login_lifetime
             self.counters["logins"] += 1
             return account
+
+    def finish_onboarding(self, csesidx: str, *, full_name: str) -> None:
+        """The seat's name is set: /admin/create is done."""
+        with self.lock:
+            account = self.accounts[csesidx]
+            account.full_name = full_name
+            account.needs_onboarding = False
 
     def account_for_login(self, csesidx: str, c_ses: str, c_oses: str) -> SimAccount | None:
         """The account if these cookies are right (accept-any mode creates it); None = dead cookies."""
@@ -232,11 +242,12 @@ class SimState:
             if account is None and self.accept_any_account and c_ses:
                 account = self.accounts[csesidx] = SimAccount(csesidx=csesidx, secure_c_ses=c_ses,
                                                               host_c_oses=c_oses)
-        if account is None or not secrets.compare_digest(account.secure_c_ses, c_ses):
+        if account is None or not secrets.compare_digest(account.secure_c_ses.encode(), c_ses.encode()):
             return None
         if account.login_expired(time.time()):
             return None
-        if account.host_c_oses and c_oses and not secrets.compare_digest(account.host_c_oses, c_oses):
+        if account.host_c_oses and c_oses and not secrets.compare_digest(account.host_c_oses.encode(),
+                                                                         c_oses.encode()):
             return None
         return account
 
