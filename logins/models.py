@@ -107,7 +107,7 @@ class RefreshJob(models.Model):
     page_title = models.CharField(max_length=300, blank=True, default="")
     screenshot = models.CharField(max_length=255, blank=True, default="",
                                   help_text="File name under the data dir's login-screenshots/.")
-    login_expires_at = models.DateTimeField(null=True, blank=True)
+    new_login_expires_at = models.DateTimeField(null=True, blank=True, help_text="The expiry of the login it obtained.")
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -69,7 +69,7 @@ class RefreshJobSerializer(serializers.ModelSerializer):
         model = RefreshJob
         fields = ["id", "account", "account_name", "trigger", "worker", "started_at", "finished_at",
                   "duration_seconds", "outcome", "step", "error", "page_url", "page_title", "screenshot_url",
-                  "login_expires_at"]
+                  "new_login_expires_at"]
 
     def get_account_name(self, obj: RefreshJob) -> str:
         return str(obj.account)

@@ -178,7 +178,7 @@ def _finish(profile: LoginProfile, plan: AttemptPlan, capture: LoginCapture) -> 
         failure_streak=0, next_attempt_at=None, refresh_requested_at=None, trial_days_left=capture.trial_days_left,
         trial_read_at=now if capture.trial_days_left is not None else None)
     RefreshJob.objects.filter(pk=plan.job_id).update(outcome=JobOutcome.SUCCEEDED, finished_at=timezone.now(),
-                                                     step="done", login_expires_at=expires)
+                                                     step="done", new_login_expires_at=expires)
     logger.info("refresh succeeded", extra={"account_id": plan.account_id, "job_id": plan.job_id})
     return RefreshJob.objects.get(pk=plan.job_id)
 

@@ -58,7 +58,7 @@
   }
 
   function recentRow(job) {
-    var detail = job.error ? [el("div", { class: "msg", text: job.error })] : [el("span", { text: "logged in; expires " + gp.dateTime(job.login_expires_at) })];
+    var detail = job.error ? [el("div", { class: "msg", text: job.error })] : [el("span", { text: "logged in; expires " + gp.dateTime(job.new_login_expires_at) })];
     if (job.page_title || job.page_url) {
       detail.push(el("div", { class: "cell-sub", title: job.page_url, text: (job.page_title || "") + (job.page_url ? " · " + job.page_url : "") }));
     }

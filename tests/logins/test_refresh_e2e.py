@@ -29,7 +29,7 @@ def test_it_refreshes_an_expiring_login_and_puts_the_account_back_in_rotation(re
     assert account.logged_in_at is not None and "Chrome" in account.user_agent
     profile = LoginProfile.objects.get(account=account)
     assert profile.trial_days_left == 30 and profile.failure_streak == 0
-    assert RefreshJob.objects.get().login_expires_at == account.login_expires_at
+    assert RefreshJob.objects.get().new_login_expires_at == account.login_expires_at
 
 
 def test_an_account_whose_login_is_far_from_expiry_is_left_alone(refresh_settings, seat):
