@@ -81,7 +81,9 @@ userdb {{
   args = {root}/users/%Lu
   default_fields = uid={mail_uid} gid={mail_gid} home={root}/mail/%u
 }}
+# No chroot: an unprivileged test user cannot chroot (and a throwaway test server gains nothing from it).
 service imap-login {{
+  chroot =
   inet_listener imap {{
     port = 0
   }}
@@ -92,6 +94,7 @@ service imap-login {{
   }}
 }}
 service anvil {{
+  chroot =
   unix_listener anvil-auth-penalty {{
     mode = 0
   }}
@@ -162,6 +165,7 @@ class MailServer:
         self.host = HOST
         self.port = 0
         self.process: subprocess.Popen | None = None
+        self._stderr = ""
         self._users = _process_users()
 
     @property
@@ -177,6 +181,7 @@ class MailServer:
     def start(self) -> MailServer:
         """Write the config and start Dovecot; raises MailServerError if it will not come up."""
         if not Path(DOVECOT).exists() or not LMTP_MODULE.exists():
+            self.stop()
             raise MailServerError("dovecot-imapd and dovecot-lmtpd are not installed")
         self._prepare()
         for attempt in range(1, START_ATTEMPTS + 1):
@@ -190,7 +195,9 @@ class MailServer:
                 return self
             self._terminate()
             if attempt == START_ATTEMPTS or "in use" not in self.log():
-                raise MailServerError(f"dovecot did not start: {self.log()[-2000:]}")
+                log = (self._stderr + self.log())[-2000:]
+                self.stop()
+                raise MailServerError(f"dovecot did not start: {log}")
         return self
 
     def stop(self) -> None:
@@ -279,6 +286,7 @@ class MailServer:
                 process.kill()
                 process.wait(timeout=5)
         if process.stderr is not None:
+            self._stderr = process.stderr.read().decode(errors="replace")  # doveconf's errors land here
             process.stderr.close()
 
 

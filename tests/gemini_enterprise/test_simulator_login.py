@@ -349,3 +349,18 @@ def test_seats_with_login_fields_through_the_control_api(login_sim) -> None:
     w.submit_email()
     w.send_code()
     assert w.verify(w.newest_code(), field_name="code").headers["Location"] == "/admin/create"
+
+
+def test_reset_login_settings_returns_to_the_servers_own(login_sim, make_seat) -> None:
+    import urllib.error
+
+    seat = make_seat()
+    login_sim.configure_login(lifetime=30, variant="b", lmtp="/nowhere", mail_routes={"*": "x@mail.test"})
+    assert seat.login_expires_at is not None
+    login_sim.reset_login_settings()
+    settings = login_sim.control("GET", "/_sim/login")
+    assert (settings["lifetime"], settings["variant"], settings["lmtp"], settings["mail_routes"]) == \
+        (None, "a", None, {})
+    assert seat.login_expires_at is None
+    with pytest.raises(urllib.error.HTTPError):
+        login_sim.control("POST", "/_sim/accounts", {"csesidx": "1", "secure_c_ses": "s", "login_variant": "z"})

@@ -145,3 +145,13 @@ def test_an_old_mail_can_be_planted_with_its_arrival_time(mailserver, mailbox) -
         _, everything = imap.search(None, "ALL")
     assert found[0] == b"" and everything[0] == b"1"
     assert code_in(mailbox.messages()[0]) == "OLD0C0"
+
+
+def test_a_dovecot_that_cannot_start_says_why_and_leaves_nothing(mailserver, monkeypatch) -> None:
+    from tests import mailserver as module
+
+    monkeypatch.setattr(module, "CONFIG", module.CONFIG + "no_such_setting = 1\n")
+    server = module.MailServer()
+    with pytest.raises(module.MailServerError, match="Unknown setting: no_such_setting"):
+        server.start()
+    assert not server.root.exists()
