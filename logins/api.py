@@ -5,17 +5,19 @@ Same access as the rest of /api (a staff session or an admin key). Views parse, 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import _actor
 from accounts.models import Account
+from accounts.serializers import AccountSerializer
 from gempool_site.exceptions import GempoolError
 from logins import services
 from logins.mailbox import MailboxError
@@ -124,6 +126,30 @@ class AccountRefreshView(APIView):
         profile = services.refresh_request(account=account)
         logger.info("refresh requested", extra={"account_id": pk, "by": _actor(request)})
         return Response(LoginProfileSerializer(profile).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CookiePasteSerializer(serializers.Serializer):
+    cookies = serializers.CharField(max_length=512 * 1024, trim_whitespace=False,
+                                    help_text="A browser-extension JSON export, a Netscape cookies.txt, or a "
+                                              "Cookie: header.")
+    url = serializers.CharField(max_length=2000, help_text="The app's address: .../cid/<configId>?csesidx=<n>")
+
+
+class AccountCookiesView(APIView):
+    """Manual refresh: paste cookies and the app URL; the account is updated and tested at once."""
+
+    serializer_class = CookiePasteSerializer
+
+    @extend_schema(request=CookiePasteSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        account = get_object_or_404(Account, pk=pk)
+        body = CookiePasteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.login_paste(account=account, cookies=body.validated_data["cookies"],
+                                      url=body.validated_data["url"])
+        logger.info("login pasted", extra={"account_id": pk, "by": _actor(request), "test_ok": result.ok})
+        account.refresh_from_db()
+        return Response({**asdict(result), "account": AccountSerializer(account).data})
 
 
 class RefreshJobListView(APIView):

@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts import lifecycle
+from accounts.cookie_paste import CookiePasteError, parse_cookie_paste
 from accounts.models import Account, AccountStatus
+from accounts.services import AccountTestResult, account_test
 from accounts.upstream import effective_proxy, get_client, pool_settings_get
 from gemini_enterprise.errors import UpstreamError
 from gemini_enterprise.types import Credentials
@@ -277,6 +279,29 @@ def refresh_overview(*, now: datetime | None = None, recent: int = 30) -> dict:
     return {"now": now, "running": list(running), "queue": queue, "upcoming": upcoming,
             "recent": list(RefreshJob.objects.select_related("account").exclude(outcome=JobOutcome.RUNNING)
                            [:recent])}
+
+
+def login_paste(*, account: Account, cookies: str, url: str) -> AccountTestResult:
+    """Manual refresh: cookies a person copied (extension JSON, cookies.txt or a Cookie header) plus the app's
+    /cid/<configId>?csesidx=<n> URL become the account's login, which is then tested at once."""
+    try:
+        pasted = parse_cookie_paste(cookies, url)
+    except CookiePasteError as exc:
+        raise InvalidRequest(str(exc), param=exc.field, code="cookie_paste_invalid") from None
+    changes = lifecycle.cookies_replaced(now=timezone.now(), expires_at=pasted.expires_at).including(
+        secure_c_ses=pasted.secure_c_ses, host_c_oses=pasted.host_c_oses, csesidx=pasted.csesidx,
+        team_id=pasted.config_id)
+    try:
+        with transaction.atomic():
+            lifecycle.apply(account.pk, changes)
+    except IntegrityError:
+        raise InvalidRequest("Another account already has this team id and csesidx.", param="url",
+                             code="duplicate_account") from None
+    # A person fixed the login: the worker's backoff for it is over.
+    LoginProfile.objects.filter(account_id=account.pk).update(failure_streak=0, next_attempt_at=None)
+    logger.info("cookies pasted", extra={"account_id": account.pk, "format": pasted.source_format})
+    account.refresh_from_db()
+    return account_test(account=account)
 
 
 def jobs_prune(*, now: datetime | None = None) -> int:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("mailboxes/<int:pk>", api.MailboxDetailView.as_view(), name="api-mailbox"),
     path("mailboxes/<int:pk>/test", api.MailboxTestView.as_view(), name="api-mailbox-test"),
     path("accounts/<int:pk>/login", api.AccountLoginView.as_view(), name="api-account-login"),
+    path("accounts/<int:pk>/cookies", api.AccountCookiesView.as_view(), name="api-account-cookies"),
     path("accounts/<int:pk>/refresh", api.AccountRefreshView.as_view(), name="api-account-refresh"),
     path("refresh", api.RefreshOverviewView.as_view(), name="api-refresh"),
     path("refresh/jobs", api.RefreshJobListView.as_view(), name="api-refresh-jobs"),

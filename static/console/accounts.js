@@ -52,6 +52,8 @@
     return el("div", { class: "row-actions" }, [
       el("button", { type: "button", class: "btn btn-text btn-small" + (testing[account.id] ? " busy" : ""), disabled: !!testing[account.id],
         data: { action: "test" }, text: "Test", on: { click: function () { testAccount(account, this); } } }),
+      el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "paste" }, text: "Paste cookies",
+        on: { click: function () { openPaste(account); } } }),
       el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "edit" }, text: "Edit",
         on: { click: function () { openDialog(account); } } }),
       el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "delete" }, text: "Delete",
@@ -199,8 +201,37 @@
     }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
   }
 
+  /* ---- paste cookies: a manual refresh in seconds ------------------------------------------ */
+
+  var pasting = null;
+
+  function openPaste(account) {
+    var form = document.getElementById("paste-form");
+    pasting = account;
+    form.reset();
+    gp.clearErrors(form);
+    document.getElementById("paste-dialog-title").textContent = "Paste cookies for " + account.display_name;
+    document.getElementById("paste-dialog").showModal();
+    form.elements.cookies.focus();
+  }
+
+  function submitPaste(event) {
+    event.preventDefault();
+    var form = event.target, button = document.getElementById("paste-save");
+    var body = { cookies: form.elements.cookies.value, url: form.elements.url.value.trim() };
+    gp.busy(button, true);
+    gp.api("POST", "/api/accounts/" + pasting.id + "/cookies", body).then(function (result) {
+      gp.busy(button, false);
+      document.getElementById("paste-dialog").close();
+      replace(result.account);
+      if (result.ok) { gp.toast("New login saved and tested for " + result.account.display_name + " in " + result.latency_ms + " ms", "ok"); }
+      else { gp.toast("Saved, but the test failed (" + result.error.kind.replace(/_/g, " ") + "): " + result.error.message, "error"); }
+    }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("add-account").addEventListener("click", function () { openDialog(null); });
+    document.getElementById("paste-form").addEventListener("submit", submitPaste);
     document.getElementById("account-form").addEventListener("submit", save);
     document.getElementById("account-filter").addEventListener("input", render);
     gp.poll(load, REFRESH_MS);
