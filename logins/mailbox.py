@@ -187,7 +187,7 @@ def _codes_in_folder(imap: imaplib.IMAP4, folder: str, access: MailboxAccess, ru
         return []  # the server has no such folder (not every one has a Junk folder)
     found = []
     for uid in _search(imap, rules, since)[-MAX_MESSAGES_PER_FOLDER:]:
-        key = f"{folder}/{uid}"
+        key = f"{folder}/{uid.decode()}"
         if key in exclude:
             continue
         message, received_at = _fetch(imap, uid)
@@ -233,7 +233,8 @@ def _from_expected_sender(message: EmailMessage, rules: CodeRules) -> bool:
 def _addressed_to(message: EmailMessage, recipient: str) -> bool:
     if not recipient:
         return True
-    headers = [str(message.get(name, "")) for name in ("To", "Cc", "Delivered-To", "X-Original-To")]
+    # Only the headers present: getaddresses() refuses the whole list (strict parsing) when one is empty.
+    headers = [str(message[name]) for name in ("To", "Cc", "Delivered-To", "X-Original-To") if message[name]]
     addresses = {address.lower() for _, address in email.utils.getaddresses(headers)}
     return recipient.lower() in addresses
 
