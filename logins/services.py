@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts import lifecycle
@@ -34,6 +34,9 @@ from logins.models import JobOutcome, JobTrigger, LoginProfile, Mailbox, Mailbox
 logger = logging.getLogger(__name__)
 
 SCREENSHOT_DIR = "login-screenshots"
+# Asked-for first (oldest request first), then the soonest to expire; NULLs sort differently per database.
+QUEUE_ORDER = (F("refresh_requested_at").asc(nulls_last=True), F("account__login_expires_at").asc(nulls_last=True),
+               "account_id")
 STEP_VERIFY_TOKEN = "verify_token"
 STEP_SAVE = "save"
 
@@ -55,7 +58,7 @@ def due_profiles(*, now: datetime | None = None) -> QuerySet[LoginProfile]:
     now = now or timezone.now()
     return (wanted_profiles(now=now).select_related("account", "mailbox")
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("refresh_requested_at", "account__login_expires_at", "account_id"))
+            .order_by(*QUEUE_ORDER))
 
 
 def wanted_profiles(*, now: datetime) -> QuerySet[LoginProfile]:
@@ -272,10 +275,10 @@ def refresh_overview(*, now: datetime | None = None, recent: int = 30) -> dict:
     now = now or timezone.now()
     running = RefreshJob.objects.select_related("account").filter(outcome=JobOutcome.RUNNING)
     queue = list(wanted_profiles(now=now).select_related("account", "mailbox")
-                 .order_by("refresh_requested_at", "account__login_expires_at", "account_id")[:100])
+                 .order_by(*QUEUE_ORDER)[:100])
     upcoming = list(LoginProfile.objects.select_related("account", "mailbox")
                     .filter(mailbox__isnull=False, account__enabled=True)
-                    .exclude(pk__in=[p.pk for p in queue]).order_by("account__login_expires_at")[:100])
+                    .exclude(pk__in=[p.pk for p in queue]).order_by(*QUEUE_ORDER[1:])[:100])
     return {"now": now, "running": list(running), "queue": queue, "upcoming": upcoming,
             "recent": list(RefreshJob.objects.select_related("account").exclude(outcome=JobOutcome.RUNNING)
                            [:recent])}
