@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from logins.flow_data import FlowData
 from logins.mailbox import FoundCode, MailboxError
@@ -107,8 +107,8 @@ def browser_proxy(url: str | None) -> dict | None:
     server = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
     proxy = {"server": server}
     if parts.username:
-        proxy["username"] = parts.username
-        proxy["password"] = parts.password or ""
+        proxy["username"] = unquote(parts.username)
+        proxy["password"] = unquote(parts.password or "")
     return proxy
 
 

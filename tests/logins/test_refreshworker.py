@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.models import Account
+from logins.flow import browser_proxy
 from logins.models import JobOutcome, RefreshJob
 from tests.gateway_process import ROOT, database_url
 
@@ -58,3 +59,17 @@ def test_a_missing_chromium_is_named(settings, tmp_path):
     settings.GEMPOOL_REFRESH_CHROMIUM = str(tmp_path / "no-chromium")
     with pytest.raises(CommandError, match="no Chromium at .*no-chromium"):
         call_command("refreshworker", "--once")
+
+
+def test_headed_without_a_display_asks_for_xvfb(settings, monkeypatch):
+    settings.GEMPOOL_REFRESH_HEADLESS = False
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(CommandError, match="xvfb-run"):
+        call_command("refreshworker", "--once")
+
+
+def test_the_browser_gets_the_proxy_with_its_credentials_apart():
+    assert browser_proxy(None) is None
+    assert browser_proxy("http://proxy.example:3128") == {"server": "http://proxy.example:3128"}
+    assert browser_proxy("socks5://user:p%40ss@10.0.0.2:1080") == {
+        "server": "socks5://10.0.0.2:1080", "username": "user", "password": "p@ss"}

@@ -1,6 +1,7 @@
 """manage.py refreshworker: keep logins fresh by logging accounts in again before they expire."""
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         if not Path(settings.GEMPOOL_REFRESH_CHROMIUM).exists():
             raise CommandError(f"no Chromium at {settings.GEMPOOL_REFRESH_CHROMIUM} (GEMPOOL_REFRESH_CHROMIUM); "
                                "on Debian: apt-get install chromium")
+        if not settings.GEMPOOL_REFRESH_HEADLESS and not os.environ.get("DISPLAY"):
+            raise CommandError("GEMPOOL_REFRESH_HEADLESS is false but there is no display: run the worker under "
+                               "Xvfb (xvfb-run -a python manage.py refreshworker)")
         worker = RefreshWorker(browsers=browsers)
         if once:
             jobs = worker.run_once()
