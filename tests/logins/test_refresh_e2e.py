@@ -1,7 +1,11 @@
 """End to end: the worker logs accounts in again through the simulator's pages and a real Dovecot."""
 from __future__ import annotations
 
+import http.client
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.utils import timezone
@@ -47,3 +51,57 @@ def test_an_account_that_went_to_needs_login_is_refreshed(refresh_settings, seat
     assert (job.outcome, job.trigger) == (JobOutcome.SUCCEEDED, JobTrigger.NEEDS_LOGIN)
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE and account.secure_c_ses == sim_account.secure_c_ses
+
+
+class ForwardProxy:
+    """A plain-HTTP forward proxy on loopback that records every URL it carried."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                proxy.seen.append(self.path)
+                target = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if not k.lower().startswith("proxy-")
+                           and k.lower() not in ("connection", "keep-alive")}
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                upstream.request(self.command, urlunsplit(("", "", target.path, target.query, "")), body=body or None,
+                                 headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+def test_the_browser_goes_through_the_accounts_own_proxy(refresh_settings, seat, login_sim):
+    proxy = ForwardProxy()
+    try:
+        account, sim_account, _ = seat(expires_in=60, proxy_url=proxy.url)
+        [job] = RefreshWorker(browsers=1).run_once()
+    finally:
+        proxy.httpd.shutdown()
+
+    assert job.outcome == JobOutcome.SUCCEEDED, (job.step, job.error)
+    paths = {urlsplit(url).path for url in proxy.seen}
+    assert {"/login", "/login/email", "/v1/verify-oob-code", f"/cid/{sim_account.team_id}", "/auth/getoxsrf"} <= paths
