@@ -142,3 +142,24 @@ def test_the_mailbox_test_logs_in_for_real(staff_client, settings, mailserver, m
     assert refused.status_code == 502
     assert "refused the login" in refused.json()["error"]["message"]
     assert PLANTED not in refused.content.decode()
+
+
+def test_the_dashboard_counts_logins_expiring_soon_and_accounts_needing_a_person(staff_client, make_account,
+                                                                                 mailbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import AccountStatus
+
+    now = timezone.now()
+    make_account(login_expires_at=now + timedelta(minutes=90))  # expiring within 2 h
+    make_account(login_expires_at=now + timedelta(hours=5))
+    make_account(login_expires_at=now + timedelta(minutes=10), enabled=False, status=AccountStatus.DISABLED)
+    make_account(status=AccountStatus.NEEDS_ATTENTION, attention_reason="CAPTCHA")  # a person
+    make_account(status=AccountStatus.NEEDS_LOGIN)  # a person: no mailbox to renew it
+    renewable = make_account(status=AccountStatus.NEEDS_LOGIN)  # the worker will handle it
+    LoginProfile.objects.create(account=renewable, email="r@mail.test", mailbox=mailbox)
+
+    logins = staff_client.get("/api/dashboard").json()["logins"]
+    assert logins == {"expiring_within_2h": 1, "need_a_person": 2}
