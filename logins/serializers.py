@@ -82,7 +82,7 @@ class RefreshJobSerializer(serializers.ModelSerializer):
 
 
 class JobListQuerySerializer(serializers.Serializer):
-    account = serializers.IntegerField(required=False, min_value=1)
+    account = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     outcome = serializers.ChoiceField(choices=[c for c, _ in RefreshJob._meta.get_field("outcome").choices],
                                       required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
