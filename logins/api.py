@@ -187,7 +187,8 @@ def _queued(profile: LoginProfile) -> dict:
             "mailbox": profile.mailbox.name if profile.mailbox else None, "status": account.status,
             "login_expires_at": account.login_expires_at, "next_attempt_at": profile.next_attempt_at,
             "refresh_requested_at": profile.refresh_requested_at, "failure_streak": profile.failure_streak,
-            "claimed_by": profile.claimed_by or None, "attention_reason": account.attention_reason or None}
+            "claimed_by": profile.claimed_by or None, "attention_reason": account.attention_reason or None,
+            "trial_days_left": profile.trial_days_left}
 
 
 class RefreshJobScreenshotView(APIView):

@@ -19,9 +19,10 @@
   }
 
   function accountCell(item) {
+    var trial = item.trial_days_left === null || item.trial_days_left === undefined ? null : "trial: " + item.trial_days_left + " days left";
     return el("td", { class: "primary-cell" }, [
       el("div", { class: "cell-title", text: item.account_name }),
-      el("div", { class: "cell-sub", text: [item.email, item.mailbox].filter(Boolean).join(" · ") })
+      el("div", { class: "cell-sub", text: [item.email, item.mailbox, trial].filter(Boolean).join(" · ") })
     ]);
   }
 
@@ -71,6 +72,27 @@
       el("td", { text: job.step }), el("td", { class: "cell-error" }, detail), el("td", {}, [shot])]);
   }
 
+  function mailboxRow(box) {
+    var secret = box.kind === "microsoft_oauth" ? "OAuth refresh token " + (box.oauth_refresh_token || "not set")
+      : "password " + (box.password || "not set");
+    return el("tr", {}, [
+      el("td", { class: "primary-cell" }, [el("div", { class: "cell-title", text: box.name }),
+        el("div", { class: "cell-sub", text: box.catch_all ? "catch-all · " + box.folders : box.folders })]),
+      el("td", { class: "nowrap", text: box.host + ":" + box.port + " (" + box.security + ")" }),
+      el("td", {}, [el("div", { text: box.username }), el("div", { class: "cell-sub", text: secret })]),
+      el("td", { class: "num", text: box.accounts.length }),
+      el("td", { class: "actions-cell" }, [el("button", { type: "button", class: "btn btn-text btn-small",
+        data: { action: "test-mailbox" }, text: "Test", on: { click: function () { testMailbox(box, this); } } })])
+    ]);
+  }
+
+  function testMailbox(box, button) {
+    gp.busy(button, true);
+    gp.api("POST", "/api/mailboxes/" + box.id + "/test").then(function (result) {
+      gp.toast(box.name + ": signed in, " + result.messages + " message(s) in " + box.folders.split(",")[0], "ok");
+    }, function (err) { gp.toast(box.name + ": " + err.message, "error"); }).then(function () { gp.busy(button, false); });
+  }
+
   function fill(id, items, makeRow) {
     var body = gp.clear(document.querySelector("#" + id + "-table tbody"));
     items.forEach(function (item) { body.appendChild(makeRow(item)); });
@@ -83,6 +105,9 @@
       fill("queue", data.queue, queueRow);
       fill("upcoming", data.upcoming, upcomingRow);
       fill("recent", data.recent, recentRow);
+      return gp.api("GET", "/api/mailboxes");
+    }).then(function (boxes) {
+      if (!document.querySelector("#mailboxes-table [data-action].busy")) { fill("mailboxes", boxes, mailboxRow); }
     });
   }
 

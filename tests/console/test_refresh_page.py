@@ -24,7 +24,8 @@ def _profiled(label: str, *, expires_in: timedelta, mailbox: Mailbox, **fields) 
 
 def test_the_operator_sees_the_queue_and_a_failure_and_asks_for_a_refresh(logged_in):
     page = logged_in
-    mailbox = Mailbox.objects.create(name="catch-all", host="imap.mail.test", username="all@mail.test",
+    # Port 1 on loopback: nothing listens, so its Test button fails at once.
+    mailbox = Mailbox.objects.create(name="catch-all", host="127.0.0.1", port=1, username="all@mail.test",
                                      password="planted-mailbox-password", catch_all=True)
     due = _profiled("dueseat", expires_in=timedelta(minutes=20), mailbox=mailbox)
     _profiled("laterseat", expires_in=timedelta(hours=9), mailbox=mailbox)
@@ -49,7 +50,11 @@ def test_the_operator_sees_the_queue_and_a_failure_and_asks_for_a_refresh(logged
     assert "Verify your email" in outcome.inner_text()
     shot = page.request.get(outcome.locator("a", has_text="view").get_attribute("href"))
     assert shot.status == 200 and shot.body() == PNG
+    box_row = page.locator("#mailboxes-table tbody tr", has_text="catch-all")
+    box_row.locator("text=password ••••").wait_for()  # masked: set, never shown
     assert "planted-mailbox-password" not in page.content()
+    box_row.locator("[data-action=test-mailbox]").click()
+    page.locator(".snackbar.error", has_text="cannot reach 127.0.0.1:1").wait_for()
 
     stopped_row.locator("[data-action=refresh-now]").click()
     page.locator(".snackbar", has_text="next pass").wait_for()
