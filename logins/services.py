@@ -27,7 +27,7 @@ from gemini_enterprise.errors import UpstreamError
 from gemini_enterprise.types import Credentials
 from gempool_site.exceptions import InvalidRequest
 from logins.flow import FlowFailure, FlowInputs, LoginCapture, run_login
-from logins.flow_data import FlowData, load_flow_data
+from logins.flow_data import FlowData, FlowDataInvalid, load_flow_data
 from logins.mailbox import MailboxAccess, check_access, fetch_codes
 from logins.models import JobOutcome, JobTrigger, LoginProfile, Mailbox, MailboxKind, RefreshJob
 
@@ -120,22 +120,31 @@ class AttemptPlan:
 
 def refresh_profile(*, profile: LoginProfile, worker: str) -> RefreshJob:
     """Run one re-login attempt for a claimed profile and record it; the claim is released at the end."""
+    account = profile.account
+    trigger = JobTrigger.MANUAL if profile.refresh_requested_at else (
+        JobTrigger.NEEDS_LOGIN if account.status == AccountStatus.NEEDS_LOGIN else JobTrigger.EXPIRING)
+    job = RefreshJob.objects.create(account=account, trigger=trigger, worker=worker, step="start")
+    logger.info("refresh started", extra={"account_id": account.pk, "job_id": job.pk, "trigger": trigger})
     try:
-        plan = _plan(profile, worker)
+        try:
+            plan = _plan(profile, job)
+        except FlowDataInvalid as exc:
+            return _record_failure(profile, job.pk, FlowFailure("start", str(exc)))
         try:
             capture = run_login(plan.inputs)
         except FlowFailure as failure:
-            return _record_failure(profile, plan.job_id, failure)
+            return _record_failure(profile, job.pk, failure)
         return _finish(profile, plan, capture)
+    except Exception as exc:  # noqa: BLE001 - one account's surprise must not stop the worker: record it
+        logger.exception("refresh crashed", extra={"account_id": account.pk, "job_id": job.pk})
+        return _record_failure(profile, job.pk, FlowFailure("internal", f"unexpected {type(exc).__name__} "
+                                                                        "(see the worker's log)"))
     finally:
         release(profile_id=profile.pk, worker=worker)
 
 
-def _plan(profile: LoginProfile, worker: str) -> AttemptPlan:
+def _plan(profile: LoginProfile, job: RefreshJob) -> AttemptPlan:
     account, mailbox = profile.account, profile.mailbox
-    trigger = JobTrigger.MANUAL if profile.refresh_requested_at else (
-        JobTrigger.NEEDS_LOGIN if account.status == AccountStatus.NEEDS_LOGIN else JobTrigger.EXPIRING)
-    job = RefreshJob.objects.create(account=account, trigger=trigger, worker=worker, step="start")
     proxy = effective_proxy(account, pool_settings_get())
     access = mailbox_access(mailbox, proxy=proxy)
     data = flow_data()
@@ -153,7 +162,6 @@ def _plan(profile: LoginProfile, worker: str) -> AttemptPlan:
         submit=settings.GEMPOOL_LOGIN_EMAIL_SUBMIT, full_name=account.label, chromium=settings.GEMPOOL_REFRESH_CHROMIUM,
         headless=settings.GEMPOOL_REFRESH_HEADLESS, proxy=proxy,
         screenshot_path=screenshot_dir() / f"job-{job.pk}.png", mail_not_before=previous)
-    logger.info("refresh started", extra={"account_id": account.pk, "job_id": job.pk, "trigger": trigger})
     return AttemptPlan(job_id=job.pk, account_id=account.pk, inputs=inputs, proxy=proxy)
 
 

@@ -73,3 +73,25 @@ def test_the_browser_gets_the_proxy_with_its_credentials_apart():
     assert browser_proxy("http://proxy.example:3128") == {"server": "http://proxy.example:3128"}
     assert browser_proxy("socks5://user:p%40ss@10.0.0.2:1080") == {
         "server": "socks5://10.0.0.2:1080", "username": "user", "password": "p@ss"}
+
+
+def test_a_flow_file_broken_while_the_worker_runs_fails_the_attempt_not_the_worker(settings, tmp_path, make_account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from logins.models import LoginProfile, Mailbox
+    from logins.worker import RefreshWorker
+
+    account = make_account(login_expires_at=timezone.now() + timedelta(minutes=5))
+    box = Mailbox.objects.create(name="m", host="127.0.0.1", port=1, username="m@mail.test", password="pw")
+    LoginProfile.objects.create(account=account, email="m@mail.test", mailbox=box)
+    bad = tmp_path / "flow.json"
+    bad.write_text("{broken")
+    settings.GEMPOOL_LOGIN_FLOW_FILE = str(bad)
+
+    [job] = RefreshWorker(browsers=1).run_once()
+
+    assert (job.outcome, job.step) == (JobOutcome.FAILED, "start")
+    assert "not valid JSON" in job.error
+    assert LoginProfile.objects.get(account=account).failure_streak == 1
