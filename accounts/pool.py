@@ -46,51 +46,52 @@ _ALL_LOCKED = Account()  # sentinel: candidates exist, but other transactions ho
 
 def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> Account | None:
     connection = connections[Account.objects.db]
+    at = connection.ops.adapt_datetimefield_value(now)  # `now` as a parameter, for the pick and the stamp
     if connection.vendor == "postgresql":
-        row = _pick_and_stamp(exclude, now, wait=wait)
+        row = _pick_and_stamp(connection, exclude, at, wait=wait)
     else:
         with transaction.atomic():  # IMMEDIATE on SQLite: the write lock is held from the SELECT on
-            row = _pick_then_stamp(exclude, now, wait=wait)
+            row = _pick_then_stamp(connection, exclude, at, wait=wait)
     if row is None:
         if not wait and connection.features.has_select_for_update_skip_locked:
-            if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, now)):
+            if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, at)):
                 return _ALL_LOCKED
         return None
     account = ACCOUNT_ROWS.build(row, connection)  # the row as it was picked
     if account.status == AccountStatus.COOLING_DOWN:
         logger.info("account recovered from cooldown", extra={"account_id": account.pk})
-    return lifecycle.reflect(account, lifecycle.leased(now=now))
+    return _STAMP.reflect(account, now)
 
 
-def _pick_then_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
+def _pick_then_stamp(connection, exclude: frozenset[int] | set[int], at, *, wait: bool) -> tuple | None:
     """SELECT, then UPDATE the row found; the caller holds the transaction."""
-    sql, params = lease_select(exclude=exclude, now=now, wait=wait)
-    with connections[Account.objects.db].cursor() as cursor:
+    sql, params = _select(connection, exclude, at, wait)
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is not None:
-            cursor.execute(_STAMP_BY_ID, [*lifecycle.leased(now=now).set_params(), row[_ID_INDEX]])
+            cursor.execute(_STAMP_BY_ID, [*_STAMP.params(at), row[_ID_INDEX]])
     return row
 
 
-def _pick_and_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
+def _pick_and_stamp(connection, exclude: frozenset[int] | set[int], at, *, wait: bool) -> tuple | None:
     """PostgreSQL: pick, lock and stamp in one statement, which returns the row as it was picked.
 
     Against a server every statement is a round trip (0.3-0.5 ms on a busy box): BEGIN, SELECT, UPDATE
     and COMMIT made the lease four of them, on the path of every completion.
     """
-    pick, params = lease_select(exclude=exclude, now=now, wait=wait)
-    with connections[Account.objects.db].cursor() as cursor:
-        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *lifecycle.leased(now=now).set_params()])
+    pick, params = _select(connection, exclude, at, wait)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *_STAMP.params(at)])
         return cursor.fetchone()
 
 
 ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
 _ID_INDEX = ACCOUNT_ROWS.attnames.index("id")
-# The stamp is the life cycle's `leased` change set: its values vary per lease, its SQL does not.
-_LEASED = lifecycle.leased(now=timezone.now())
-_STAMP_BY_ID = lifecycle.update_sql(_LEASED, "WHERE id = %s")
-_STAMP_PICKED = lifecycle.update_sql(_LEASED, "FROM picked WHERE leased.id = picked.id RETURNING "
+# The stamp is the life cycle's `leased` event, compiled once: its time varies per lease, its SQL does not.
+_STAMP = lifecycle.LEASE_STAMP
+_STAMP_BY_ID = lifecycle.update_sql(_STAMP.changes, "WHERE id = %s")
+_STAMP_PICKED = lifecycle.update_sql(_STAMP.changes, "FROM picked WHERE leased.id = picked.id RETURNING "
                                      + ACCOUNT_ROWS.qualified_columns("picked"), alias="leased")
 
 
@@ -104,7 +105,11 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway.
     """
     connection = connections[Account.objects.db]
-    where, params = _eligible_sql(exclude, now)
+    return _select(connection, exclude, connection.ops.adapt_datetimefield_value(now), wait)
+
+
+def _select(connection, exclude: frozenset[int] | set[int], at, wait: bool) -> tuple[str, list]:
+    where, params = _eligible_sql(exclude, at)
     if connection.vendor == "postgresql":
         tail = "ORDER BY ready_at ASC NULLS FIRST, id ASC LIMIT 1"
     else:
@@ -115,11 +120,10 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     return ACCOUNT_ROWS.select(where, tail), params
 
 
-def _eligible_sql(exclude: frozenset[int] | set[int], now: datetime) -> tuple[str, list]:
-    """Enabled, active or cooling down, with no cooldown left (the life cycle's rule); minus `exclude`."""
-    eligible = lifecycle.leasable_now(now)
-    where = eligible.sql
-    params: list = [rawsql.db_datetime(p) if isinstance(p, datetime) else p for p in eligible.params]
+def _eligible_sql(exclude: frozenset[int] | set[int], at) -> tuple[str, list]:
+    """Enabled, active or cooling down, with no cooldown left at `at` (the life cycle's rule); minus `exclude`."""
+    where = lifecycle.LEASABLE_NOW_SQL
+    params: list = [at]
     if exclude:
         ids = sorted(int(pk) for pk in exclude)
         where += f" AND id NOT IN ({', '.join(['%s'] * len(ids))})"

@@ -100,6 +100,32 @@ def test_new_cookies_bring_a_needs_login_account_back(tmp_path):
     assert Account.objects.get().status == AccountStatus.ACTIVE
 
 
+def test_reenabling_by_import_looks_at_the_last_error_and_the_rotation_place(tmp_path, make_account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    used = timezone.now() - timedelta(hours=1)
+    dead = make_account(enabled=False, status=AccountStatus.DISABLED, last_error_kind="login_required",
+                        last_error_at=timezone.now(), last_used_at=used, ready_at=timezone.now() + timedelta(hours=1))
+    rested = make_account(enabled=False, status=AccountStatus.DISABLED, last_error_kind="rate_limited",
+                          last_used_at=used, ready_at=timezone.now() + timedelta(hours=1), request_count=7)
+    document = json.loads(_export_text())
+    for row in document["accounts"]:
+        row["available"] = True
+    _import_file(tmp_path, json.dumps(document))
+    dead.refresh_from_db()
+    rested.refresh_from_db()
+    assert (dead.status, dead.enabled, dead.ready_at) == (AccountStatus.NEEDS_LOGIN, True, used)
+    assert (rested.status, rested.ready_at, rested.request_count) == (AccountStatus.ACTIVE, used, 7)
+
+
+def _export_text() -> str:
+    from accounts.config_io import config_export_text
+
+    return config_export_text()
+
+
 def test_dry_run_changes_nothing(tmp_path):
     before = _snapshot()
     output = _import_file(tmp_path, (FIXTURES / "original_readme_sample.json").read_text(), "--dry-run")
