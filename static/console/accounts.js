@@ -173,6 +173,7 @@
       hint.textContent = account && account[name] ? "Stored: " + account[name] : "";
     });
     form.querySelector('[data-secret-note="secure_c_ses"]').textContent = account ? "" : "*";
+    loadLogin(form, account);
     document.getElementById("account-dialog").showModal();
     form.elements[account ? "label" : "team_id"].focus();
   }
@@ -188,16 +189,50 @@
     return body;
   }
 
+  /* The login address and mailbox live in their own resource (/api/accounts/<id>/login). */
+  var loginBefore = null;
+
+  function loadLogin(form, account) {
+    var select = form.elements.login_mailbox;
+    loginBefore = null;
+    form.elements.login_email.value = "";
+    gp.api("GET", "/api/mailboxes").then(function (boxes) {
+      gp.clear(select).appendChild(el("option", { value: "", text: "None" }));
+      boxes.forEach(function (box) { select.appendChild(el("option", { value: String(box.id), text: box.name + " (" + box.username + ")" })); });
+      if (!account) { return null; }
+      return gp.api("GET", "/api/accounts/" + account.id + "/login").then(function (login) {
+        loginBefore = login;
+        form.elements.login_email.value = login.email;
+        select.value = login.mailbox === null ? "" : String(login.mailbox);
+      }, function (err) { if (err.status !== 404) { throw err; } });
+    }).catch(function (err) { gp.toast(err.message, "error"); });
+  }
+
+  function saveLogin(form, account) {
+    var email = form.elements.login_email.value.trim(), mailbox = form.elements.login_mailbox.value;
+    var unchanged = loginBefore ? (email === loginBefore.email && mailbox === (loginBefore.mailbox === null ? "" : String(loginBefore.mailbox)))
+      : (!email && !mailbox);
+    if (unchanged) { return Promise.resolve(); }
+    return gp.api("PUT", "/api/accounts/" + account.id + "/login", { email: email, mailbox: mailbox ? Number(mailbox) : null });
+  }
+
   function save(event) {
     event.preventDefault();
     var form = event.target, button = document.getElementById("account-save");
     var request = editing ? gp.api("PUT", "/api/accounts/" + editing.id, formBody(form)) : gp.api("POST", "/api/accounts", formBody(form));
     gp.busy(button, true);
     request.then(function (account) {
-      gp.busy(button, false);
-      document.getElementById("account-dialog").close();
-      gp.toast((editing ? "Saved " : "Added ") + account.display_name, "ok");
-      return load();
+      return saveLogin(form, account).then(function () {
+        gp.busy(button, false);
+        document.getElementById("account-dialog").close();
+        gp.toast((editing ? "Saved " : "Added ") + account.display_name, "ok");
+        return load();
+      }, function (err) {
+        // The account is saved; only its login settings were refused: keep the dialog open on them.
+        editing = account;
+        gp.busy(button, false);
+        gp.showErrors(form, err);
+      });
     }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
   }
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accounts.models import Account, AccountStatus
 from logins.models import JobOutcome, JobTrigger, LoginProfile, Mailbox, RefreshJob
@@ -61,4 +62,29 @@ def test_the_operator_sees_the_queue_and_a_failure_and_asks_for_a_refresh(logged
     assert LoginProfile.objects.get(account=stopped).refresh_requested_at is not None
     page.locator("#queue-table tbody tr", has_text="stoppedseat").locator("button", has_text="Asked").wait_for()
     assert LoginProfile.objects.get(account=due).refresh_requested_at is None
+    assert page.errors == []
+
+
+def test_the_account_dialog_gives_an_account_its_login_address_and_mailbox(logged_in):
+    page = logged_in
+    Mailbox.objects.create(name="team inbox", host="127.0.0.1", port=1, username="team@mail.test", password="pw")
+    account = Account.objects.create(label="Mailbox seat", team_id="team-mb", csesidx="9901", secure_c_ses="c")
+    page.goto("/accounts/")
+    row = page.locator("#accounts-table tbody tr", has_text="Mailbox seat")
+    row.locator("[data-action=edit]").click()
+    form = page.locator("#account-form")
+    form.locator("[name=login_mailbox] option", has_text="team inbox").wait_for(state="attached")
+    form.locator("[name=login_email]").fill("not-an-address")
+    form.locator("[name=login_mailbox]").select_option(label="team inbox (team@mail.test)")
+    page.click("#account-save")
+    page.locator('[data-error="email"]', has_text="valid email").wait_for()
+
+    form.locator("[name=login_email]").fill("seat9901@mail.test")
+    page.click("#account-save")
+    page.locator(".snackbar", has_text="Saved Mailbox seat").wait_for()
+    profile = LoginProfile.objects.get(account=account)
+    assert (profile.email, profile.mailbox.name) == ("seat9901@mail.test", "team inbox")
+
+    row.locator("[data-action=edit]").click()  # the dialog shows what is stored
+    expect(form.locator("[name=login_email]")).to_have_value("seat9901@mail.test")
     assert page.errors == []
