@@ -25,7 +25,7 @@ class RefreshWorker:
         self.browsers = browsers or settings.GEMPOOL_REFRESH_BROWSERS
         self.poll_seconds = poll_seconds or settings.GEMPOOL_REFRESH_POLL_SECONDS
         self.name = name or services.worker_name()
-        self._last_prune = 0.0
+        self._last_prune: float | None = None
 
     def run_once(self) -> list[RefreshJob]:
         """Refresh what is due now; an account is tried at most once per pass. Returns the jobs run."""
@@ -61,7 +61,7 @@ class RefreshWorker:
             connection.close()  # this thread's connection; the pool thread may end here
 
     def _prune_now_and_then(self) -> None:
-        if time.monotonic() - self._last_prune < PRUNE_EVERY:
+        if self._last_prune is not None and time.monotonic() - self._last_prune < PRUNE_EVERY:
             return
         self._last_prune = time.monotonic()
         deleted = services.jobs_prune()
