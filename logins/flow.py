@@ -71,8 +71,10 @@ class LoginCapture:
     logged_in_at: datetime
 
 
-def run_login(inputs: FlowInputs) -> LoginCapture:
-    """Log in once in a fresh browser; raises FlowFailure (with page URL, title and screenshot) on failure."""
+def run_login(inputs: FlowInputs, *, on_step: Callable[[str], None] | None = None) -> LoginCapture:
+    """Log in once in a fresh browser; raises FlowFailure (with page URL, title and screenshot) on failure.
+
+    `on_step(name)` hears each step as it starts (it runs on this thread, inside Playwright's loop)."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -84,7 +86,7 @@ def run_login(inputs: FlowInputs) -> LoginCapture:
             context.set_default_timeout(inputs.data.timeout("element_seconds") * 1000)
             context.set_default_navigation_timeout(inputs.data.timeout("page_seconds") * 1000)
             page = context.new_page()
-            run = _LoginRun(inputs, page)
+            run = _LoginRun(inputs, page, on_step)
             try:
                 return run.login()
             except FlowFailure as failure:
@@ -115,8 +117,9 @@ def browser_proxy(url: str | None) -> dict | None:
 class _LoginRun:
     """One attempt's steps on one page."""
 
-    def __init__(self, inputs: FlowInputs, page) -> None:
+    def __init__(self, inputs: FlowInputs, page, on_step: Callable[[str], None] | None) -> None:
         self.inputs, self.page, self.data = inputs, page, inputs.data
+        self.on_step = on_step
         self.step = "start"
         self.started = datetime.now(UTC)
         self.refusal_before = False
@@ -133,6 +136,8 @@ class _LoginRun:
 
     def _enter(self, step: str) -> None:
         self.step = step
+        if self.on_step is not None:
+            self.on_step(step)
 
     def _xsrf_token(self) -> str:
         self._enter("xsrf")

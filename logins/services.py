@@ -9,12 +9,13 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -38,6 +39,7 @@ SCREENSHOT_DIR = "login-screenshots"
 QUEUE_ORDER = (F("refresh_requested_at").asc(nulls_last=True), F("account__login_expires_at").asc(nulls_last=True),
                "account_id")
 STEP_VERIFY_TOKEN = "verify_token"
+STEP_WRITE_TIMEOUT = 5.0  # seconds a step's progress write may take before the flow goes on without it
 STEP_SAVE = "save"
 
 
@@ -131,7 +133,7 @@ def refresh_profile(*, profile: LoginProfile, worker: str) -> RefreshJob:
         except FlowDataInvalid as exc:
             return _record_failure(profile, job.pk, FlowFailure("start", str(exc)))
         try:
-            capture = run_login(plan.inputs)
+            capture = run_login(plan.inputs, on_step=_step_recorder(job.pk))
         except FlowFailure as failure:
             return _record_failure(profile, job.pk, failure)
         return _finish(profile, plan, capture)
@@ -141,6 +143,25 @@ def refresh_profile(*, profile: LoginProfile, worker: str) -> RefreshJob:
                                                                         "(see the worker's log)"))
     finally:
         release(profile_id=profile.pk, worker=worker)
+
+
+def _step_recorder(job_id: int):
+    """Writes each step of a running attempt to its job, for the console's Running list.
+
+    The flow calls it from inside Playwright's event loop, where Django refuses ORM calls: each write runs
+    on a short-lived thread of its own (joined, so steps land in order)."""
+    def write(step: str) -> None:
+        def update() -> None:
+            try:
+                RefreshJob.objects.filter(pk=job_id, outcome=JobOutcome.RUNNING).update(step=step)
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=update, name="refresh-step", daemon=True)
+        writer.start()
+        writer.join(timeout=STEP_WRITE_TIMEOUT)
+
+    return write
 
 
 def _plan(profile: LoginProfile, job: RefreshJob) -> AttemptPlan:

@@ -55,7 +55,7 @@
 
   function runningRow(job) {
     return el("tr", {}, [el("td", { class: "primary-cell", text: job.account_name }), el("td", { text: TRIGGERS[job.trigger] || job.trigger }),
-      el("td", { class: "nowrap", text: gp.ago(job.started_at) }), el("td", { class: "cell-sub", text: job.worker })]);
+      el("td", { class: "nowrap", text: gp.ago(job.started_at) + " · " + job.step }), el("td", { class: "cell-sub", text: job.worker })]);
   }
 
   function recentRow(job) {

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import AccountStatus
 from logins.models import JobOutcome, JobTrigger, LoginProfile, RefreshJob
 from logins.worker import RefreshWorker
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -105,3 +106,17 @@ def test_the_browser_goes_through_the_accounts_own_proxy(refresh_settings, seat,
     assert job.outcome == JobOutcome.SUCCEEDED, (job.step, job.error)
     paths = {urlsplit(url).path for url in proxy.seen}
     assert {"/login", "/login/email", "/v1/verify-oob-code", f"/cid/{sim_account.team_id}", "/auth/getoxsrf"} <= paths
+
+
+def test_a_running_attempt_shows_the_step_it_is_at(refresh_settings, seat, login_sim):
+    account, _, _ = seat(expires_in=60)
+    login_sim.add_fault("slow_mail=3", csesidx=account.csesidx, count=1)
+    worker = threading.Thread(target=RefreshWorker(browsers=1).run_once)
+    worker.start()
+    try:
+        seen = wait_until(lambda: RefreshJob.objects.filter(outcome=JobOutcome.RUNNING, step="wait_code").exists(),
+                          timeout=60, interval=0.1)
+    finally:
+        worker.join(timeout=120)
+    assert seen is not None
+    assert RefreshJob.objects.get().outcome == JobOutcome.SUCCEEDED
