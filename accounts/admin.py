@@ -4,10 +4,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from rest_framework import serializers
 
 from accounts import services
 from accounts.lifecycle import effective_status
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
+from accounts.proxies import proxy_change_record, validate_proxy_url
 from gempool_site.crypto import mask
 
 STATUS_COLOURS = {
@@ -46,7 +48,23 @@ class SecretReplaceForm(forms.ModelForm):
         return cleaned
 
 
-class AccountForm(SecretReplaceForm):
+class ProxyPolicyMixin:
+    """The proxy goes through the same validator as on the API and in imports (accounts.proxies)."""
+
+    def clean_proxy_url(self) -> str:
+        value = self.cleaned_data.get("proxy_url", "")
+        try:
+            return validate_proxy_url(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError([str(message) for message in exc.detail]) from None
+
+
+def _record_proxy_change(request, obj, form) -> None:
+    if "proxy_url" in form.changed_data:
+        proxy_change_record(target=obj, actor=f"user:{request.user.get_username()}")
+
+
+class AccountForm(ProxyPolicyMixin, SecretReplaceForm):
     secret_fields = SECRET_FIELDS
 
     class Meta:
@@ -63,14 +81,16 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["status", "enabled"]
     search_fields = ["label", "team_id", "csesidx"]
     actions = ["enable_accounts", "disable_accounts", "clear_cooldown"]
-    readonly_fields = ["status", "attention_reason", "cooldown_until", "cooldown_streak", "last_error_kind",
-                       "last_error_reason", "last_error_at", "consecutive_failures", "last_used_at",
-                       "logged_in_at", "login_expires_at", "request_count", "success_count", "failure_count",
-                       "created_at", "updated_at"]
+    runtime_fields = ["status", "attention_reason", "cooldown_until", "cooldown_streak", "last_error_kind",
+                      "last_error_reason", "last_error_at", "consecutive_failures", "last_used_at",
+                      "logged_in_at", "login_expires_at", "request_count", "success_count", "failure_count",
+                      "created_at", "updated_at"]
+    readonly_fields = ["proxy_changed_by", "proxy_changed_at", *runtime_fields]
     fieldsets = [
         (None, {"fields": ["label", "team_id", "csesidx", "user_agent", "enabled"]}),
-        ("Secrets (write-only)", {"fields": ["secure_c_ses", "host_c_oses", "proxy_url"]}),
-        ("Runtime state", {"fields": readonly_fields}),
+        ("Secrets (write-only)", {"fields": ["secure_c_ses", "host_c_oses", "proxy_url", "proxy_changed_by",
+                                             "proxy_changed_at"]}),
+        ("Runtime state", {"fields": runtime_fields}),
     ]
 
     @admin.display(description="status", ordering="status")
@@ -116,6 +136,7 @@ class AccountAdmin(admin.ModelAdmin):
             saved = services.account_create(data=data)
         obj.pk = saved.pk
         obj.refresh_from_db()
+        _record_proxy_change(request, obj, form)
 
 
 @admin.register(ApiKey)
@@ -138,12 +159,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
-class PoolSettingsForm(SecretReplaceForm):
+class PoolSettingsForm(ProxyPolicyMixin, SecretReplaceForm):
     secret_fields = ("proxy_url",)
 
     class Meta:
         model = PoolSettings
-        fields = ["proxy_url", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
+        fields = ["proxy_url", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
                   "cooldown_max_seconds", "unavailable_rest_seconds"]
 
 
@@ -152,14 +173,18 @@ class PoolSettingsAdmin(admin.ModelAdmin):
     form = PoolSettingsForm
     list_display = ["__str__", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
                     "cooldown_max_seconds", "updated_at"]
-    readonly_fields = ["last_proxy_test_at", "last_proxy_test_ok", "last_proxy_test_latency_ms",
-                       "last_proxy_test_error"]
+    readonly_fields = ["proxy_changed_by", "proxy_changed_at", "last_proxy_test_at", "last_proxy_test_ok",
+                       "last_proxy_test_latency_ms", "last_proxy_test_error"]
 
     def has_add_permission(self, request) -> bool:
         return not PoolSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj: PoolSettings, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _record_proxy_change(request, obj, form)
 
 
 admin.site.site_header = "gempool administration"

@@ -16,18 +16,25 @@ from rest_framework import serializers
 
 from accounts import services
 from accounts.models import Account, PoolSettings
+from accounts.proxies import validate_proxy_url
+from gempool_site.exceptions import BadRequestError
+from gempool_site.parsers import has_lone_surrogate, may_hold_lone_surrogate
 from models_catalog.models import ModelConfig
 
 CAPABILITIES = ("text", "image_generation", "video_generation", "web_grounding")
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
-class ConfigInvalid(Exception):
-    """The document cannot be imported; `problems` names each field and row at fault."""
+class ConfigInvalid(BadRequestError):
+    """The document cannot be imported; `problems` names each field and row at fault (all in the envelope)."""
+
+    code = "invalid_config"
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+        super().__init__("The config is invalid; nothing was changed. " + "; ".join(problems[:5]))
         self.problems = problems
+
+    def envelope_extras(self) -> dict[str, Any]:
+        return {"problems": self.problems}
 
 
 class StrictCharField(serializers.CharField):
@@ -64,23 +71,6 @@ class CsesidxField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-def validate_proxy_url(value: str) -> str:
-    """'' or scheme://host:port with an http(s)/socks5 scheme."""
-    if not value:
-        return value
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
-        raise serializers.ValidationError(
-            f"Must be a proxy URL like http://host:port (schemes: {', '.join(PROXY_SCHEMES)}).")
-    try:
-        _ = parts.port  # raises on a non-numeric port
-    except ValueError:
-        raise serializers.ValidationError("The proxy port is not a valid number.") from None
-    return value
 
 
 class ConfigAccountSerializer(serializers.Serializer):
@@ -121,11 +111,13 @@ class CooldownSerializer(serializers.Serializer):
 
 
 class ConfigSerializer(serializers.Serializer):
-    """The whole document; unknown top-level keys are ignored as the original tool did."""
+    """The whole document; unknown top-level keys are ignored as the original tool did.
 
-    proxy = StrictCharField(max_length=500, required=False, allow_blank=True, default="",
-                            validators=[validate_proxy_url])
-    proxy_enabled = StrictBooleanField(required=False, default=False)
+    Pool settings left out of the file keep their stored values (no defaults here, so absence shows).
+    """
+
+    proxy = StrictCharField(max_length=500, required=False, allow_blank=True, validators=[validate_proxy_url])
+    proxy_enabled = StrictBooleanField(required=False)
     image_base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
     cooldown = CooldownSerializer(required=False)
     accounts = ConfigAccountSerializer(many=True, required=False, default=list)
@@ -133,8 +125,11 @@ class ConfigSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         problems = _duplicate_problems(attrs.get("accounts", []), attrs.get("models", []))
-        if attrs.get("proxy_enabled") and not attrs.get("proxy"):
-            problems.append("proxy: proxy_enabled is true but no proxy is set.")
+        if "proxy" in attrs or "proxy_enabled" in attrs:
+            # What the file leaves out stays as stored (read without creating the row: this is validation only).
+            stored = PoolSettings.objects.filter(pk=1).first() or PoolSettings()
+            if attrs.get("proxy_enabled", stored.proxy_enabled) and not attrs.get("proxy", stored.proxy_url):
+                problems.append("proxy: proxy_enabled is true but no proxy is set.")
         cooldown = attrs.get("cooldown")
         if cooldown and cooldown["base_seconds"] > cooldown["max_seconds"]:
             problems.append("cooldown.base_seconds: must not exceed cooldown.max_seconds.")
@@ -196,6 +191,10 @@ def config_parse_bytes(raw: bytes) -> dict:
         raise ConfigInvalid([f"The config is not UTF-8 text (byte {exc.start})."]) from None
     except json.JSONDecodeError as exc:
         raise ConfigInvalid([f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."]) from None
+    except RecursionError:
+        raise ConfigInvalid(["Invalid JSON: the document is nested too deeply."]) from None
+    if may_hold_lone_surrogate(raw) and has_lone_surrogate(document):
+        raise ConfigInvalid(["Invalid JSON: a string holds a lone UTF-16 surrogate escape (such as \\ud800)."])
     return config_parse(document)
 
 
@@ -252,8 +251,10 @@ def config_import(*, config: dict, dry_run: bool = False) -> ImportSummary:
 
 def _import_settings(config: dict) -> None:
     pool = PoolSettings.load()
-    pool.proxy_url = config.get("proxy", "")
-    pool.proxy_enabled = config.get("proxy_enabled", False)
+    if "proxy" in config:
+        pool.proxy_url = config["proxy"]
+    if "proxy_enabled" in config:
+        pool.proxy_enabled = config["proxy_enabled"]
     if "image_base_url" in config:
         pool.image_base_url = config["image_base_url"]
     if "cooldown" in config:

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -19,12 +17,9 @@ from accounts.upstream import pool_settings_get
 from gempool_site import rawsql
 
 logger = logging.getLogger(__name__)
-_prune_check = threading.local()  # per-thread "a log row was written during this request" flag
 
 HOURS = 24
 RECENT_ERRORS = 10
-PRUNE_EVERY_SECONDS = 600  # at most one retention DELETE per this interval across all processes
-PRUNE_LOCK_KEY = "request-log-prune"
 # A stream that broke after its first byte keeps HTTP 200 but records its error kind: still an error.
 FAILED = Q(status_code__gte=400) | ~Q(error_kind="")
 
@@ -32,7 +27,6 @@ FAILED = Q(status_code__gte=400) | ~Q(error_kind="")
 def dashboard_summary(*, now: datetime | None = None) -> dict:
     """Accounts by status, requests and errors per account per hour over 24 h, recent errors, proxy."""
     now = now or timezone.now()
-    request_log_prune_if_due()
     hours = _hour_starts(now)
     return {
         "generated_at": now,
@@ -113,38 +107,17 @@ def request_log_prune(*, days: int | None = None, now: datetime | None = None) -
 
 
 def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint: str, model: str, stream: bool,
-                    status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str) -> None:
-    """Append one /v1 request's outcome and arm this thread's retention check.
+                    status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str,
+                    tool_calls: int = 0) -> None:
+    """Append one /v1 request's outcome (gempool_site.housekeeping keeps the log to its retention).
 
     Plain SQL (see gempool_site.rawsql): it runs once per completion, and the ORM's create() cost
     several times the INSERT itself.
     """
     rawsql.execute(
         "INSERT INTO accounts_requestlog (created_at, account_id, api_key_id, endpoint, model, stream, "
-        "status_code, latency_ms, attempts, error_kind, request_id) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "status_code, latency_ms, attempts, error_kind, request_id, tool_calls) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [rawsql.db_datetime(timezone.now()), account_id, api_key_id, endpoint, model[:100], stream, status_code,
-         latency_ms, attempts, error_kind[:40], request_id[:40]])
-    _prune_check.pending = True
+         latency_ms, attempts, error_kind[:40], request_id[:40], tool_calls])
 
-
-def request_finished_prune(sender, **kwargs) -> None:
-    """request_finished hook: after a request that wrote a log row, run the throttled retention DELETE.
-
-    Waiting for the end of the request keeps the DELETE out of the chat's own query budget and latency;
-    requests that wrote nothing (most of /api, /v1/models) skip even the cache check.
-    """
-    if not getattr(_prune_check, "pending", False):
-        return
-    _prune_check.pending = False
-    # Django's end-of-request connection cleanup may already have run; a connection this opens is
-    # recycled by the cleanup at the start of the thread's next request, as usual.
-    request_log_prune_if_due()
-
-
-def request_log_prune_if_due() -> int:
-    """request_log_prune() at most once per PRUNE_EVERY_SECONDS; cheap enough to call on every request."""
-    # cache.add is atomic on every backend, so only one process wins each interval.
-    if not cache.add(PRUNE_LOCK_KEY, 1, timeout=PRUNE_EVERY_SECONDS):
-        return 0
-    return request_log_prune()

@@ -31,6 +31,11 @@ class Account(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
     proxy_url = EncryptedTextField("proxy override", blank=True, default="",
                                    help_text="Blank: use the pool's proxy setting.")
+    # Nullable without a default, so SQLite adds the column in place: rebuilding the table would drop the
+    # lease's hand-written partial index (migration 0004).
+    proxy_changed_by = models.CharField(max_length=150, null=True, blank=True, editable=False,
+                                        help_text="Who last set the proxy: user:<name> or key:<prefix>.")
+    proxy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
 
     status = models.CharField(max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
@@ -61,6 +66,8 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team_id", "csesidx"], name="account_unique_seat"),
         ]
+        # Checked by GET /api/config/export (gempool_site.auth): the export carries every account's cookies.
+        permissions = [("export_secrets", "Can export the config with account cookies")]
         # The lease query's partial index on (ready_at NULLS FIRST, id) is vendor-specific: migration 0004.
 
     def __str__(self) -> str:
@@ -93,6 +100,8 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        # Checked by POST /api/keys and /api/keys/<id>/revoke: a new key is a new way in.
+        permissions = [("manage_api_keys", "Can create and revoke API keys")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -107,8 +116,9 @@ class PoolSettings(models.Model):
 
     proxy_url = EncryptedTextField(blank=True, default="")
     proxy_enabled = models.BooleanField(default=False)
-    proxy_test_url = models.URLField(blank=True, default="",
-                                     help_text="Blank: the upstream auth host.")
+    proxy_changed_by = models.CharField(max_length=150, blank=True, default="", editable=False,
+                                        help_text="Who last set the proxy: user:<name> or key:<prefix>.")
+    proxy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     image_base_url = models.URLField(blank=True, default="",
                                      help_text="Base of /image/ links; blank: the request's own host.")
     cooldown_base_seconds = models.PositiveIntegerField(default=60)
@@ -148,6 +158,7 @@ class RequestLog(models.Model):
     attempts = models.PositiveSmallIntegerField(default=1)
     error_kind = models.CharField(max_length=40, blank=True, default="")
     request_id = models.CharField(max_length=40, blank=True, default="")
+    tool_calls = models.PositiveSmallIntegerField(default=0, help_text="Tool calls the answer made (emulated).")
 
     class Meta:
         ordering = ["-created_at"]

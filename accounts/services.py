@@ -15,12 +15,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts import lifecycle
 from accounts.models import Account, ApiKey, PoolSettings
 from gemini_enterprise.errors import UpstreamError
 from gempool_site import rawsql
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from gempool_site.logging import redact
 
 logger = logging.getLogger(__name__)
@@ -148,8 +149,8 @@ def _switched(account: Account, *, enabled: bool, now) -> Account:
     return account
 
 
-def _duplicate_seat() -> InvalidRequest:
-    return InvalidRequest("An account with this team_id and csesidx already exists.", param="csesidx",
+def _duplicate_seat() -> BadRequestError:
+    return BadRequestError("An account with this team_id and csesidx already exists.", param="csesidx",
                           code="duplicate_account")
 
 
@@ -233,18 +234,23 @@ def _account_record_test(*, account: Account, error: UpstreamError | None) -> st
 
 # ---- pool settings and proxy ----------------------------------------------------------------
 
-POOL_SETTINGS_FIELDS = ("proxy_url", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
+POOL_SETTINGS_FIELDS = ("proxy_url", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
                         "cooldown_max_seconds", "unavailable_rest_seconds")
 PROXY_TEST_TIMEOUT = 10.0  # seconds for connect and for the first byte; a slower proxy is not usable anyway
 
 
-def pool_settings_update(*, data: dict) -> PoolSettings:
-    """Save the given pool settings (every process reloads them through the version signal)."""
+def pool_settings_update(*, data: dict, actor: str) -> PoolSettings:
+    """Save the given pool settings; a changed proxy records `actor` (accounts.proxies)."""
+    from accounts.proxies import proxy_change_record
+
     pool = PoolSettings.load()
+    proxy_changed = "proxy_url" in data and data["proxy_url"] != pool.proxy_url
     for name in POOL_SETTINGS_FIELDS:
         if name in data:
             setattr(pool, name, data[name])
     pool.save()
+    if proxy_changed:
+        proxy_change_record(target=pool, actor=actor)
     return pool
 
 
@@ -272,17 +278,31 @@ class ProxyTestResult:
     error: str = ""
 
 
-def proxy_test(*, url: str = "", proxy: str | None = None, timeout: float = PROXY_TEST_TIMEOUT) -> ProxyTestResult:
-    """Fetch `url` through `proxy` (default: the stored proxy, enabled or not) and report reachability.
+class NoProxyToTest(BadRequestError):
+    code = "no_proxy"
 
-    Only a test of the stored proxy is remembered as the "last test": trying a candidate before saving
-    it must not change what the status page says about the one in use.
+
+def proxy_test(*, proxy: str | None = None, timeout: float = PROXY_TEST_TIMEOUT) -> ProxyTestResult:
+    """Fetch GEMPOOL_PROXY_TEST_URL through `proxy` (default: the stored proxy, enabled or not).
+
+    Never a direct fetch and never a URL the caller picks: the test proves a proxy, nothing else. Only a
+    test of the stored proxy is remembered as the "last test": trying a candidate before saving it must not
+    change what the status page says about the one in use.
     """
+    from accounts.proxies import validate_proxy_url
+
     pool = PoolSettings.load()
     stored = proxy is None
     proxy = pool.proxy_url if stored else proxy
-    target = url or pool.proxy_test_url or settings.GEMPOOL_AUTH_URL
-    result = _fetch_through(target, proxy, timeout)
+    if not proxy:
+        raise NoProxyToTest("There is no proxy to test: give one as `proxy` or store one first (the test never "
+                            "fetches directly).", param="proxy")
+    if stored:  # stored before the address policy existed, or the name resolves elsewhere now
+        try:
+            validate_proxy_url(proxy)
+        except serializers.ValidationError as exc:
+            raise BadRequestError(str(exc.detail[0]), param="proxy", code="proxy_refused") from None
+    result = _fetch_through(settings.GEMPOOL_PROXY_TEST_URL, proxy, timeout)
     if stored:
         PoolSettings.objects.filter(pk=pool.pk).update(
             last_proxy_test_at=timezone.now(), last_proxy_test_ok=result.reachable,
@@ -292,10 +312,9 @@ def proxy_test(*, url: str = "", proxy: str | None = None, timeout: float = PROX
 
 def _fetch_through(target: str, proxy: str, timeout: float) -> ProxyTestResult:
     session = requests.Session()
-    session.trust_env = False  # test exactly this proxy (or none), not whatever HTTP(S)_PROXY says
-    if proxy:
-        session.proxies = {"http": proxy, "https": proxy}
-    via = "proxy" if proxy else "direct"
+    session.trust_env = False  # test exactly this proxy, not whatever HTTP(S)_PROXY says
+    session.proxies = {"http": proxy, "https": proxy}
+    via = "proxy"
     started = time.monotonic()
     try:
         with session.get(target, timeout=(timeout, timeout), allow_redirects=False, stream=True,

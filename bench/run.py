@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip", default="", help="comma list of parts to skip: latency,ttft,streams,upload,lease")
     parser.add_argument("--output", default=str(BENCH / "results.md"), help="where to write the markdown")
     parser.add_argument("--sim-nagle", action="store_true",
-                        help="simulator with Nagle on, as before 1db8298 (~40 ms stalls per response)")
+                        help="simulator with Nagle on (~40 ms stalls per response, see bench/README.md)")
     parser.add_argument("--sim-threads", action="store_true",
                         help="simulator on OS threads, as shipped (default: under gevent, see bench/simulator.py)")
     parser.add_argument("--gunicorn-config", default="gempool_site/gunicorn.conf.py",

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # Python's and gunicorn's alike
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -33,6 +34,14 @@ def env_bool(name: str, default: bool = False) -> bool:
     if value.lower() in _FALSE:
         return False
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false, 1/0, yes/no), got {value!r}")
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (compared in lower case)."""
+    value = env_str(name, default).lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -69,20 +78,26 @@ def _check_bounds(name: str, number: float, minimum: float | None, maximum: floa
         raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
 
 
-def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    """One of a fixed set of words (case-insensitive)."""
-    value = env_str(name, default).lower() or default
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     """A comma-separated list; blanks dropped."""
     value = _raw(name)
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+            "d": 86400, "day": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate like "10/min" or "100/day": (count, window seconds)."""
+    value = env_str(name, default)
+    count, _, period = value.partition("/")
+    seconds = _PERIODS.get(period.strip().lower())
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ImproperlyConfigured(f"{name} must look like 10/min (count per s, min, hour or day), got {value!r}")
+    return int(count), seconds
 
 
 def env_url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
@@ -101,6 +116,12 @@ def env_bind(name: str, default: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ImproperlyConfigured(f"{name} must look like HOST:PORT, got {value!r}")
     return value
+
+
+def env_renamed(old: str, new: str) -> None:
+    """Refuse a variable that was renamed, rather than silently ignoring what the operator set."""
+    if _raw(old) is not None:
+        raise ImproperlyConfigured(f"{old} was renamed {new}; set that instead")
 
 
 def database_from_url(name: str, url: str) -> dict:

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.api import _actor
 from accounts.models import Account
 from accounts.serializers import AccountSerializer
+from gempool_site.auth import crud_permissions
 from gempool_site.exceptions import GempoolError
 from logins import services
 from logins.mailbox import MailboxError
@@ -30,6 +31,15 @@ from logins.serializers import (
 )
 
 logger = logging.getLogger(__name__)
+
+# What a staff user needs per method (gempool_site.auth.HasModelPermissions); admin keys may do it all.
+MAILBOX_PERMISSIONS = crud_permissions("logins", "mailbox")
+TEST_MAILBOX = {"POST": ("logins.change_mailbox",)}  # logs in with the stored secret
+LOGIN_PROFILE = {"GET": ("logins.view_loginprofile",),
+                 "PUT": ("logins.add_loginprofile", "logins.change_loginprofile")}
+REFRESH_NOW = {"POST": ("logins.change_loginprofile",)}
+PASTE_COOKIES = {"POST": ("accounts.change_account",)}
+VIEW_JOBS = {"GET": ("logins.view_refreshjob",)}
 
 
 class MailboxUnreadable(GempoolError):
@@ -45,6 +55,7 @@ class ScreenshotGone(GempoolError):
 
 
 class MailboxListView(APIView):
+    required_permissions = MAILBOX_PERMISSIONS
     serializer_class = MailboxSerializer
 
     @extend_schema(responses=MailboxSerializer(many=True))
@@ -61,6 +72,7 @@ class MailboxListView(APIView):
 
 
 class MailboxDetailView(APIView):
+    required_permissions = MAILBOX_PERMISSIONS
     serializer_class = MailboxSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -88,6 +100,7 @@ class MailboxDetailView(APIView):
 
 
 class MailboxTestView(APIView):
+    required_permissions = TEST_MAILBOX
     @extend_schema(request=None)
     def post(self, request: Request, pk: int) -> Response:
         mailbox = get_object_or_404(Mailbox, pk=pk)
@@ -101,6 +114,7 @@ class MailboxTestView(APIView):
 class AccountLoginView(APIView):
     """An account's login address and mailbox (PUT sets them), with the refresh schedule's state."""
 
+    required_permissions = LOGIN_PROFILE
     serializer_class = LoginProfileSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -120,6 +134,8 @@ class AccountLoginView(APIView):
 class AccountRefreshView(APIView):
     """Refresh now: the worker takes this account on its next pass (past any backoff or hard stop)."""
 
+    required_permissions = REFRESH_NOW
+
     @extend_schema(request=None, responses={202: LoginProfileSerializer})
     def post(self, request: Request, pk: int) -> Response:
         account = get_object_or_404(Account.objects.select_related("login_profile"), pk=pk)
@@ -138,6 +154,8 @@ class CookiePasteSerializer(serializers.Serializer):
 class AccountCookiesView(APIView):
     """Manual refresh: paste cookies and the app URL; the account is updated and tested at once."""
 
+    required_permissions = PASTE_COOKIES
+
     serializer_class = CookiePasteSerializer
 
     @extend_schema(request=CookiePasteSerializer)
@@ -153,6 +171,7 @@ class AccountCookiesView(APIView):
 
 
 class RefreshJobListView(APIView):
+    required_permissions = VIEW_JOBS
     serializer_class = RefreshJobSerializer
 
     @extend_schema(parameters=[JobListQuerySerializer], responses=RefreshJobSerializer(many=True))
@@ -169,6 +188,8 @@ class RefreshJobListView(APIView):
 
 class RefreshOverviewView(APIView):
     """The Refresh page's data: running attempts, the queue, what comes next, recent outcomes."""
+
+    required_permissions = VIEW_JOBS
 
     def get(self, request: Request) -> Response:
         overview = services.refresh_overview()
@@ -193,6 +214,8 @@ def _queued(profile: LoginProfile) -> dict:
 
 class RefreshJobScreenshotView(APIView):
     """The page as it was when the attempt failed (PNG)."""
+
+    required_permissions = VIEW_JOBS
 
     def get(self, request: Request, pk: int) -> FileResponse:
         job = get_object_or_404(RefreshJob, pk=pk)

@@ -26,7 +26,7 @@ from accounts.services import AccountTestResult, account_test
 from accounts.upstream import effective_proxy, get_client, pool_settings_get
 from gemini_enterprise.errors import UpstreamError
 from gemini_enterprise.types import Credentials
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from logins.flow import FlowFailure, FlowInputs, LoginCapture, run_login
 from logins.flow_data import FlowData, FlowDataInvalid, load_flow_data
 from logins.mailbox import MailboxAccess, check_access, fetch_codes
@@ -274,7 +274,7 @@ def refresh_request(*, account: Account) -> LoginProfile:
     """"Refresh now": the next worker pass takes this account first, past any backoff or hard stop."""
     profile = getattr(account, "login_profile", None)
     if profile is None or profile.mailbox_id is None:
-        raise InvalidRequest("This account has no mailbox, so it cannot log in by itself; give it an email "
+        raise BadRequestError("This account has no mailbox, so it cannot log in by itself; give it an email "
                              "address and a mailbox first, or paste new cookies.", param="account",
                              code="no_mailbox")
     LoginProfile.objects.filter(pk=profile.pk).update(refresh_requested_at=timezone.now(), next_attempt_at=None)
@@ -319,7 +319,7 @@ def login_paste(*, account: Account, cookies: str, url: str) -> AccountTestResul
     try:
         pasted = parse_cookie_paste(cookies, url)
     except CookiePasteError as exc:
-        raise InvalidRequest(str(exc), param=exc.field, code="cookie_paste_invalid") from None
+        raise BadRequestError(str(exc), param=exc.field, code="cookie_paste_invalid") from None
     changes = lifecycle.cookies_replaced(now=timezone.now(), expires_at=pasted.expires_at).including(
         secure_c_ses=pasted.secure_c_ses, host_c_oses=pasted.host_c_oses, csesidx=pasted.csesidx,
         team_id=pasted.config_id)
@@ -327,7 +327,7 @@ def login_paste(*, account: Account, cookies: str, url: str) -> AccountTestResul
         with transaction.atomic():
             lifecycle.apply(account.pk, changes)
     except IntegrityError:
-        raise InvalidRequest("Another account already has this team id and csesidx.", param="url",
+        raise BadRequestError("Another account already has this team id and csesidx.", param="url",
                              code="duplicate_account") from None
     # A person fixed the login: the worker's backoff for it is over.
     LoginProfile.objects.filter(account_id=account.pk).update(failure_streak=0, next_attempt_at=None)

@@ -21,6 +21,7 @@ from accounts import pool as account_pool
 from accounts.dashboard import request_log_add
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client, get_spare_sessions
+from completions.tool_emulation import StreamingToolParser, ToolEmulation
 from files_app import services as files
 from files_app.models import StoredFile
 from gemini_enterprise.assist import AssistStream
@@ -39,7 +40,7 @@ from gemini_enterprise.types import (
     ThoughtDelta,
     ToolsSpec,
 )
-from gempool_site.db import release_connections
+from gempool_site.db import releases_connections
 from models_catalog.models import ModelConfig
 from openai_api.run_events import IDLE, Delta, Failed, Finished, Opened, RunEvent
 
@@ -59,6 +60,8 @@ class ChatPlan:
     image_base_url: str
     api_key: ApiKey | None
     pool: PoolSettings  # read once, while planning: the run reuses it
+    tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
+    endpoint: str = "chat"  # the API face, as the request log records it ("chat" | "responses")
 
     @property
     def tools(self) -> ToolsSpec:
@@ -67,7 +70,7 @@ class ChatPlan:
 
 
 class _EmptyAnswer(Unavailable):
-    """The upstream finished without text or media (DR/GO see thought-only answers): try another account."""
+    """The upstream finished without text or media (thought-only answers happen): try another account."""
 
     account_fault = False
 
@@ -100,6 +103,8 @@ class ChatRun:
         self.usage_chars = {"content": 0, "reasoning": 0}
         self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
         self._stream: AssistStream | None = None  # the upstream answer being relayed
+        self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
+        self.tool_calls = 0
 
     def events(self) -> Generator[RunEvent, None, None]:
         """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
@@ -134,17 +139,13 @@ class ChatRun:
             # The account answered: its next request finds a session waiting. Made after the answer,
             # so this request never waits behind it.
             spares.refill(self._refill)
-        # After the client has its answer: old generated media go in batches, at most once per
-        # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
-        files.media_prune_if_due()
 
     def _run_attempts(self) -> Iterator[RunEvent]:
         pool = self.plan.pool
         tried: set[int] = set()
         last_error: UpstreamError | None = None
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
-            account = account_pool.lease_account(exclude=tried)
-            release_connections()
+            account = _lease(exclude=tried)
             if account is None:
                 break
             tried.add(account.pk)
@@ -157,8 +158,7 @@ class ChatRun:
                 last_error = error
                 self._log_attempt_failure(attempt, error)
                 if not isinstance(error, _EmptyAnswer):
-                    account_pool.report_failure(account=account, error=error, pool=pool)
-                    release_connections()
+                    _report_failure(account=account, error=error, pool=pool)
                 if not error.retryable_elsewhere or attempt.produced:
                     return self._failed_for(error, mid_stream=attempt.produced)
                 self._buffer.clear()
@@ -182,6 +182,7 @@ class ChatRun:
                 raise
         self._refill = creds
         self._stream = stream
+        self._parser = self.plan.tool_emulation.parser() if self.plan.tool_emulation else None
         try:
             if not self._opened:
                 self._opened = True
@@ -206,10 +207,8 @@ class ChatRun:
             return self._ask(client, creds, attempt, client.create_session(creds))
 
     def _ask(self, client, creds, attempt: _Attempt, session: str) -> tuple[AssistStream, str]:
-        file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
-                                               session=session, stored_file=stored)
-                    for stored in self.plan.stored_files]
-        release_connections()
+        file_ids = _upstream_file_ids(client=client, creds=creds, account=attempt.account, session=session,
+                                      stored_files=self.plan.stored_files)
         # Non-stream clients get no keep-alives, so their runs need no word of silences either.
         idle_after = None if self.buffered else settings.GEMPOOL_KEEPALIVE_SECONDS
         stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
@@ -221,7 +220,9 @@ class ChatRun:
         for event in stream:
             if isinstance(event, TextDelta) and event.text:
                 attempt.text_chars += len(event.text)
-                yield from self._output(attempt, Delta("content", event.text))
+                text = event.text if self._parser is None else self._parser.feed(event.text)
+                if text:
+                    yield from self._output(attempt, Delta("content", text))
             elif isinstance(event, ThoughtDelta) and event.text:
                 yield from self._output(attempt, Delta("reasoning", event.text))
             elif isinstance(event, StreamIdle):
@@ -251,10 +252,59 @@ class ChatRun:
                 prefix = "\n\n" if attempt.text_chars else ""
                 yield from self._output(attempt, Delta("content", prefix + "\n\n".join(links)))
                 attempt.text_chars += 1
+        if self._parser is not None:
+            return (yield from self._finish_tools(attempt, client, creds, session))
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
         yield from self._flush()
         return Finished("stop")
+
+    # ---- emulated tool calls ---------------------------------------------------------------------
+
+    def _finish_tools(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
+        """Hand out the answer's calls; if it made no usable call where one was required (or it tried and
+        failed), ask once more in the same session before giving up."""
+        emulation = self.plan.tool_emulation
+        parsed = self._parser.finish()
+        if not parsed.calls and (emulation.request.choice.requires_call or parsed.rejected):
+            logger.info("no usable tool call, asking again", extra={
+                "request_id": self.plan.request_id, "account_id": attempt.account.pk,
+                "problem": parsed.problem(), "rejected": len(parsed.rejected)})
+            if not emulation.request.choice.requires_call and parsed.text:
+                yield from self._output(attempt, Delta("content", parsed.text))  # auto: the prose stands
+            yield from self._ask_again(attempt, client, creds, session, emulation.follow_up(parsed.problem()))
+            parsed = self._parser.finish()
+            if not parsed.calls and emulation.request.choice.requires_call:
+                self._buffer.clear()
+                return Failed(502, "The model did not make the tool call that tool_choice requires, even when "
+                                   f"asked again: its answer {parsed.problem()}.", code="tool_call_missing")
+            if not parsed.calls and parsed.rejected and not (parsed.text or self.usage_chars["content"]):
+                return Failed(502, f"The model's answer {parsed.problem()}, even when asked again.",
+                              code="tool_call_invalid")
+        if parsed.text:
+            yield from self._output(attempt, Delta("content", parsed.text))
+        if not parsed.calls and not attempt.text_chars:
+            raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
+        yield from self._flush()
+        for call in parsed.calls:
+            self.usage_chars["content"] += len(call.name) + len(call.arguments)
+            yield call
+        self.tool_calls = len(parsed.calls)
+        return Finished("tool_calls" if parsed.calls else "stop")
+
+    def _ask_again(self, attempt: _Attempt, client, creds, session: str, question: str) -> Iterator[RunEvent]:
+        """The follow-up question, in the session that holds the first answer, relayed like the first."""
+        idle_after = None if self.buffered else settings.GEMPOOL_KEEPALIVE_SECONDS
+        stream = client.stream_assist(creds, session=session, query=question,
+                                      model_id=self.plan.model.upstream_model_id or None, tools=self.plan.tools,
+                                      idle_after=idle_after)
+        self._stream = stream
+        self._parser = self.plan.tool_emulation.parser()
+        try:
+            yield from self._relay(stream, attempt)
+        finally:
+            self._stream = None
+            stream.close()
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -285,8 +335,7 @@ class ChatRun:
         if tried and last_error is not None and not self._all_resting():
             return Failed(503, f"No account could answer after {self.attempts} attempt(s); the last error was "
                                f"{last_error.kind}.", code="upstream_unavailable")
-        state = account_pool.pool_state()
-        release_connections()
+        state = _pool_state()
         if state.soonest_recovery is not None:
             wait = max(1, int((state.soonest_recovery.timestamp() - time.time()) + 0.999))
             return Failed(429, f"Every account is cooling down; the first is back in {wait} s.",
@@ -297,8 +346,7 @@ class ChatRun:
                       code="no_available_accounts")
 
     def _all_resting(self) -> bool:
-        state = account_pool.pool_state()
-        release_connections()
+        state = _pool_state()
         return state.soonest_recovery is not None and state.cooling >= state.enabled
 
     def _log_attempt_failure(self, attempt: _Attempt, error: UpstreamError) -> None:
@@ -330,10 +378,37 @@ class ChatRun:
             status = 200 if (self._opened and not self.buffered) else outcome.status
         request_log_add(
             account_id=self.account.pk if self.account else None,
-            api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint="chat",
+            api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint=self.plan.endpoint,
             model=self.plan.model.id, stream=not self.buffered, status_code=status, attempts=self.attempts,
             error_kind=error_kind, latency_ms=round((time.monotonic() - self.started) * 1000),
-            request_id=self.plan.request_id)
+            request_id=self.plan.request_id, tool_calls=self.tool_calls)
+
+
+# ---- the run's database work before an upstream wait ------------------------------------------------
+# Each gives this thread's connections back as it ends (releases_connections): a stream may wait on the
+# upstream for minutes, and hundreds of them must not each hold a database connection meanwhile.
+
+
+@releases_connections
+def _lease(*, exclude: set[int]) -> Account | None:
+    return account_pool.lease_account(exclude=exclude)
+
+
+@releases_connections
+def _report_failure(*, account: Account, error: UpstreamError, pool: PoolSettings) -> None:
+    account_pool.report_failure(account=account, error=error, pool=pool)
+
+
+@releases_connections
+def _pool_state() -> account_pool.PoolState:
+    return account_pool.pool_state()
+
+
+@releases_connections
+def _upstream_file_ids(*, client, creds: Credentials, account: Account, session: str,
+                       stored_files: list[StoredFile]) -> list[str]:
+    return [files.upstream_file_id_for(client=client, creds=creds, account=account, session=session,
+                                       stored_file=stored) for stored in stored_files]
 
 
 def _media_markdown(media, url: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Generator, Iterator
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
+from completions.tool_types import ToolCall
 from gempool_site.exceptions import GempoolError
 from openai_api import sse
 from openai_api.chat import ChatPlan, ChatRun
@@ -61,15 +62,18 @@ def _collect(run: ChatRun, events: Generator[RunEvent, None, None], plan: ChatPl
              created: int) -> dict:
     content: list[str] = []
     reasoning: list[str] = []
+    calls: list[ToolCall] = []
     for event in events:
         if isinstance(event, Failed):
             raise RunFailed(event)
         if isinstance(event, Finished):
             return sse.completion(completion_id=completion_id, created=created, model=plan.model.id,
                                   content="".join(content), reasoning="".join(reasoning),
-                                  finish_reason=event.finish_reason, usage=_usage(plan, run))
+                                  finish_reason=event.finish_reason, usage=_usage(plan, run), tool_calls=calls)
         if isinstance(event, Delta):
             (content if event.kind == "content" else reasoning).append(event.text)
+        elif isinstance(event, ToolCall):
+            calls.append(event)
     raise AssertionError("a run always ends with Finished or Failed")
 
 
@@ -81,7 +85,8 @@ def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttp
     if isinstance(first, Failed):
         events.close()
         raise RunFailed(first)
-    chunks = sse.ChunkFactory(completion_id=completion_id, created=created, model=plan.model.id)
+    chunks = sse.ChunkFactory(completion_id=completion_id, created=created, model=plan.model.id,
+                              include_usage=plan.include_usage)
     response = StreamingHttpResponse(_chunks(run, events, plan, chunks), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold chunks back
@@ -102,6 +107,8 @@ def _chunks(run: ChatRun, events: Generator[RunEvent, None, None], plan: ChatPla
                     continue  # the next delta came in the same read: one write for both (under load they pile up)
             elif isinstance(event, Idle):
                 out.append(sse.KEEPALIVE)  # a long silence (thinking, media): keep proxies from cutting us
+            elif isinstance(event, ToolCall):
+                out.append(chunks.tool_call(event))
             elif isinstance(event, Finished):
                 out += [chunks.finish(event.finish_reason), *([chunks.usage(_usage(plan, run))]
                                                               if plan.include_usage else []), sse.DONE]

@@ -1,7 +1,10 @@
-"""What a ChatRun yields, in order: Opened, then Deltas (and Idles), then Finished or Failed."""
+"""What a ChatRun yields, in order: Opened, then Deltas (and Idles), then the ToolCalls the answer made (if
+tools were offered), then Finished or Failed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from completions.tool_types import ToolCall
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ IDLE = Idle()
 
 @dataclass(frozen=True)
 class Finished:
-    finish_reason: str  # "stop" | "content_filter"
+    finish_reason: str  # "stop" | "content_filter" | "tool_calls"
 
 
 @dataclass(frozen=True)
@@ -41,4 +44,4 @@ class Failed:
     retry_after: int | None = None
 
 
-RunEvent = Opened | Delta | Idle | Finished | Failed
+RunEvent = Opened | Delta | Idle | ToolCall | Finished | Failed

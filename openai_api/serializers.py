@@ -1,14 +1,22 @@
 """OpenAI request shapes: validation of /v1/chat/completions bodies into typed messages."""
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
+from completions.tool_arguments import SchemaInvalid, schema_check
+from completions.tool_emulation import ToolCall, ToolChoice, ToolDefinition, ToolRequest
+from gempool_site.exceptions import BadRequestError
+from gempool_site.lean_serializer import LeanSerializer
 from openai_api.conversation import Attachment, Message
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 TEXT_PART_TYPES = {"text", "input_text", "output_text"}
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # OpenAI's rule for function names
 
 
 def _fail(param: str, message: str) -> None:
@@ -38,6 +46,17 @@ def _attachment_from_part(part: dict, param: str) -> Attachment:
     raise AssertionError  # unreachable: _fail raises
 
 
+def _too_many_attachments(param: str, scope: str, limit: int, setting: str) -> BadRequestError:
+    return BadRequestError(f"Too many images and files {scope}: at most {limit} ({setting}).", param=param,
+                          code="too_many_attachments")
+
+
+def _cap_request_attachments(count: int, param: str) -> None:
+    if count > settings.GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST:
+        raise _too_many_attachments(param, "in one request", settings.GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST,
+                                    "GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST")
+
+
 def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
     if content is None:
         return "", []
@@ -61,6 +80,9 @@ def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
                 _fail(f"{part_param}.text", "A text part needs a string 'text'.")
             texts.append(text)
         elif kind in ("image_url", "input_image", "file"):
+            if len(attachments) == settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE:
+                raise _too_many_attachments(param, "in one message", settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE,
+                                            "GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE")
             attachments.append(_attachment_from_part(part, part_param))
         elif kind == "refusal":
             texts.append(str(part.get("refusal") or ""))
@@ -69,15 +91,34 @@ def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
     return "\n".join(texts), attachments
 
 
-def _tool_calls_text(calls: Any) -> str:
+def _history_calls(calls: Any, param: str) -> list[ToolCall]:
+    """An assistant message's `tool_calls` as sent back by the client."""
+    if calls is None:
+        return []
     if not isinstance(calls, list):
-        return ""
-    lines = []
-    for call in calls:
+        _fail(param, "tool_calls must be a list.")
+    parsed = []
+    for index, call in enumerate(calls):
         function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict):
-            lines.append(f"[called tool {function.get('name', '?')} with {function.get('arguments', '')}]")
-    return "\n".join(lines)
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            _fail(f"{param}[{index}].function", "Each tool call needs function.name and function.arguments.")
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        call_id = call.get("id") if isinstance(call.get("id"), str) else ""
+        parsed.append(ToolCall(id=call_id, name=function["name"], arguments=arguments, index=index))
+    return parsed
+
+
+def _role(value: Any, param: str) -> str:
+    if not isinstance(value, str) or value not in ROLES:  # a list or dict is unhashable: no `in` on a set
+        _fail(param, f"role must be one of {', '.join(sorted(ROLES))}.")
+    return value
+
+
+def _require_some_content(messages: list[Message], param: str, message: str) -> None:
+    if not any(m.text.strip() or m.attachments or m.tool_calls for m in messages):
+        _fail(param, message)
 
 
 def parse_messages(raw: Any) -> list[Message]:
@@ -85,69 +126,117 @@ def parse_messages(raw: Any) -> list[Message]:
     if not isinstance(raw, list) or not raw:
         _fail("messages", "messages must be a non-empty list.")
     messages = []
+    attachment_count = 0
     for index, item in enumerate(raw):
         param = f"messages[{index}]"
         if not isinstance(item, dict):
             _fail(param, "Each message must be an object with 'role' and 'content'.")
-        role = item.get("role")
-        if not isinstance(role, str) or role not in ROLES:  # a list or dict is unhashable: no `in` on a set
-            _fail(f"{param}.role", f"role must be one of {', '.join(sorted(ROLES))}.")
+        role = _role(item.get("role"), f"{param}.role")
         text, attachments = _parse_content(item.get("content"), f"{param}.content")
-        if role == "assistant" and item.get("tool_calls"):
-            text = "\n".join(filter(None, [text, _tool_calls_text(item["tool_calls"])]))
+        attachment_count += len(attachments)
+        _cap_request_attachments(attachment_count, "messages")
+        calls = _history_calls(item.get("tool_calls"), f"{param}.tool_calls") if role == "assistant" else []
         name = item.get("name") if isinstance(item.get("name"), str) else None
-        messages.append(Message(role=role, text=text, attachments=attachments, name=name))
-    if not any(m.text.strip() or m.attachments for m in messages):
-        _fail("messages", "The messages hold no text and no attachments.")
+        call_id = item.get("tool_call_id") if isinstance(item.get("tool_call_id"), str) else None
+        messages.append(Message(role=role, text=text, attachments=attachments, name=name, tool_calls=calls,
+                                tool_call_id=call_id))
+    _require_some_content(messages, "messages", "The messages hold no text and no attachments.")
     return messages
 
 
+def _prompt_file(entry: Any, param: str) -> Attachment:
+    """One entry of a prompt's `files`; the attachment keeps the path the client sent (prompts[0].files[1].data)."""
+    if not isinstance(entry, dict):
+        _fail(param, "Each file needs 'data' (a data: URI) or 'file_id'.")
+    data, file_id = entry.get("data"), entry.get("file_id")
+    if isinstance(data, str) and data:
+        kind = "data_uri" if data.startswith("data:") else "url"
+        return Attachment(kind=kind, value=data, param=f"{param}.data")
+    if isinstance(file_id, str) and file_id:
+        return Attachment(kind="file_id", value=file_id, param=f"{param}.file_id")
+    if data is not None:
+        _fail(f"{param}.data", "data must be a data: URI (data:image/png;base64,...).")
+    _fail(param, "Each file needs 'data' (a data: URI) or 'file_id'.")
+    raise AssertionError  # unreachable: _fail raises
+
+
+def _prompt_message(item: Any, param: str) -> Message:
+    if not isinstance(item, dict):
+        _fail(param, "Each prompt must be an object with 'role' and 'text'.")
+    role = _role(item.get("role", "user"), f"{param}.role")
+    text = item.get("text")
+    if text is not None and not isinstance(text, str):
+        _fail(f"{param}.text", "text must be a string.")
+    files = item.get("files")
+    if files is not None and not isinstance(files, list):
+        _fail(f"{param}.files", "files must be a list.")
+    if files and len(files) > settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE:
+        raise _too_many_attachments(f"{param}.files", "in one message", settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE,
+                                    "GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE")
+    attachments = [_prompt_file(entry, f"{param}.files[{position}]") for position, entry in enumerate(files or [])]
+    return Message(role=role, text=text or "", attachments=attachments)
+
+
+def parse_tools(raw: Any) -> tuple[ToolDefinition, ...]:
+    """OpenAI `tools` (function tools only) into ToolDefinitions; each schema is checked to be usable."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        _fail("tools", "tools must be a list of function tools.")
+    tools: dict[str, ToolDefinition] = {}
+    for index, item in enumerate(raw):
+        param = f"tools[{index}]"
+        if not isinstance(item, dict) or item.get("type", "function") != "function":
+            _fail(f"{param}.type", "Only tools of type 'function' are supported.")
+        function = item.get("function")
+        if not isinstance(function, dict):
+            _fail(f"{param}.function", "A function tool needs a 'function' object.")
+        name = function.get("name")
+        if not isinstance(name, str) or not TOOL_NAME.match(name):
+            _fail(f"{param}.function.name", "name must be 1-64 letters, digits, underscores or dashes.")
+        if name in tools:
+            _fail(f"{param}.function.name", f"The tool name {name!r} is used twice.")
+        description = function.get("description") or ""
+        if not isinstance(description, str):
+            _fail(f"{param}.function.description", "description must be a string.")
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        try:
+            schema_check(parameters)
+        except SchemaInvalid as error:
+            _fail(f"{param}.function.parameters", f"Invalid JSON Schema: {error}")
+        tools[name] = ToolDefinition(name=name, description=description, parameters=parameters)
+    return tuple(tools.values())
+
+
+def parse_tool_choice(raw: Any, tools: tuple[ToolDefinition, ...]) -> ToolChoice:
+    """`tool_choice`: "none" | "auto" | "required" | {"type": "function", "function": {"name"}}."""
+    if raw is None:
+        return ToolChoice("auto")
+    if raw in ("none", "auto", "required"):
+        if raw == "required" and not tools:
+            _fail("tool_choice", "tool_choice 'required' needs tools.")
+        return ToolChoice(raw)
+    function = raw.get("function") if isinstance(raw, dict) and raw.get("type") == "function" else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str):
+        _fail("tool_choice", 'tool_choice must be "none", "auto", "required" or '
+                             '{"type": "function", "function": {"name": ...}}.')
+    if name not in {tool.name for tool in tools}:
+        _fail("tool_choice.function.name", f"tool_choice names {name!r}, which is not among the tools.")
+    return ToolChoice("named", name)
+
+
 def parse_prompts(raw: Any) -> list[Message]:
-    """The original tool's `prompts` format: [{"role", "text", "files": [{"data": "data:...", "type"}]}]."""
+    """The original tool's `prompts` format: [{"role", "text", "files": [{"data": "data:...", "type"}]}].
+
+    Parsed on its own rather than converted to `messages`, so every error names the field the client sent.
+    """
     if not isinstance(raw, list) or not raw:
         _fail("prompts", "prompts must be a non-empty list.")
-    converted = []
-    for index, item in enumerate(raw):
-        param = f"prompts[{index}]"
-        if not isinstance(item, dict):
-            _fail(param, "Each prompt must be an object with 'role' and 'text'.")
-        parts: list[dict] = [{"type": "text", "text": item.get("text") or ""}]
-        files = item.get("files") or []
-        if not isinstance(files, list):
-            _fail(f"{param}.files", "files must be a list.")
-        for position, entry in enumerate(files):
-            if isinstance(entry, dict) and isinstance(entry.get("data"), str):
-                parts.append({"type": "image_url", "image_url": {"url": entry["data"]}})
-            elif isinstance(entry, dict) and isinstance(entry.get("file_id"), str):
-                parts.append({"type": "file", "file_id": entry["file_id"]})
-            else:
-                _fail(f"{param}.files[{position}]", "Each file needs 'data' (a data: URI) or 'file_id'.")
-        converted.append({"role": item.get("role", "user"), "content": parts})
-    try:
-        return parse_messages(converted)
-    except serializers.ValidationError as exc:
-        # Re-label messages[i] as prompts[i] so the error points at what the client sent.
-        detail = {key.replace("messages", "prompts", 1): value for key, value in exc.detail.items()}
-        raise serializers.ValidationError(detail) from None
-
-
-class LeanSerializer(serializers.Serializer):
-    """A Serializer whose fields are shallow copies of the declared ones.
-
-    DRF rebuilds every declared field for each serializer instance (deepcopy, then each field's __init__
-    again): about 0.25 ms per chat request here, sixty times the validation itself. The declared fields are
-    never bound, so a shallow copy is as fresh for binding as a rebuilt one.
-    """
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        return {name: _shallow_copy(field) for name, field in self._declared_fields.items()}
-
-
-def _shallow_copy(field: serializers.Field) -> serializers.Field:
-    # copy.copy would do the same through __reduce_ex__, at five times the cost.
-    clone = object.__new__(type(field))
-    clone.__dict__.update(field.__dict__)
-    return clone
+    messages = [_prompt_message(item, f"prompts[{index}]") for index, item in enumerate(raw)]
+    _cap_request_attachments(sum(len(m.attachments) for m in messages), "prompts")
+    _require_some_content(messages, "prompts", "The prompts hold no text and no files.")
+    return messages
 
 
 class ParsedJSONField(serializers.Field):
@@ -160,6 +249,18 @@ class ParsedJSONField(serializers.Field):
         return value
 
 
+class MessagesField(ParsedJSONField):
+    """`messages` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ToolsField(ParsedJSONField):
+    """`tools` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
+class ToolChoiceField(ParsedJSONField):
+    """`tool_choice` (its OpenAPI shape is declared in openai_api.schema)."""
+
+
 class StreamOptionsSerializer(LeanSerializer):
     include_usage = serializers.BooleanField(required=False, default=False)
 
@@ -168,10 +269,13 @@ class ChatCompletionRequestSerializer(LeanSerializer):
     """The fields gempool acts on; everything else OpenAI clients send (temperature, ...) is ignored."""
 
     model = serializers.CharField(max_length=200, trim_whitespace=True)
-    messages = ParsedJSONField(required=False)
+    messages = MessagesField(required=False)
     prompts = ParsedJSONField(required=False)
     stream = serializers.BooleanField(required=False, default=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    tools = ToolsField(required=False, help_text="Function tools (emulated: see the README's tools section).")
+    tool_choice = ToolChoiceField(required=False, help_text='"none", "auto", "required" or a named function.')
+    parallel_tool_calls = serializers.BooleanField(required=False, default=True)
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("messages") is not None:
@@ -182,4 +286,7 @@ class ChatCompletionRequestSerializer(LeanSerializer):
             _fail("messages", "messages is required.")
         options = attrs.get("stream_options") or {}
         attrs["include_usage"] = bool(attrs.get("stream") and options.get("include_usage"))
+        tools = parse_tools(attrs.get("tools"))
+        choice = parse_tool_choice(attrs.get("tool_choice"), tools)
+        attrs["tool_request"] = ToolRequest(tools, choice, attrs["parallel_tool_calls"]) if tools else None
         return attrs

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
+
+from completions.tool_types import ToolCall
 
 KEEPALIVE = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"
@@ -24,8 +27,10 @@ def _json_string(text: str) -> bytes:
 class ChunkFactory:
     """Builds the chunks of one streamed completion (same id, created and model on each)."""
 
-    def __init__(self, *, completion_id: str, created: int, model: str) -> None:
+    def __init__(self, *, completion_id: str, created: int, model: str, include_usage: bool = False) -> None:
         self.base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        if include_usage:
+            self.base["usage"] = None  # as OpenAI: every chunk but the last one says usage is yet to come
         # Text deltas are nearly every event of a stream: their bytes around the text never change, so
         # they are encoded once here and each delta only JSON-encodes its own string.
         self._content = self._frame({"content": _TEXT_SLOT})
@@ -50,6 +55,14 @@ class ChunkFactory:
         head, tail = self._reasoning
         return head + _json_string(text) + tail
 
+    def tool_call(self, call: ToolCall) -> bytes:
+        """One call in two chunks, as OpenAI streams them: id and name first, then the arguments."""
+        head = {"index": call.index, "id": call.id, "type": "function",
+                "function": {"name": call.name, "arguments": ""}}
+        return (encode(self._chunk({"tool_calls": [head]}))
+                + encode(self._chunk({"tool_calls": [{"index": call.index,
+                                                      "function": {"arguments": call.arguments}}]})))
+
     def finish(self, reason: str) -> bytes:
         return encode(self._chunk({}, reason))
 
@@ -73,11 +86,16 @@ def usage_block(*, prompt_tokens: int, completion_tokens: int, reasoning_tokens:
 
 
 def completion(*, completion_id: str, created: int, model: str, content: str, reasoning: str,
-               finish_reason: str, usage: dict[str, Any]) -> dict[str, Any]:
+               finish_reason: str, usage: dict[str, Any], tool_calls: Sequence[ToolCall] = ()) -> dict[str, Any]:
     """A whole (non-stream) chat.completion."""
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if reasoning:
         message["reasoning_content"] = reasoning
+    if tool_calls:
+        message["content"] = content or None  # OpenAI sends null beside calls when there is no text
+        message["tool_calls"] = [{"id": call.id, "type": "function",
+                                  "function": {"name": call.name, "arguments": call.arguments}}
+                                 for call in tool_calls]
     return {
         "id": completion_id, "object": "chat.completion", "created": created, "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],

@@ -28,6 +28,7 @@ from gemini_enterprise.simulator.state import (
     SimSession,
     account_from_row,
 )
+from gemini_enterprise.simulator.toolcalls import answer_with_calls, read_tool_plan, visible_query
 
 if TYPE_CHECKING:
     from gemini_enterprise.simulator.handler import SimHandler
@@ -106,7 +107,7 @@ def _metadata(session: SimSession, file: Any) -> dict[str, Any]:
             "byteSize": str(len(file.data)), "tokenCount": str(file.token_count),
             "fileOriginType": file.origin,
             "session": full, "quotaPercentage": 0.01,
-            # Deliberately the "wrong" URI real upstream returns (LX): clients must build their own.
+            # Deliberately the "wrong" URI real upstream returns: clients must build their own.
             "downloadUri": f"https://discoveryengine.googleapis.com/v1/{full}:downloadFile?file_id={file.file_id}"}
 
 
@@ -117,6 +118,7 @@ def widget_streamAssist(handler: SimHandler, account: SimAccount, request: dict,
     session = resolve_session(handler, account, request.get("session"))
     parts = (request.get("query") or {}).get("parts") or []
     text = "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+    tool_plan, text = read_tool_plan(text, session.pending_tools)
     scenario = parse_scenario(text, fragments=server.fragments, thoughts=server.thought_fragments,
                               delay=server.fragment_delay)
     if rule is not None and rule.fault in STREAM_FAULTS:
@@ -133,7 +135,11 @@ def widget_streamAssist(handler: SimHandler, account: SimAccount, request: dict,
     model = str((request.get("assistGenerationConfig") or {}).get("modelId") or "auto")
     generated = _generate_media(handler, session, scenario)
     texts = ([IMAGE_TEXT] if scenario.image else []) + ([VIDEO_TEXT] if scenario.video else [])
+    scenario.clean_query = visible_query(scenario.clean_query, tool_plan.marker)
     answer = " ".join(texts) if texts else answer_text(scenario, model, files)
+    if tool_plan.calls:
+        answer, scenario.extra_thought, owed = answer_with_calls(tool_plan)
+        session.pending_tools = tool_plan if owed else None
     session.turns += 1
     plan = StreamPlan(scenario=scenario, text=answer, session_path=FULL_SESSION_PREFIX + session.session_id,
                       generated=generated)

@@ -39,6 +39,7 @@ class Scenario:
     faults: dict[str, str | None] = field(default_factory=dict)
     image: bool = False
     video: bool = False
+    extra_thought: str = ""  # a thought written after the planned ones (a call the model only thought of)
 
 
 def parse_scenario(text: str, *, fragments: int, thoughts: int, delay: float) -> Scenario:
@@ -146,6 +147,8 @@ def plan_elements(plan: StreamPlan) -> Iterator[tuple[str, Any]]:
     thoughts = [] if "skipped" in sc.faults else [
         f"**Thinking step {i + 1}**\n\nConsidering the request ({i + 1}/{sc.thoughts})."
         for i in range(sc.thoughts)]
+    if sc.extra_thought and "skipped" not in sc.faults:
+        thoughts.append(sc.extra_thought)
     first = progress([reply(thoughts[0], thought=True)] if thoughts else [], assist_token)
     first["uToken"] = secrets.token_urlsafe(24)
     yield "element", first

@@ -82,6 +82,7 @@ class SimSession:
     csesidx: str
     files: dict[str, SimFile] = field(default_factory=dict)
     turns: int = 0
+    pending_tools: Any = None  # the simulator.toolcalls.ToolPlan a broken answer still owes
 
 
 @dataclass

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0005_account_login_times_and_needs_attention'),
+        ('accounts', '0008_account_login_times_and_needs_attention'),
     ]
 
     operations = [

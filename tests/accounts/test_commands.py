@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import re
+import shlex
+import subprocess
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -39,15 +43,30 @@ def test_createapikey_refuses_an_empty_name():
         call_command("createapikey", "  ", stdout=io.StringIO())
 
 
-def test_firstrun_creates_an_admin_and_a_key_once():
+def test_firstrun_creates_an_admin_and_a_key_once(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
     out = io.StringIO()
     call_command("firstrun", stdout=out)
-    assert "API key (for /v1)" in out.getvalue()
+    assert str(tmp_path / "first-start-credentials.txt") in out.getvalue()
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
     again = io.StringIO()
     call_command("firstrun", stdout=again)
     assert again.getvalue() == ""
     assert ApiKey.objects.count() == 1
+
+
+def test_firstrun_gives_a_change_password_command_that_runs_as_shown(tmp_path, settings):
+    settings.DATA_DIR = tmp_path
+    call_command("firstrun", stdout=io.StringIO())
+    written = (tmp_path / "first-start-credentials.txt").read_text()
+    command = re.search(r"Change the password with: (.+)", written).group(1)
+    argv = shlex.split(command)
+    assert argv[-2:] == ["changepassword", "admin"] and argv[0] != "python"
+    # The same interpreter and manage.py, asked for the subcommand's help (the real one would prompt).
+    env = {**os.environ, "GEMPOOL_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([*argv[:-1], "--help"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "changepassword" in result.stdout
 
 
 def test_a_revoked_key_no_longer_verifies(api_key):

@@ -16,6 +16,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _local_proxies_allowed(settings):
+    """The original tool's sample points at a proxy on the same host (127.0.0.1:7890), as its users' files do;
+    the default refusal of private proxies is pinned in tests/security/test_proxies.py."""
+    settings.GEMPOOL_PROXY_ALLOW_PRIVATE = True
+
+
 def _snapshot() -> str:
     objects = [*Account.objects.order_by("pk"), *ModelConfig.objects.order_by("pk"), *PoolSettings.objects.all()]
     return serializers.serialize("json", objects)

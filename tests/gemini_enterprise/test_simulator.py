@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,6 +33,7 @@ from gemini_enterprise.simulator import SimulatorServer, load_accounts
 from gemini_enterprise.simulator.cli import build_parser
 from gemini_enterprise.types import (
     ClientConfig,
+    Credentials,
     FinalState,
     GeneratedFile,
     SessionInfo,
@@ -36,6 +42,8 @@ from gemini_enterprise.types import (
     ThoughtDelta,
     ToolsSpec,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def text_of(events) -> str:
@@ -299,7 +307,7 @@ def test_per_request_faults_raise_before_any_output(client, creds, fault, expect
         client.stream_assist(creds, session=session, query=f"[[sim:fault={fault}]] hi")
 
 
-def test_the_429_body_matches_the_protocol_sheet(client, creds, sim) -> None:
+def test_the_429_body_is_googles_resource_exhausted_error(client, creds, sim) -> None:
     session = client.create_session(creds)
     sim.add_fault("429", csesidx=creds.csesidx, endpoint="streamAssist", count=1)
     with pytest.raises(RateLimited) as info:
@@ -424,3 +432,32 @@ def test_accept_any_account_mode_serves_unknown_accounts() -> None:
         creds = Credentials(key="x", team_id="whatever", csesidx="777", secure_c_ses="anything")
         with GeminiClient(ClientConfig(auth_url=server.url, api_url=server.url)) as client:
             assert text_of(ask(client, creds, "[[sim:echo]] ok")) == "ok"
+
+
+def _listening_url(process: subprocess.Popen) -> str:
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if match := re.search(r"listening on (http://\S+)", line):
+            return match.group(1)
+    pytest.fail("the simulator exited before listening:\n" + "".join(lines))
+
+
+@pytest.mark.parametrize("python", [pytest.param(sys.executable, id="this-python"), "python3.11"])
+def test_it_runs_on_the_standard_library_alone_as_the_readme_starts_it(python) -> None:
+    # README's "Try it without Google" starts it with the system python3, before anything is installed.
+    interpreter = shutil.which(python)
+    if interpreter is None:
+        pytest.skip(f"{python} is not installed")
+    process = subprocess.Popen([interpreter, "-E", "-S", "-m", "gemini_enterprise.simulator", "--port", "0",
+                                "--fragment-delay", "0", "--accounts", "examples/demo_config.json"],
+                               cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        url = _listening_url(process)
+        demo_seat = Credentials(key="demo", team_id="00000000-0000-4000-8000-000000000001", csesidx="1000000001",
+                                secure_c_ses="demo-session-cookie-one", host_c_oses="demo-host-cookie-one")
+        with GeminiClient(ClientConfig(auth_url=url, api_url=url)) as client:
+            assert text_of(ask(client, demo_seat, "[[sim:echo]] hello")) == "hello"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

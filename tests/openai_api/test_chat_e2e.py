@@ -248,9 +248,21 @@ def test_v1_errors_are_always_the_openai_envelope(gateway, api_key, method, path
     assert set(error) >= {"message", "type", "param", "code"} and error["code"] == code
 
 
+def test_a_bad_file_in_the_prompts_format_is_a_400_naming_the_prompts_field(gateway, api_key, pool_account):
+    pool_account()
+    prompt = {"role": "user", "text": "Describe", "files": [{"data": "data:image/png,@@", "type": "image"}]}
+    response = requests.post(gateway.url + "/v1/chat/completions", timeout=10,
+                             headers={"Authorization": f"Bearer {api_key[1]}"},
+                             json={"model": "gemini-2.5-flash", "prompts": [prompt]})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "prompts[0].files[0].data"
+
+
 def test_health_and_status_report_counts_and_no_secrets(openai_client, gateway, pool_account):
     pool_account(secure_c_ses="SECRET-MARKER-4242")
-    health = requests.get(gateway.url + "/health", timeout=5)
+    assert requests.get(gateway.url + "/health", timeout=5).json() == {"status": "up"}
+    health = requests.get(gateway.url + "/health", timeout=5,
+                          headers={"Authorization": f"Bearer {openai_client.api_key}"})
     assert health.status_code == 200 and health.json()["accounts"]["active"] == 1
     status = requests.get(gateway.url + "/v1/status", timeout=5,
                           headers={"Authorization": f"Bearer {openai_client.api_key}"})

@@ -1,6 +1,7 @@
 """The whole conversation reaches the upstream: system first, then every turn labelled."""
 from __future__ import annotations
 
+from completions.tool_emulation import ToolCall, ToolDefinition, ToolEmulation, ToolRequest
 from openai_api.conversation import Message, estimate_tokens, render_query
 
 
@@ -27,7 +28,26 @@ def test_developer_messages_count_as_system_instructions():
 def test_tool_results_are_labelled_with_the_tool_name():
     query = render_query([Message("user", "weather?"), Message("assistant", "[called tool w with {}]"),
                           Message("tool", "sunny", name="w")])
-    assert "Tool result [w]: sunny" in query
+    assert 'Tool result:\n<tool_result name="w">\nsunny\n</tool_result>' in query
+
+
+def test_calls_and_results_in_the_history_are_recorded_and_tied_by_id():
+    query = render_query([
+        Message("user", "weather in Oslo?"),
+        Message("assistant", "", tool_calls=[ToolCall("call_9", "get_weather", '{"city": "Oslo"}')]),
+        Message("tool", "18 C", tool_call_id="call_9"),
+    ])
+    assert ('Assistant: <tool_call_record id="call_9" name="get_weather">{"city":"Oslo"}</tool_call_record>\n\n'
+            'Tool result:\n<tool_result call_id="call_9" name="get_weather">\n18 C\n</tool_result>\n\n'
+            "Assistant:") in query
+
+
+def test_offered_tools_add_the_instructions_after_the_system_and_a_reminder_at_the_end():
+    tools = ToolEmulation(ToolRequest((ToolDefinition("get_weather"),)), trigger="<<CALL_00000000>>")
+    query = render_query([Message("system", "Be brief."), Message("user", "Hi")], tools=tools)
+    assert query.startswith("<system>\nBe brief.\n</system>\n\n<tool_use>\n")
+    assert query.endswith(f"User: Hi\n\n{tools.reminder()}\n\nAssistant:")
+    assert render_query([Message("user", "Hi")], tools=tools).startswith("<tool_use>")  # never the bare prompt
 
 
 def test_attachments_are_marked_where_they_were_sent():

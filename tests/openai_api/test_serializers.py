@@ -72,8 +72,72 @@ def test_stream_options_include_usage_only_when_streaming():
     ({"model": "m", "messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
      "messages[0].content[0]"),
     ({"model": "m", "messages": [{"role": "user", "content": ""}]}, "messages"),
-    ({"model": "m", "prompts": [{"role": "user", "text": "x", "files": [{"type": "image"}]}]}, "prompts[0].files[0]"),
     ({"model": "m", "messages": "hello"}, "messages"),
 ])
 def test_bad_bodies_name_the_offending_param(body, param):
     assert param in _errors(body)
+
+
+@pytest.mark.parametrize("prompts,param", [
+    ([{"role": "wizard", "text": "x"}], "prompts[0].role"),
+    ([{"role": "user", "text": 3}], "prompts[0].text"),
+    ([{"role": "user", "text": "x", "files": "a.png"}], "prompts[0].files"),
+    ([{"role": "user", "text": "x", "files": [{"type": "image"}]}], "prompts[0].files[0]"),
+    ([{"role": "user", "text": "x"}, {"role": "user", "text": "y", "files": [{"data": "", "type": "image"}]}],
+     "prompts[1].files[0].data"),
+    ([{"role": "user", "text": "x", "files": [{"data": 7}]}], "prompts[0].files[0].data"),
+    ([{"role": "user", "text": ""}], "prompts"),
+    ("hello", "prompts"),
+])
+def test_errors_in_the_prompts_format_name_the_field_the_client_sent(prompts, param):
+    errors = _errors({"model": "m", "prompts": prompts})
+    assert list(errors) == [param]
+    assert "messages" not in str(errors) and "content" not in str(errors)
+
+
+def test_prompts_attachments_keep_the_path_the_client_sent_for_later_errors():
+    prompts = [{"role": "user", "text": "Describe", "files": [{"data": PNG, "type": "image"}, {"file_id": "file-1"}]}]
+    message = _parse({"model": "m", "prompts": prompts})["parsed_messages"][0]
+    assert [(a.kind, a.param) for a in message.attachments] == [
+        ("data_uri", "prompts[0].files[0].data"), ("file_id", "prompts[0].files[1].file_id")]
+
+
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather.", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+USER = [{"role": "user", "content": "weather?"}]
+
+
+def test_tools_choice_and_parallel_flag_become_a_tool_request():
+    request = _parse({"model": "m", "messages": USER, "tools": [WEATHER_TOOL], "parallel_tool_calls": False,
+                      "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})["tool_request"]
+    assert [t.name for t in request.tools] == ["get_weather"] and request.tools[0].description == "Weather."
+    assert request.tools[0].parameters["required"] == ["city"]
+    assert (request.choice.mode, request.choice.name, request.parallel) == ("named", "get_weather", False)
+    assert _parse({"model": "m", "messages": USER})["tool_request"] is None
+    assert _parse({"model": "m", "messages": USER, "tools": [WEATHER_TOOL]})["tool_request"].choice.mode == "auto"
+
+
+def test_history_tool_calls_and_tool_results_are_parsed():
+    messages = _parse({"model": "m", "messages": USER + [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"A"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]})["parsed_messages"]
+    assert [(c.id, c.name, c.arguments) for c in messages[1].tool_calls] == [("call_1", "get_weather", '{"city":"A"}')]
+    assert (messages[2].role, messages[2].tool_call_id, messages[2].text) == ("tool", "call_1", "sunny")
+
+
+@pytest.mark.parametrize("extra,param", [
+    ({"tools": {"type": "function"}}, "tools"),
+    ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+    ({"tools": [{"type": "function", "function": {"name": "has space"}}]}, "tools[0].function.name"),
+    ({"tools": [WEATHER_TOOL, WEATHER_TOOL]}, "tools[1].function.name"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "nonsense"}}}]},
+     "tools[0].function.parameters"),
+    ({"tools": [WEATHER_TOOL], "tool_choice": "sometimes"}, "tool_choice"),
+    ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "function": {"name": "other"}}},
+     "tool_choice.function.name"),
+    ({"tool_choice": "required"}, "tool_choice"),
+    ({"messages": USER + [{"role": "assistant", "tool_calls": [{"id": "c"}]}]}, "messages[1].tool_calls[0].function"),
+])
+def test_bad_tool_fields_name_the_offending_param(extra, param):
+    assert param in _errors({"model": "m", "messages": USER, **extra})

@@ -1,6 +1,7 @@
 """Property-based tests of everything that parses input we do not control.
 
-Request side: the /v1/chat/completions serializer, parse_messages / parse_prompts and render_query.
+Request side: the /v1/chat/completions serializer (tools included), parse_messages / parse_prompts and
+render_query. Answer side: the emulated tool-call parser fed any text in any chunking.
 Upstream side: ArrayStreamParser fed any chunking of a valid body, any prefix of it, or any bytes at all.
 """
 from __future__ import annotations
@@ -51,13 +52,26 @@ prompts = st.fixed_dictionaries(
                                                                     "file_id": st.text(max_size=8) | json_values,
                                                                     "type": json_values})
                                 | json_values, max_size=2) | json_values}) | json_values
+schemas = st.fixed_dictionaries({}, optional={
+    "type": st.sampled_from(["object", "string", "nonsense"]) | json_values, "$ref": st.text(max_size=10),
+    "$schema": json_values, "properties": st.dictionaries(st.text(max_size=5), json_values, max_size=2),
+    "required": json_values, "pattern": st.text(max_size=5)}) | json_values
+tools = st.lists(st.fixed_dictionaries(
+    {"type": st.just("function") | json_values},
+    optional={"function": st.fixed_dictionaries({"name": st.sampled_from(["f", "g", "bad name"]) | json_values},
+                                                optional={"description": json_values, "parameters": schemas})
+              | json_values}) | json_values, max_size=3) | json_values
+tool_choices = st.sampled_from(["none", "auto", "required"]) | st.fixed_dictionaries(
+    {"type": st.just("function") | json_values,
+     "function": st.fixed_dictionaries({"name": st.sampled_from(["f", "g"]) | json_values}) | json_values})
 bodies = st.fixed_dictionaries(
     {"model": st.text(max_size=20) | json_values},
     optional={"messages": st.lists(messages, max_size=4) | json_values,
               "prompts": st.lists(prompts, max_size=3) | json_values,
               "stream": st.booleans() | json_values,
               "stream_options": st.fixed_dictionaries({}, optional={"include_usage": json_values}) | json_values,
-              "temperature": json_values, "safe_mode": json_values}) | json_values
+              "temperature": json_values, "safe_mode": json_values,
+              "tools": tools, "tool_choice": tool_choices, "parallel_tool_calls": json_values}) | json_values
 
 # Valid conversations, to check what rendering promises.
 texts = st.text(min_size=1, max_size=40).filter(str.strip)
@@ -199,3 +213,32 @@ def test_any_element_shape_decodes_to_events_or_a_stream_error(element):
     for event in EventDecoder().events(element):
         if isinstance(event, StreamError):
             assert event.error.message
+
+
+# ---- emulated tool calls: any answer text, any chunking ------------------------------------------------
+
+TRIGGER = "<<CALL_0f0f0f0f>>"
+answer_pieces = st.sampled_from([TRIGGER, TRIGGER[:5], "[", "]", "{", "}", '"', "\\", "```json\n", "```", ",", "\n",
+                                 '{"name": "f", "arguments": {"x": 1}}', '{"name": "nope"}', '"arguments"',
+                                 "text ", "<"]) | st.text(max_size=6)
+
+
+@FUZZ
+@given(pieces=st.lists(answer_pieces, max_size=25), cuts=st.lists(st.integers(1, 7), min_size=1, max_size=5))
+def test_the_tool_parser_streams_what_it_parses_whole_and_never_shows_the_marker(pieces, cuts):
+    from completions.tool_emulation import ToolDefinition, ToolEmulation, ToolRequest
+
+    emulation = ToolEmulation(ToolRequest((ToolDefinition("f", parameters={"type": "object"}),)), trigger=TRIGGER)
+    text = "".join(pieces)
+    whole = emulation.parse(text)
+    parser = emulation.parser()
+    streamed, position, index = [], 0, 0
+    while position < len(text):
+        size = cuts[index % len(cuts)]
+        streamed.append(parser.feed(text[position:position + size]))
+        position, index = position + size, index + 1
+    end = parser.finish()
+    assert "".join(streamed) + end.text == whole.text
+    assert TRIGGER not in whole.text
+    assert [c.name for c in end.calls] == [c.name for c in whole.calls]
+    assert all(c.name == "f" and isinstance(json.loads(c.arguments), dict) for c in whole.calls)

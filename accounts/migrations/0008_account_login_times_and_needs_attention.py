@@ -24,7 +24,7 @@ def restore_ready_index(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0004_account_ready_at")]
+    dependencies = [("accounts", "0007_proxy_change_audit_and_fixed_proxy_test_url")]
 
     operations = [
         migrations.RunPython(migrations.RunPython.noop, restore_ready_index),  # unapplying rebuilds it too
