@@ -163,3 +163,17 @@ def test_the_dashboard_counts_logins_expiring_soon_and_accounts_needing_a_person
 
     logins = staff_client.get("/api/dashboard").json()["logins"]
     assert logins == {"expiring_within_2h": 1, "need_a_person": 2}
+
+
+def test_a_staff_user_needs_the_logins_permissions(client, django_user_model, make_account, mailbox):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(username="viewer", password="pw-12345678", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_mailbox", "view_refreshjob"]))
+    client.force_login(user)
+    assert client.get("/api/mailboxes").status_code == 200
+    assert client.get("/api/refresh/jobs").status_code == 200
+    refused = call(client, "post", "/api/mailboxes", mailbox_body())
+    assert refused.status_code == 403 and "logins.add_mailbox" in refused.json()["error"]["message"]
+    assert client.post(f"/api/mailboxes/{mailbox.pk}/test").status_code == 403
+    assert client.post(f"/api/accounts/{make_account().pk}/refresh").status_code == 403
