@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.lifecycle import effective_status
@@ -41,6 +42,8 @@ class AccountSerializer(serializers.ModelSerializer):
     status_display = serializers.SerializerMethodField()
     cooldown_remaining = serializers.SerializerMethodField()
     last_error = serializers.SerializerMethodField()
+    login_expires_in = serializers.SerializerMethodField(help_text="Seconds until the login expires (negative: "
+                                                                   "expired; null: unknown).")
 
     class Meta:
         model = Account
@@ -48,7 +51,7 @@ class AccountSerializer(serializers.ModelSerializer):
                   "proxy_url", "proxy_changed_by", "proxy_changed_at", "enabled", "status", "status_display",
                   "cooldown_until", "cooldown_remaining", "last_error", "attention_reason", "consecutive_failures",
                   "request_count", "success_count", "failure_count", "last_used_at", "logged_in_at",
-                  "login_expires_at", "created_at", "updated_at"]
+                  "login_expires_at", "login_expires_in", "created_at", "updated_at"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "cooldown_until", "attention_reason",
                             "consecutive_failures", "request_count", "success_count", "failure_count",
                             "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
@@ -75,6 +78,11 @@ class AccountSerializer(serializers.ModelSerializer):
 
     def get_cooldown_remaining(self, obj: Account) -> int:
         return int(obj.cooldown_remaining())
+
+    def get_login_expires_in(self, obj: Account) -> int | None:
+        if obj.login_expires_at is None:
+            return None
+        return int((obj.login_expires_at - timezone.now()).total_seconds())
 
     def get_last_error(self, obj: Account) -> dict | None:
         if not obj.last_error_kind:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "files_app",
     "openai_api",
     "anthropic_api",
+    "logins",
     "console",
 ]
 
@@ -197,6 +198,31 @@ GEMPOOL_HOUSEKEEPING_INTERVAL = env_float("GEMPOOL_HOUSEKEEPING_INTERVAL", 600.0
 env_renamed("GEMPOOL_MEDIA_PRUNE_INTERVAL", "GEMPOOL_HOUSEKEEPING_INTERVAL")
 # Stored Responses API answers (GET /v1/responses/{id}, previous_response_id); OpenAI keeps them 30 days.
 GEMPOOL_RESPONSE_RETENTION_DAYS = env_int("GEMPOOL_RESPONSE_RETENTION_DAYS", 30, minimum=1)
+
+# Re-login of expiring accounts (the refreshworker command; README "Keeping logins fresh").
+# The three login hosts, like the API hosts, so the worker can be pointed at the simulator.
+GEMPOOL_LOGIN_AUTH_URL = env_url("GEMPOOL_LOGIN_AUTH_URL", "https://auth.business.gemini.google")
+GEMPOOL_LOGIN_VERIFY_URL = env_url("GEMPOOL_LOGIN_VERIFY_URL", "https://accountverification.business.gemini.google")
+GEMPOOL_LOGIN_BUSINESS_URL = env_url("GEMPOOL_LOGIN_BUSINESS_URL", "https://business.gemini.google")
+# The flow's URLs, selectors and texts: blank = the built-in logins/flow.json; a path = that file instead.
+GEMPOOL_LOGIN_FLOW_FILE = env_str("GEMPOOL_LOGIN_FLOW_FILE", "")
+GEMPOOL_LOGIN_EMAIL_SUBMIT = env_choice("GEMPOOL_LOGIN_EMAIL_SUBMIT", "url", ("url", "form"))
+GEMPOOL_REFRESH_WINDOW_MINUTES = env_float("GEMPOOL_REFRESH_WINDOW_MINUTES", 60.0, minimum=0)
+GEMPOOL_REFRESH_BROWSERS = env_int("GEMPOOL_REFRESH_BROWSERS", 1, minimum=1, maximum=32)
+GEMPOOL_REFRESH_HEADLESS = env_bool("GEMPOOL_REFRESH_HEADLESS", True)
+GEMPOOL_REFRESH_CHROMIUM = env_str("GEMPOOL_REFRESH_CHROMIUM", "/usr/bin/chromium")
+GEMPOOL_REFRESH_POLL_SECONDS = env_float("GEMPOOL_REFRESH_POLL_SECONDS", 30.0, minimum=0.1, maximum=3600)
+GEMPOOL_REFRESH_BACKOFF_SECONDS = env_float("GEMPOOL_REFRESH_BACKOFF_SECONDS", 300.0, minimum=1)
+GEMPOOL_REFRESH_BACKOFF_MAX_SECONDS = env_float("GEMPOOL_REFRESH_BACKOFF_MAX_SECONDS", 21600.0, minimum=1)
+# A claimed account is left alone by other workers this long; a crashed worker's claim runs out after it.
+GEMPOOL_REFRESH_CLAIM_SECONDS = env_float("GEMPOOL_REFRESH_CLAIM_SECONDS", 900.0, minimum=10)
+GEMPOOL_REFRESH_JOB_RETENTION_DAYS = env_int("GEMPOOL_REFRESH_JOB_RETENTION_DAYS", 14, minimum=1)
+GEMPOOL_MAILBOX_TIMEOUT = env_float("GEMPOOL_MAILBOX_TIMEOUT", 20.0, minimum=1, maximum=300)
+# Extra CA certificates (PEM) trusted for IMAP servers, e.g. a self-hosted mail server's private CA.
+GEMPOOL_MAILBOX_CA_FILE = env_str("GEMPOOL_MAILBOX_CA_FILE", "")
+# Microsoft's OAuth token endpoint; {tenant} is the mailbox's tenant (consumers, organizations or an id).
+GEMPOOL_MS_TOKEN_URL = env_url("GEMPOOL_MS_TOKEN_URL",
+                               "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
 
 # CORS applies to the OpenAI-compatible API only; the management API is same-origin.
 CORS_URLS_REGEX = r"^/(v1/|image/|health$)"
