@@ -173,7 +173,7 @@ class FakeFetch:
     def __call__(self, creds: Credentials) -> XsrfGrant:
         with self.lock:
             self.calls.append(creds.key)
-        time.sleep(self.delay)
+        time.sleep(self.delay)  # a slow getoxsrf: the other threads pile up behind this one
         if self.error is not None:
             raise self.error
         return XsrfGrant(XSRF, f"kid-{len(self.calls)}")
@@ -216,22 +216,27 @@ def test_a_failed_refresh_is_shared_with_the_threads_waiting_for_it() -> None:
 
 def test_accounts_do_not_wait_on_each_other() -> None:
     slow_fetch_started = threading.Event()
+    release_slow_fetch = threading.Event()
 
     def fetch(creds: Credentials) -> XsrfGrant:
         if creds.key == "slow":
             slow_fetch_started.set()
-            time.sleep(1.0)
+            release_slow_fetch.wait(10)  # a getoxsrf that hangs until the test lets it answer
         return XsrfGrant(XSRF, "kid")
 
     manager = TokenManager(MemoryTokenStore(), fetch, CONFIG)
     slow = Credentials(key="slow", team_id="t", csesidx="1", secure_c_ses="s")
     thread = threading.Thread(target=manager.get, args=(slow,))
     thread.start()
-    slow_fetch_started.wait(2)
-    started = time.monotonic()
-    manager.get(CREDS)
-    assert time.monotonic() - started < 0.5
-    thread.join()
+    try:
+        assert slow_fetch_started.wait(5), "the slow account's refresh never started"
+        fast = threading.Thread(target=manager.get, args=(CREDS,))
+        fast.start()
+        fast.join(5)
+        assert not fast.is_alive(), "an account waited for another account's refresh"
+    finally:
+        release_slow_fetch.set()
+        thread.join(5)
 
 
 def test_it_renews_the_jwt_after_the_refresh_margin() -> None:

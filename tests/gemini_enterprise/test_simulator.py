@@ -42,6 +42,7 @@ from gemini_enterprise.types import (
     ThoughtDelta,
     ToolsSpec,
 )
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,10 +92,8 @@ def test_an_abandoned_stream_is_closed_promptly(client, creds, sim) -> None:
     stream = client.stream_assist(creds, session=session, query="[[sim:delay=0.2]] [[sim:fragments=50]] x")
     next(stream)
     stream.close()
-    deadline = time.monotonic() + 3
-    while sim.stats()["streams"]["active"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sim.stats()["streams"]["active"] == 0
+    assert wait_until(lambda: sim.stats()["streams"]["active"] == 0, 3) is not None, (
+        f"the simulator still streams 3 s after the client closed: {sim.stats()['streams']}")
 
 
 def test_uploaded_files_are_used_and_named_in_the_answer(client, creds) -> None:
