@@ -22,7 +22,7 @@ def _wait_for_spare(sim) -> None:
     assert wait_until(lambda: sim.stats()["requests"].get("createSession") == 2, 5) is not None, (
         f"the gateway never asked for a spare session: {sim.stats()['requests']}")  # the answer's, then the spare
     # A grace, not a wait on a condition: the spare lives in the gunicorn worker's memory, which nothing outside
-    # the process can observe, and it is stored microseconds after the simulator's answer arrives.
+    # the process can observe; it is stored milliseconds after the simulator counted the call.
     time.sleep(1.0)
 
 
