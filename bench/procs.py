@@ -125,14 +125,15 @@ class Simulator(Managed):
 
     def __init__(self, *, accounts_file: Path, log_path: Path, fragment_delay: float = 0.0,
                  fragments: int = 8, thought_fragments: int = 2, nagle: bool = False,
-                 threads: bool = False) -> None:
+                 threads: bool = False, typical_writes: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # bench/simulator.py = `python -m gemini_enterprise.simulator` under gevent, with TCP_NODELAY (see there).
         argv = [PYTHON, str(ROOT / "bench" / "simulator.py"), "--port", str(self.port),
                 "--accounts", str(accounts_file), "--fragment-delay", str(fragment_delay),
                 "--fragments", str(fragments), "--thought-fragments", str(thought_fragments),
-                "--log-level", "WARNING", *(["--nagle"] if nagle else []), *(["--threads"] if threads else [])]
+                "--log-level", "WARNING", *(["--nagle"] if nagle else []), *(["--threads"] if threads else []),
+                *(["--typical-writes"] if typical_writes else [])]
         super().__init__(argv, clean_env(), log_path)
 
     def start(self) -> Simulator:
