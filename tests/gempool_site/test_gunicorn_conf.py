@@ -28,3 +28,10 @@ def test_the_gunicorn_config_reads_good_values(monkeypatch):
     config = runpy.run_path(str(GUNICORN_CONF))
     assert (config["bind"], config["workers"], config["accesslog"]) == ("0.0.0.0:9000", 3, None)
     assert (config["worker_class"], config["loglevel"]) == ("gthread", "warning")
+
+
+def test_by_default_there_is_one_worker_per_usable_cpu(monkeypatch):
+    from gempool_site.cpus import available_cpus
+
+    monkeypatch.delenv("GEMPOOL_WORKERS", raising=False)
+    assert runpy.run_path(str(GUNICORN_CONF))["workers"] == available_cpus()
