@@ -187,7 +187,7 @@ class Gateway(Managed):
 
     def __init__(self, deployment: Deployment, *, upstream_url: str, worker_class: str, workers: int,
                  threads: int, worker_connections: int, log_path: Path,
-                 config: str = "gempool_site/gunicorn.conf.py") -> None:
+                 config: str = "gempool_site/gunicorn.conf.py", extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = deployment.env(
@@ -200,6 +200,7 @@ class Gateway(Managed):
             GEMPOOL_WORKER_CONNECTIONS=str(worker_connections),
             GEMPOOL_ACCESS_LOG="",  # off, as in production behind a proxy that logs
             GEMPOOL_LOG_LEVEL="INFO",  # the production default: its cost is part of what we measure
+            **(extra_env or {}),
         )
         argv = [PYTHON, "-m", "gunicorn", "--config", config, "gempool_site.wsgi"]
         super().__init__(argv, env, log_path)

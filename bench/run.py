@@ -46,6 +46,7 @@ from bench.procs import (  # noqa: E402
     write_accounts_file,
 )
 from bench.upload import upload_then_chat  # noqa: E402
+from gempool_site.cpus import available_cpus  # noqa: E402
 
 BENCH = ROOT / "bench"
 SHORT_QUERY = "Say hello in one short sentence."
@@ -72,7 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer requests and levels (about 3 minutes)")
     parser.add_argument("--worker-class", choices=("gthread", "gevent", "all"), default="all")
     parser.add_argument("--levels", help="concurrent stream levels (default: 100,250,500,1000; quick: 100,500)")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1)")
+    parser.add_argument("--workers", type=int, default=available_cpus(),
+                        help="gunicorn worker processes (default: one per usable CPU, the project default)")
     parser.add_argument("--accounts", type=int, default=20, help="accounts in the gateway's pool (default 20)")
     parser.add_argument("--database-url", default="",
                         help="PostgreSQL server for the gateway (a throwaway database is created on it and "
