@@ -82,7 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lease-postgres", default="auto",
                         help="leasing on PostgreSQL too: auto (if 127.0.0.1:5432 answers; not in --quick), "
                              "off, or a server URL")
-    parser.add_argument("--skip", default="", help="comma list of parts to skip: latency,ttft,streams,upload,lease")
+    parser.add_argument("--skip", default="",
+                        help="comma list of parts to skip: latency,ttft,streams,upload,seqttft,lease")
     parser.add_argument("--output", default=str(BENCH / "results.md"), help="where to write the markdown")
     parser.add_argument("--sim-nagle", action="store_true",
                         help="simulator with Nagle on (~40 ms stalls per response, see bench/README.md)")
@@ -316,6 +317,24 @@ def run_leasing(args) -> list[dict]:
     return out
 
 
+def run_seq_ttft(args) -> dict:
+    """(f) first token of sequential streams: bench/ttft_probe.py (its own simulator and gateway)."""
+    streams = 8 if args.quick else 24
+    log(f"(f) first token, sequential streams on one account, Nagle-on upstream ({streams} per side and client)")
+    argv = [PYTHON, str(BENCH / "ttft_probe.py"), "--client", "openai,close", "--streams", str(streams),
+            "--blocks", "4", "--workers", str(args.workers)]
+    if args.database_url:
+        log("  (f) runs on SQLite only")
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200, cwd=ROOT, start_new_session=True,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 1200 s"}
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return {"error": proc.stderr[-1500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 # ---- the run -----------------------------------------------------------------------------------------
 
 
@@ -384,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         for worker_class in args.classes:
             run_class(results["classes"].setdefault(worker_class, {}), worker_class, args, deployment, accounts,
                       accounts_file, api_key, tmp)
+        if "seqttft" not in args.skip:
+            results["seq_ttft"] = run_seq_ttft(args)
         if "lease" not in args.skip:
             results["leasing"] = run_leasing(args)
     except (KeyboardInterrupt, Interrupted):
