@@ -46,6 +46,8 @@ from openai_api.run_events import IDLE, Delta, Failed, Finished, Opened, RunEven
 
 logger = logging.getLogger(__name__)
 
+SPARE_IN_FLIGHT_WAIT = 5.0  # seconds a request waits for its account's spare session being made
+
 
 @dataclass(frozen=True)
 class ChatPlan:
@@ -191,8 +193,9 @@ class ChatRun:
     def _open(self, client, creds, attempt: _Attempt, spares) -> tuple[AssistStream, str]:
         """The answer's stream and its session: a spare session if the account has one, else a new one."""
         # A spare still being made (the previous answer just ended) is waited for: it started before any
-        # session this request could make would.
-        spare = spares.take(creds, wait=self.deadline - time.monotonic()) if spares is not None else None
+        # session this request could make would. Not for long: one slower than a few round trips is stuck.
+        wait = min(SPARE_IN_FLIGHT_WAIT, self.deadline - time.monotonic())
+        spare = spares.take(creds, wait=wait) if spares is not None else None
         if spare is None:
             return self._ask(client, creds, attempt, client.create_session(creds))
         try:
