@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -170,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     deployment.manage("migrate", "--noinput")
     deployment.manage("importconfig", str(accounts_file))
     api_key = deployment.manage("createapikey", "profile").strip().splitlines()[-1].strip()
-    rows = [profiled_run(kind, args, deployment, accounts_file, api_key, tmp)
-            for kind in ("completion", "stream") if kind not in args.skip]
+    try:
+        rows = [profiled_run(kind, args, deployment, accounts_file, api_key, tmp)
+                for kind in ("completion", "stream") if kind not in args.skip]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     sys.stdout.write((json.dumps(rows, indent=1) if args.json else markdown(rows)) + "\n")
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler.stop()
         gateway.stop()
         sim.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     result["load_end"] = os.getloadavg()
     sys.stdout.write((json.dumps(result, indent=1) if args.json else markdown(result)) + "\n")
     return 0

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -181,12 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         gateway.stop()
         sim.stop()
-    import os
-
+        shutil.rmtree(tmp, ignore_errors=True)
     sys.stdout.write(json.dumps({"upstream": args.upstream, "accounts": args.accounts,
                                  "fragment_delay": args.fragment_delay, "fragments": args.fragments,
-                                 "streams": args.streams, "load": os.getloadavg(), "results": results,
-                                 "tmp": str(tmp)}) + "\n")
+                                 "streams": args.streams, "load": os.getloadavg(), "results": results}) + "\n")
     return 0
 
 
