@@ -73,7 +73,7 @@ def _connection_class(adapter: HTTPAdapter, url: str) -> type:
     return type(adapter.poolmanager.connection_from_url(url)).ConnectionCls
 
 
-def test_it_sets_tcp_quickack_on_each_request_before_reading_the_answer(server) -> None:
+def test_the_transport_sets_tcp_quickack_before_reading_each_answer(server) -> None:
     adapter = QuickAckAdapter()
     connection = _connection_class(adapter, server.url)("127.0.0.1", server.port)
     connection.connect()

@@ -6,7 +6,7 @@ import os
 from gempool_site.cpus import available_cpus
 
 
-def test_it_counts_the_cpus_of_this_process_affinity(tmp_path):
+def test_available_cpus_counts_this_process_affinity(tmp_path):
     assert available_cpus(tmp_path / "no-cgroup") == len(os.sched_getaffinity(0))
 
 

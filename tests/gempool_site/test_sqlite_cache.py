@@ -18,7 +18,7 @@ def cache(tmp_path):
     return SQLiteCache(str(tmp_path / "cache.sqlite3"), {})
 
 
-def test_it_keeps_adds_and_deletes_entries_like_any_django_cache(cache):
+def test_the_sqlite_cache_keeps_adds_and_deletes_entries_like_any_django_cache(cache):
     cache.set("a", {"jwt": "x"}, timeout=60)
     assert cache.get("a") == {"jwt": "x"} and cache.has_key("a")
     assert not cache.add("a", "other", timeout=60)
