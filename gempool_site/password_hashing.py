@@ -37,6 +37,25 @@ def run_off_event_loop[T](func: Callable[..., T], *args) -> T:
     return _pool.apply(func, args)
 
 
+def run_off_event_loop_with_db[T](func: Callable[..., T], *args) -> T:
+    """run_off_event_loop() for work that uses the database (a config import). On the native thread it gets
+    a connection of its own (Django's are per thread), closed when it is done: pool threads outlive the
+    request, and nothing else would close it. Pure Python work holds the GIL, but the interpreter hands it
+    to the loop's thread every few milliseconds, so the loop keeps serving where inline it would stop."""
+    if not _under_gevent():
+        return func(*args)
+    return run_off_event_loop(_closing_connections, func, *args)
+
+
+def _closing_connections[T](func: Callable[..., T], *args) -> T:
+    from django.db import connections
+
+    try:
+        return func(*args)
+    finally:
+        connections.close_all()
+
+
 class OffLoopPBKDF2PasswordHasher(PBKDF2PasswordHasher):
     """Django's default hasher, same algorithm name (stored hashes keep verifying), hashed off the event loop.
 
