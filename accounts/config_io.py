@@ -19,9 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from accounts import lifecycle, services
 from accounts.models import Account, PoolSettings
@@ -96,10 +99,38 @@ class ConfigAccountSerializer(serializers.Serializer):
 
 _MISSING = object()
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# ConfigAccountSerializer's text fields as (name, max_length, may be blank), in its order.
-_ACCOUNT_TEXT_FIELDS = (("team_id", 255, False), ("secure_c_ses", 8192, False), ("host_c_oses", 8192, True),
-                        ("csesidx", 64, False), ("user_agent", 512, True), ("label", 100, True),
-                        ("proxy", 500, True))
+_BUILT_IN_CHECKS = (MaxLengthValidator, ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator)
+
+
+@dataclass(frozen=True)
+class _TextRule:
+    """What ConfigAccountSerializer checks of one text field, read from the field itself."""
+
+    name: str
+    max_length: int
+    optional: bool  # absent or blank: "" (else: required, never blank)
+    takes_int: bool  # a JSON number is kept as its decimal text (csesidx)
+    validators: tuple  # the field's own, beyond length, NUL and surrogates
+
+
+def _account_rules() -> tuple[tuple[_TextRule, ...], str, bool]:
+    """The serializer's text fields as rules, and its one boolean field with its default. A field of another
+    shape is a change this fast path does not know: refused here, at import, rather than judged wrongly."""
+    text, flag = [], None
+    for name, field_ in ConfigAccountSerializer().fields.items():
+        if isinstance(field_, StrictBooleanField) and flag is None:
+            flag = (name, field_.default)
+            continue
+        optional = not field_.required
+        if not isinstance(field_, StrictCharField | CsesidxField) or field_.min_length or not field_.trim_whitespace \
+                or field_.max_length is None or optional != (field_.allow_blank and field_.default == ""):
+            raise TypeError(f"ConfigAccountSerializer.{name}: a field shape _account_row_fast() does not know")
+        text.append(_TextRule(name, field_.max_length, optional, isinstance(field_, CsesidxField),
+                              tuple(v for v in field_.validators if not isinstance(v, _BUILT_IN_CHECKS))))
+    return tuple(text), *flag
+
+
+_TEXT_RULES, _FLAG, _FLAG_DEFAULT = _account_rules()
 
 
 def _account_row_fast(item: Any) -> dict | None:
@@ -112,33 +143,31 @@ def _account_row_fast(item: Any) -> dict | None:
     if type(item) is not dict:
         return None
     row: dict[str, Any] = {}
-    for name, max_length, may_be_blank in _ACCOUNT_TEXT_FIELDS:
-        value = item.get(name, _MISSING)
-        if value is _MISSING and may_be_blank:
-            row[name] = ""
-            continue
-        if name == "csesidx" and type(value) is int:
+    for rule in _TEXT_RULES:
+        value = item.get(rule.name, _MISSING)
+        if rule.takes_int and type(value) is int:
             value = str(value)
+        elif value is _MISSING and rule.optional:
+            value = ""
         if type(value) is not str:
             return None
         value = value.strip()  # CharField trims whitespace
+        row[rule.name] = value
         if not value:
-            if not may_be_blank:
+            if not rule.optional:
                 return None
-            row[name] = ""
             continue
-        if len(value) > max_length or "\x00" in value or _SURROGATE.search(value):
+        if len(value) > rule.max_length or "\x00" in value or _SURROGATE.search(value):
             return None
-        row[name] = value
-    available = item.get("available", True)
-    if type(available) is not bool:
-        return None
-    row["available"] = available
-    if row["proxy"]:
         try:
-            validate_proxy_url(row["proxy"])  # one address lookup per host and minute (cached)
-        except serializers.ValidationError:
+            for validator in rule.validators:  # the proxy's address policy: one lookup per host and minute
+                validator(value)
+        except (serializers.ValidationError, DjangoValidationError):
             return None
+    flag = item.get(_FLAG, _FLAG_DEFAULT)
+    if type(flag) is not bool:
+        return None
+    row[_FLAG] = flag
     return row
 
 
