@@ -355,3 +355,15 @@ def test_a_large_export_import_export_is_byte_identical_and_changes_no_state(tmp
     assert "Imported: 0 new and 1100 updated accounts" in output
     assert config_export_text() == first
     assert serializers.serialize("json", Account.objects.order_by("pk")) == before  # not even updated_at
+
+
+def test_a_seat_another_writer_added_meanwhile_fails_the_import_and_changes_nothing(tmp_path, make_account,
+                                                                                     monkeypatch):
+    from accounts import config_io
+
+    make_account(team_id="t", csesidx="1", label="theirs")
+    monkeypatch.setattr(config_io, "_stored_accounts", lambda rows: {})  # read before the other writer's insert
+    document = {"accounts": [{**GOOD_ACCOUNT, "csesidx": "0"}, GOOD_ACCOUNT]}
+    with pytest.raises(CommandError, match="added by someone else during the import; nothing was changed"):
+        _import_file(tmp_path, json.dumps(document))
+    assert list(Account.objects.values_list("csesidx", "label")) == [("1", "theirs")]

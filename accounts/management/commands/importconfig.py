@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.config_io import ConfigInvalid, config_import, config_parse_bytes
+from accounts.config_io import ConfigInvalid, ImportConflict, config_import, config_parse_bytes
 
 
 class Command(BaseCommand):
@@ -28,7 +28,10 @@ class Command(BaseCommand):
         except ConfigInvalid as exc:
             problems = "\n".join(f"  - {problem}" for problem in exc.problems)
             raise CommandError(f"{path}: the config is invalid; nothing was changed.\n{problems}") from None
-        summary = config_import(config=config, dry_run=dry_run)
+        try:
+            summary = config_import(config=config, dry_run=dry_run)
+        except ImportConflict as exc:
+            raise CommandError(f"{path}: {exc.message}") from None
         self.stdout.write(summary.as_text())
 
     def _read(self, path: str) -> bytes:
