@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -311,6 +312,9 @@ def config_parse_bytes(raw: bytes, *, max_accounts: int | None = None) -> dict:
         raise ConfigInvalid([f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."]) from None
     except RecursionError:
         raise ConfigInvalid(["Invalid JSON: the document is nested too deeply."]) from None
+    except ValueError:  # the one other ValueError json raises: Python's cap on the digits of an integer
+        raise ConfigInvalid([f"Invalid JSON: a number has more than {sys.get_int_max_str_digits():,} digits."]) \
+            from None
     if may_hold_lone_surrogate(raw) and has_lone_surrogate(document):
         raise ConfigInvalid(["Invalid JSON: a string holds a lone UTF-16 surrogate escape (such as \\ud800)."])
     return config_parse(document, max_accounts=max_accounts)

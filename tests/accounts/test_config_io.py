@@ -157,6 +157,7 @@ GOOD_ACCOUNT = {"team_id": "t", "secure_c_ses": "s", "csesidx": "1"}
     (json.dumps({"proxy": "127.0.0.1:7890"}), "proxy: Must be a proxy URL"),
     (json.dumps({"accounts": {"a": 1}}), "accounts: must be a list"),
     (b"\xff\xfe{}", "not UTF-8"),
+    ('{"accounts": [{"csesidx": ' + "1" * 5000 + "}]}", "a number has more than 4,300 digits"),
 ])
 def test_bad_configs_fail_naming_the_problem_and_change_nothing(tmp_path, make_account, content, needle):
     make_account(team_id="existing", csesidx="99")
