@@ -5,8 +5,9 @@ changes nothing. Export is deterministic, so export -> import -> export gives id
 
 Imports work in bulk: a config may hold GEMPOOL_IMPORT_MAX_ACCOUNTS accounts (10,000 by default), each
 row checked by plain Python (the serializer only names the problems of a row that fails), new accounts
-inserted with bulk_create, stored ones read in batches and changed with a statement per batch, never one
-per account. bench/config_import.py measures it.
+inserted with bulk_create, stored ones read and locked in batches, their plain fields written by one
+executemany per set of changed columns and their transitions by one UPDATE per batch of equal change sets
+(accounts.lifecycle). bench/config_import.py measures it.
 """
 from __future__ import annotations
 
