@@ -19,7 +19,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.config_io import ConfigInvalid, config_export_text, config_import, config_parse_bytes
+from accounts.config_io import (
+    ConfigInvalid,
+    ImportSummary,
+    config_export_text,
+    config_import,
+    config_parse_bytes,
+)
 from accounts.dashboard import dashboard_summary
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.proxies import pool_proxy_change_check, pool_proxy_current, proxy_change_record
@@ -34,6 +40,7 @@ from accounts.serializers import (
 )
 from gempool_site.auth import crud_permissions
 from gempool_site.exceptions import GempoolError
+from gempool_site.password_hashing import run_off_event_loop_with_db
 
 logger = logging.getLogger(__name__)
 
@@ -170,13 +177,14 @@ class ConfigImportView(APIView):
             400: OpenApiResponse(description="the config is invalid; error.problems lists every problem")})
     def post(self, request: Request) -> Response:
         dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
-        proxy_before = pool_proxy_current()
-        # ConfigInvalid (from parsing, or from the import's checks against the stored catalogue, which undo
-        # it): the handler lists every problem.
-        summary = config_import(config=config_parse_bytes(self._raw(request)), dry_run=dry_run)
-        logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run})
-        if not dry_run:
-            pool_proxy_change_check(before=proxy_before, actor=_actor(request))
+        raw = self._raw(request)
+        # Seconds of CPU for a large config: on a native thread, so the gevent loop keeps serving every
+        # other request and stream of this worker (and its heartbeat) meanwhile. ConfigInvalid (from parsing,
+        # or from the import's checks against the stored catalogue, which undo it) and ImportConflict come
+        # back here and the handler renders them.
+        summary = run_off_event_loop_with_db(_parse_and_import, raw, dry_run, _actor(request))
+        logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run,
+                                              "accounts": summary.accounts_created + summary.accounts_updated})
         return Response({"dry_run": summary.dry_run, "accounts_created": summary.accounts_created,
                          "accounts_updated": summary.accounts_updated, "models_created": summary.models_created,
                          "models_updated": summary.models_updated, "message": summary.as_text()})
@@ -189,6 +197,15 @@ class ConfigImportView(APIView):
         if upload is None:
             raise ConfigInvalid(["file: attach the config as the multipart field 'file' (or send it as the body)."])
         return upload.read(settings.GEMPOOL_IMPORT_MAX_BYTES + 1)
+
+
+def _parse_and_import(raw: bytes, dry_run: bool, actor: str) -> ImportSummary:
+    config = config_parse_bytes(raw)  # ConfigInvalid: the handler lists every problem
+    proxy_before = pool_proxy_current()
+    summary = config_import(config=config, dry_run=dry_run)
+    if not dry_run:
+        pool_proxy_change_check(before=proxy_before, actor=actor)
+    return summary
 
 
 class ConfigExportView(APIView):

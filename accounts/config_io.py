@@ -2,19 +2,33 @@
 
 Import validates the whole document first and then writes it in one transaction, so bad input
 changes nothing. Export is deterministic, so export -> import -> export gives identical bytes.
+
+Imports work in bulk: a config may hold GEMPOOL_IMPORT_MAX_ACCOUNTS accounts (10,000 by default), each
+row checked by plain Python (the serializer only names the problems of a row that fails), new accounts
+inserted with bulk_create, stored ones read and locked in batches, their plain fields written by one
+executemany per set of changed columns and their transitions by one UPDATE per batch of equal change sets
+(accounts.lifecycle). bench/config_import.py measures it.
 """
 from __future__ import annotations
 
 import json
+import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from accounts import services
+from accounts import lifecycle, services
 from accounts.models import Account, PoolSettings
 from accounts.proxies import validate_proxy_url
 from gempool_site.exceptions import BadRequestError
@@ -86,6 +100,109 @@ class ConfigAccountSerializer(serializers.Serializer):
                             validators=[validate_proxy_url])
 
 
+_MISSING = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BUILT_IN_CHECKS = (MaxLengthValidator, ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator)
+
+
+@dataclass(frozen=True)
+class _TextRule:
+    """What ConfigAccountSerializer checks of one text field, read from the field itself."""
+
+    name: str
+    max_length: int
+    optional: bool  # absent or blank: "" (else: required, never blank)
+    takes_int: bool  # a JSON number is kept as its decimal text (csesidx)
+    validators: tuple  # the field's own, beyond length, NUL and surrogates
+
+
+def _account_rules() -> tuple[tuple[_TextRule, ...], str, bool]:
+    """The serializer's text fields as rules, and its one boolean field with its default. A field of another
+    shape is a change this fast path does not know: refused here, at import, rather than judged wrongly."""
+    text, flag = [], None
+    for name, field_ in ConfigAccountSerializer().fields.items():
+        if isinstance(field_, StrictBooleanField) and flag is None:
+            flag = (name, field_.default)
+            continue
+        optional = not field_.required
+        if not isinstance(field_, StrictCharField | CsesidxField) or field_.min_length or not field_.trim_whitespace \
+                or field_.max_length is None or optional != (field_.allow_blank and field_.default == ""):
+            raise TypeError(f"ConfigAccountSerializer.{name}: a field shape _account_row_fast() does not know")
+        text.append(_TextRule(name, field_.max_length, optional, isinstance(field_, CsesidxField),
+                              tuple(v for v in field_.validators if not isinstance(v, _BUILT_IN_CHECKS))))
+    return tuple(text), *flag
+
+
+_TEXT_RULES, _FLAG, _FLAG_DEFAULT = _account_rules()
+
+
+def _account_row_fast(item: Any) -> dict | None:
+    """ConfigAccountSerializer's validated data for a row that certainly passes it, else None.
+
+    The serializer costs half a millisecond a row (most of it checking each cookie character for
+    surrogates), seconds for a large pool; this does the same checks in one pass. It only ever clears a
+    row: any doubt returns None and the serializer, which owns every message, judges that row.
+    """
+    if type(item) is not dict:
+        return None
+    row: dict[str, Any] = {}
+    for rule in _TEXT_RULES:
+        value = item.get(rule.name, _MISSING)
+        if rule.takes_int and type(value) is int:
+            value = str(value)
+        elif value is _MISSING and rule.optional:
+            value = ""
+        if type(value) is not str:
+            return None
+        value = value.strip()  # CharField trims whitespace
+        row[rule.name] = value
+        if not value:
+            if not rule.optional:
+                return None
+            continue
+        if len(value) > rule.max_length or "\x00" in value or _SURROGATE.search(value):
+            return None
+        try:
+            for validator in rule.validators:  # the proxy's address policy: one lookup per host and minute
+                validator(value)
+        except (serializers.ValidationError, DjangoValidationError):
+            return None
+    flag = item.get(_FLAG, _FLAG_DEFAULT)
+    if type(flag) is not bool:
+        return None
+    row[_FLAG] = flag
+    return row
+
+
+class ConfigAccountsField(serializers.Field):
+    """The `accounts` list: each row as ConfigAccountSerializer validates it, errors keyed by row as a
+    ListSerializer keys them (so every message names its row and field as before)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, default=list, **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[dict]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError("Must be a list.")
+        child = ConfigAccountSerializer()
+        rows, errors = [], {}
+        for index, item in enumerate(data):
+            row = _account_row_fast(item)
+            if row is None:
+                try:
+                    row = child.run_validation(item)
+                except serializers.ValidationError as exc:
+                    errors[index] = exc.detail
+                    continue
+            rows.append(row)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return rows
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class ConfigModelSerializer(serializers.Serializer):
     id = StrictCharField(max_length=100)
     name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
@@ -124,7 +241,7 @@ class ConfigSerializer(serializers.Serializer):
     image_base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
     default_model = StrictCharField(required=False, allow_blank=True, max_length=100)
     cooldown = CooldownSerializer(required=False)
-    accounts = ConfigAccountSerializer(many=True, required=False, default=list)
+    accounts = ConfigAccountsField()
     models = ConfigModelSerializer(many=True, required=False, default=list)
 
     def validate(self, attrs: dict) -> dict:
@@ -190,8 +307,11 @@ def _flatten_errors(detail: Any, path: str = "") -> list[str]:
 # ---- reading --------------------------------------------------------------------------------
 
 
-def config_parse_bytes(raw: bytes) -> dict:
-    """Decode and validate a config document; raises ConfigInvalid naming every problem."""
+def config_parse_bytes(raw: bytes, *, max_accounts: int | None = None) -> dict:
+    """Decode and validate a config document; raises ConfigInvalid naming every problem.
+
+    `max_accounts`: the most accounts it may hold (default GEMPOOL_IMPORT_MAX_ACCOUNTS).
+    """
     limit = settings.GEMPOOL_IMPORT_MAX_BYTES
     if len(raw) > limit:
         raise ConfigInvalid([f"The config is {len(raw) / 1048576:.1f} MB; the limit is "
@@ -204,18 +324,26 @@ def config_parse_bytes(raw: bytes) -> dict:
         raise ConfigInvalid([f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."]) from None
     except RecursionError:
         raise ConfigInvalid(["Invalid JSON: the document is nested too deeply."]) from None
+    except ValueError:  # the one other ValueError json raises: Python's cap on the digits of an integer
+        raise ConfigInvalid([f"Invalid JSON: a number has more than {sys.get_int_max_str_digits():,} digits."]) \
+            from None
     if may_hold_lone_surrogate(raw) and has_lone_surrogate(document):
         raise ConfigInvalid(["Invalid JSON: a string holds a lone UTF-16 surrogate escape (such as \\ud800)."])
-    return config_parse(document)
+    return config_parse(document, max_accounts=max_accounts)
 
 
-def config_parse(document: Any) -> dict:
-    """Validate an already-decoded config document."""
+def config_parse(document: Any, *, max_accounts: int | None = None) -> dict:
+    """Validate an already-decoded config document (`max_accounts`: as in config_parse_bytes)."""
     if not isinstance(document, dict):
         raise ConfigInvalid(["The config must be a JSON object with 'accounts' and 'models' lists."])
     for key in ("accounts", "models"):
         if key in document and not isinstance(document[key], list):
             raise ConfigInvalid([f"{key}: must be a list."])
+    limit = settings.GEMPOOL_IMPORT_MAX_ACCOUNTS if max_accounts is None else max_accounts
+    count = len(document.get("accounts", []))
+    if count > limit:
+        raise ConfigInvalid([f"accounts: the config holds {count:,} accounts; an import takes at most {limit:,} "
+                             f"(GEMPOOL_IMPORT_MAX_ACCOUNTS; manage.py importconfig --max-accounts N takes more)."])
     serializer = ConfigSerializer(data=document)
     if not serializer.is_valid():
         raise ConfigInvalid(_flatten_errors(serializer.errors))
@@ -247,10 +375,8 @@ def config_import(*, config: dict, dry_run: bool = False) -> ImportSummary:
     summary = ImportSummary(dry_run=dry_run)
     with transaction.atomic():
         _import_settings(config)
-        for row in config.get("accounts", []):
-            created = _import_account(row)
-            summary.accounts_created += created
-            summary.accounts_updated += not created
+        summary.accounts_created, summary.accounts_updated = _import_accounts(config.get("accounts", []),
+                                                                              now=timezone.now())
         for position, row in enumerate(config.get("models", [])):
             created = _import_model(row, position)
             summary.models_created += created
@@ -279,17 +405,86 @@ def _import_settings(config: dict) -> None:
     pool.save()
 
 
-def _import_account(row: dict) -> bool:
-    """Create the account, or change its stored fields and move its life cycle as an operator's edit would."""
-    data = {"team_id": row["team_id"], "csesidx": row["csesidx"], "secure_c_ses": row["secure_c_ses"],
+LOOKUP_BATCH = 500  # stored accounts read (and locked) per SELECT
+WRITE_BATCH = 500
+# What the life-cycle rules of an import read from a stored account, besides the fields a row sets.
+_STATE_READ = ("enabled", "status", "attention_reason", "last_error_kind", "last_error_at", "logged_in_at")
+
+
+class ImportConflict(BadRequestError):
+    code = "duplicate_account"
+
+
+def _import_accounts(rows: list[dict], *, now: datetime) -> tuple[int, int]:
+    """Create the new accounts and change the stored ones as an operator's edit would (services.account_update):
+    plain fields written as given, then the life cycle moved (switched on or off, new cookies). Returns
+    (created, updated)."""
+    stored = _stored_accounts(rows)
+    new = [row for row in rows if (row["team_id"], row["csesidx"]) not in stored]
+    _create_accounts(new, now=now)
+    _update_accounts([(stored[row["team_id"], row["csesidx"]], row) for row in rows
+                      if (row["team_id"], row["csesidx"]) in stored], now=now)
+    return len(new), len(rows) - len(new)
+
+
+def _plain_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"team_id": row["team_id"], "csesidx": row["csesidx"], "secure_c_ses": row["secure_c_ses"],
             "host_c_oses": row["host_c_oses"], "user_agent": row["user_agent"], "label": row["label"],
-            "proxy_url": row["proxy"], "enabled": row["available"]}
-    account = Account.objects.filter(team_id=row["team_id"], csesidx=row["csesidx"]).only("pk").first()
-    if account is None:
-        services.account_create(data=data)
-        return True
-    services.account_update(account=account, data=data)
-    return False
+            "proxy_url": row["proxy"]}
+
+
+def _stored_accounts(rows: list[dict]) -> dict[tuple[str, str], Account]:
+    """The stored accounts the rows name, by (team_id, csesidx), their rows locked until the import ends.
+
+    Every seat's key comes in one narrow query (no secrets to decrypt): matching pairs in SQL instead would
+    need an OR per row, or two IN lists whose cross product the index walks."""
+    keys = {(team_id, csesidx): pk for pk, team_id, csesidx in Account.objects.values_list("pk", "team_id", "csesidx")}
+    ids = sorted(pk for row in rows if (pk := keys.get((row["team_id"], row["csesidx"]))) is not None)
+    found: dict[tuple[str, str], Account] = {}
+    fields = [*services.ACCOUNT_FIELDS, *_STATE_READ]
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        query = Account.objects.select_for_update().only(*fields).filter(pk__in=ids[start:start + LOOKUP_BATCH])
+        found.update(((account.team_id, account.csesidx), account) for account in query.order_by("id"))
+    return found
+
+
+def _create_accounts(rows: list[dict], *, now: datetime) -> None:
+    initial = {on: lifecycle.created(enabled=on, now=now).initial_values() for on in (True, False)}
+    accounts = [Account(**_plain_fields(row), **initial[row["available"]]) for row in rows]
+    try:
+        with transaction.atomic():
+            Account.objects.bulk_create(accounts, batch_size=WRITE_BATCH)
+    except IntegrityError:
+        # The file has no duplicates (validated), so another writer added one of its seats meanwhile.
+        raise ImportConflict("An account of this config was added by someone else during the import; nothing "
+                             "was changed. Import again.", param="accounts") from None
+
+
+def _update_accounts(pairs: list[tuple[Account, dict]], *, now: datetime) -> None:
+    """Plain fields with one statement per set of changed fields (only those columns: the counters the pool
+    moves meanwhile stay intact), then the transitions through the life cycle, batched."""
+    by_changed: dict[tuple[str, ...], list[Account]] = {}
+    switched: list[tuple[int, lifecycle.Changes]] = []
+    new_cookies: list[int] = []
+    for account, row in pairs:
+        plain = _plain_fields(row)
+        changed = tuple(name for name, value in plain.items() if getattr(account, name) != value)
+        if changed:
+            for name in changed:
+                setattr(account, name, plain[name])
+            account.updated_at = now
+            by_changed.setdefault(changed, []).append(account)
+        if row["available"] != account.enabled:
+            # The rule reads the account as locked, as account_update's does.
+            switched.append((account.pk, lifecycle.enabled(account, now=now) if row["available"]
+                             else lifecycle.disabled(now=now)))
+        if any(name in changed for name in services.COOKIE_FIELDS):
+            new_cookies.append(account.pk)
+    for changed, accounts in by_changed.items():
+        lifecycle.write_plain_fields(accounts, [*changed, "updated_at"])
+    lifecycle.apply_each(switched)
+    # After the switches, as in account_update: its guard reads the row as they left it.
+    lifecycle.apply_many(new_cookies, lifecycle.cookies_replaced(now=now))
 
 
 def _import_model(row: dict, position: int) -> bool:

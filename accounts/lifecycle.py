@@ -39,15 +39,19 @@ Events (all keyword-only after `account`; `now` is the event's time):
 - ``refresh_failed(hard, reason, now)``: a re-login attempt failed; soft keeps the state (the worker backs
   off), hard puts the account in ``needs_attention`` with the reason.
 
-Writing: ``apply(account_or_id, changes) -> bool``; ``update_sql(changes, tail, alias="")``, the UPDATE
-statement apply() runs, for the lease to build on; ``LEASE_STAMP``, `leased` compiled once for the lease;
-``locked(account_id)`` reads the row FOR UPDATE (call inside ``transaction.atomic()``).
+Writing: ``apply(account_or_id, changes) -> bool``; for bulk operations such as a config import,
+``apply_many(ids, changes) -> int`` (one change set, many accounts: batched UPDATE ... WHERE id IN) and
+``apply_each(pairs) -> int`` (a change set per account, equal ones batched together) and
+``write_plain_fields(accounts, fields)`` (plain fields, a value per account, one executemany);
+``update_sql(changes, tail, alias="")``, the UPDATE statement apply() runs, for the lease to build on;
+``LEASE_STAMP``, `leased` compiled once for the lease; ``locked(account_id)`` reads the row FOR UPDATE
+(call inside ``transaction.atomic()``).
 Reading: ``effective_status(account, now=None)``, ``status_filters(now)`` (effective statuses as query
 filters), ``resting(now)``, ``leasable_now(now)`` / ``LEASABLE_NOW_SQL``, ``LEASABLE``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -194,6 +198,57 @@ def apply(account: Account | int, changes: Changes, *, using: str = "default") -
     pk = account if isinstance(account, int) else account.pk
     params = [*changes.set_params(using), pk, *_adapt(changes.where_sql()[1], connections[using])]
     return rawsql.execute(changes.by_id_sql, params, using=using) > 0
+
+
+APPLY_BATCH = 500  # ids per UPDATE: well under SQLite's parameter limit, few round trips for a large import
+
+
+def apply_many(account_ids: Sequence[int], changes: Changes, *, using: str = "default") -> int:
+    """Write one change set to many accounts: one ``UPDATE ... WHERE id IN (...)`` per APPLY_BATCH ids.
+    The guard, if any, is checked per row as in apply(); returns how many rows were written."""
+    if changes.empty or not account_ids:
+        return 0
+    connection = connections[using]
+    set_params = changes.set_params(connection=connection)
+    where, where_params = changes.where_sql()
+    where_params = _adapt(where_params, connection)
+    written = 0
+    for start in range(0, len(account_ids), APPLY_BATCH):
+        ids = list(account_ids[start:start + APPLY_BATCH])
+        sql = update_sql(changes, f"WHERE id IN ({', '.join(['%s'] * len(ids))}){where}")
+        written += rawsql.execute(sql, [*set_params, *ids, *where_params], using=using)
+    return written
+
+
+def apply_each(changes_by_account: Iterable[tuple[int, Changes]], *, using: str = "default") -> int:
+    """Write each account's own change set; accounts whose change sets are equal share apply_many()'s
+    statements (an import switches thousands of accounts with a handful of distinct change sets)."""
+    groups: list[tuple[Changes, list[int]]] = []
+    for account_id, changes in changes_by_account:
+        group = next((ids for known, ids in groups if known == changes), None)
+        if group is None:
+            groups.append((changes, group := []))
+        group.append(account_id)
+    return sum(apply_many(ids, changes, using=using) for changes, ids in groups)
+
+
+def write_plain_fields(accounts: Sequence[Account], fields: Sequence[str], *, using: str = "default") -> int:
+    """Write `fields` of each account as the objects hold them: plain fields only (cookies, identity, label:
+    never a state field), one statement run for every account (executemany, one round trip per batch on
+    PostgreSQL). For bulk edits that must leave the counters the pool moves meanwhile intact: Django's
+    bulk_update() would do too, but builds a CASE per field and row and costs seconds per thousand rows."""
+    owned = OWNED_FIELDS.intersection(fields)
+    if owned:
+        raise ValueError(f"{', '.join(sorted(owned))}: written by life-cycle events only")
+    if not accounts or not fields:
+        return 0
+    connection = connections[using]
+    model_fields = [_FIELDS[name] for name in fields]
+    sql = f"UPDATE {TABLE} SET {', '.join(f'{f.column} = %s' for f in model_fields)} WHERE id = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[*(f.get_db_prep_save(getattr(account, f.attname), connection)
+                                   for f in model_fields), account.pk] for account in accounts])
+        return cursor.rowcount
 
 
 def update_sql(changes: Changes, tail: str, *, alias: str = "") -> str:

@@ -157,6 +157,9 @@ FILE_UPLOAD_TEMP_DIR = None
 GEMPOOL_BODY_TIMEOUT = env_float("GEMPOOL_BODY_TIMEOUT", 30.0, minimum=1, maximum=3600)
 GEMPOOL_BODY_MIN_RATE_KB = env_int("GEMPOOL_BODY_MIN_RATE_KB", 64, minimum=1)
 GEMPOOL_IMPORT_MAX_BYTES = env_int("GEMPOOL_IMPORT_MAX_MB", 5, minimum=1, maximum=100) * 1024 * 1024
+# Accounts per import through /api (the command may allow more with --max-accounts): bounds the work one
+# request can ask for, which runs off the event loop but still holds a worker thread and one transaction.
+GEMPOOL_IMPORT_MAX_ACCOUNTS = env_int("GEMPOOL_IMPORT_MAX_ACCOUNTS", 10_000, minimum=1, maximum=1_000_000)
 
 # Upstream.
 GEMPOOL_AUTH_URL = env_url("GEMPOOL_AUTH_URL", "https://business.gemini.google")

@@ -157,6 +157,7 @@ GOOD_ACCOUNT = {"team_id": "t", "secure_c_ses": "s", "csesidx": "1"}
     (json.dumps({"proxy": "127.0.0.1:7890"}), "proxy: Must be a proxy URL"),
     (json.dumps({"accounts": {"a": 1}}), "accounts: must be a list"),
     (b"\xff\xfe{}", "not UTF-8"),
+    ('{"accounts": [{"csesidx": ' + "1" * 5000 + "}]}", "a number has more than 4,300 digits"),
 ])
 def test_bad_configs_fail_naming_the_problem_and_change_nothing(tmp_path, make_account, content, needle):
     make_account(team_id="existing", csesidx="99")
@@ -198,3 +199,172 @@ def test_a_failure_midway_rolls_back_everything(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         _import_file(tmp_path, json.dumps(document))
     assert _snapshot() == before
+
+
+# ---- bulk import: the fast row check, writes in batches, the life cycle as an operator's edit ---------------
+
+ROW_CASES = [
+    GOOD_ACCOUNT,
+    {**GOOD_ACCOUNT, "csesidx": 12345, "available": False, "label": "  padded  ", "user_agent": "UA"},
+    {**GOOD_ACCOUNT, "host_c_oses": "   ", "proxy": "", "label": ""},
+    {**GOOD_ACCOUNT, "proxy": "http://8.8.8.8:3128"},
+    {**GOOD_ACCOUNT, "proxy": " socks5://user:pw@8.8.4.4:1080 "},
+    {**GOOD_ACCOUNT, "unknown": [1, 2]},
+    {**GOOD_ACCOUNT, "team_id": "x" * 255, "csesidx": "9" * 64, "label": "é" * 100},
+    {**GOOD_ACCOUNT, "team_id": "x" * 256},
+    {**GOOD_ACCOUNT, "csesidx": "9" * 65},
+    {**GOOD_ACCOUNT, "csesidx": True},
+    {**GOOD_ACCOUNT, "csesidx": 1.5},
+    {**GOOD_ACCOUNT, "csesidx": "  "},
+    {**GOOD_ACCOUNT, "team_id": None},
+    {**GOOD_ACCOUNT, "team_id": ""},
+    {**GOOD_ACCOUNT, "secure_c_ses": "a\x00b"},
+    {**GOOD_ACCOUNT, "secure_c_ses": "a\ud800b"},
+    {**GOOD_ACCOUNT, "label": "x" * 101, "user_agent": 5},
+    {**GOOD_ACCOUNT, "available": None},
+    {**GOOD_ACCOUNT, "available": 1},
+    {**GOOD_ACCOUNT, "host_c_oses": None},
+    {**GOOD_ACCOUNT, "proxy": "http://127.0.0.1:3128"},
+    {**GOOD_ACCOUNT, "proxy": "ftp://8.8.8.8"},
+    {**GOOD_ACCOUNT, "proxy": "http://[::1"},
+    {"team_id": "t"},
+    [],
+    None,
+    "row",
+]
+
+
+@pytest.mark.parametrize("item", ROW_CASES)
+def test_the_fast_row_check_clears_only_what_the_serializer_accepts_and_gives_the_same_data(item, settings):
+    from rest_framework import serializers as drf
+
+    from accounts.config_io import ConfigAccountSerializer, _account_row_fast
+
+    settings.GEMPOOL_PROXY_ALLOW_PRIVATE = False
+    try:
+        expected = dict(ConfigAccountSerializer().run_validation(item))
+    except drf.ValidationError:
+        expected = None
+    assert _account_row_fast(item) == expected  # None for every refused row: the serializer then names why
+
+
+def test_errors_in_a_large_config_name_each_row_and_field(tmp_path):
+    document = {"accounts": [{**GOOD_ACCOUNT, "csesidx": str(i)} for i in range(3000)]}
+    document["accounts"][17]["team_id"] = 7
+    document["accounts"][2999] = {"team_id": "t", "csesidx": "x", "available": "no"}
+    document["accounts"][1500]["csesidx"] = "3"  # the same seat as row 3
+    with pytest.raises(CommandError) as caught:
+        _import_file(tmp_path, json.dumps(document))
+    assert str(caught.value).splitlines()[1:] == [
+        "  - accounts[17].team_id: Not a valid string.",
+        "  - accounts[2999].secure_c_ses: This field is required.",
+        "  - accounts[2999].available: Must be true or false.",
+    ]
+    document["accounts"][17]["team_id"] = "t"
+    document["accounts"][2999] = {**GOOD_ACCOUNT, "csesidx": "2999"}
+    with pytest.raises(CommandError, match=r"accounts\[1500\]: duplicates accounts\[3\]"):
+        _import_file(tmp_path, json.dumps(document))
+    assert not Account.objects.exists()
+
+
+def _twins(make_account, **state) -> tuple[Account, Account]:
+    """Two accounts in the same state: one edited through services.account_update, one by an import."""
+    return make_account(**state), make_account(**state)
+
+
+# Each scenario: the stored account's state, and what the row changes.
+SCENARIOS = {
+    "label only, active with counts": ({"request_count": 7, "success_count": 5}, {"label": "renamed"}),
+    "switched off": ({"failure_count": 2}, {"available": False}),
+    "switched on after a login error": ({"enabled": False, "status": AccountStatus.DISABLED,
+                                         "last_error_kind": "login_required", "last_error_at": "now"},
+                                        {"available": True}),
+    "switched on after a rate limit": ({"enabled": False, "status": AccountStatus.DISABLED,
+                                        "last_error_kind": "rate_limited", "last_error_at": "now"},
+                                       {"available": True}),
+    "acknowledged attention": ({"status": AccountStatus.NEEDS_ATTENTION, "attention_reason": "captcha"},
+                               {"available": True}),
+    "new cookies after a login error": ({"status": AccountStatus.NEEDS_LOGIN, "last_error_kind": "auth_expired",
+                                         "last_error_at": "now"}, {"secure_c_ses": "fresh"}),
+    "new cookies, switched on": ({"enabled": False, "status": AccountStatus.DISABLED,
+                                  "last_error_kind": "login_required", "last_error_at": "now"},
+                                 {"secure_c_ses": "fresh", "available": True}),
+    "new cookies while cooling down": ({"status": AccountStatus.COOLING_DOWN, "cooldown_until": "later",
+                                        "ready_at": "later"}, {"host_c_oses": "fresh", "user_agent": "UA 2"}),
+    "unchanged": ({"request_count": 3}, {}),
+}
+COMPARED = ("label", "user_agent", "proxy_url", "enabled", "status", "cooldown_until",
+            "ready_at", "attention_reason", "last_error_kind", "request_count", "success_count", "failure_count",
+            "consecutive_failures", "cooldown_streak")
+
+
+def test_a_bulk_import_moves_each_account_as_an_operators_edit_would(make_account):
+    """Every scenario side by side: services.account_update on one twin, config_import on the other."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts import services
+    from accounts.config_io import _account_row, config_import
+
+    moment = {"now": timezone.now() - timedelta(minutes=5), "later": timezone.now() + timedelta(hours=1)}
+    pairs = []
+    for name, (state, change) in SCENARIOS.items():
+        state = {key: moment.get(value, value) if isinstance(value, str) else value for key, value in state.items()}
+        edited, imported = _twins(make_account, label=name, **state)
+        own = {**_account_row(edited), **change}
+        services.account_update(account=edited, data={
+            "label": own["label"], "secure_c_ses": own["secure_c_ses"], "host_c_oses": own["host_c_oses"],
+            "user_agent": own["user_agent"], "proxy_url": own["proxy"], "enabled": own["available"]})
+        row = {**_account_row(imported), **change}
+        pairs.append((name, edited, imported, row))
+    summary = config_import(config={"accounts": [row for *_, row in pairs]})
+    assert (summary.accounts_created, summary.accounts_updated) == (0, len(SCENARIOS))
+    for name, edited, imported, row in pairs:
+        edited.refresh_from_db()
+        imported.refresh_from_db()
+        assert (imported.secure_c_ses, imported.host_c_oses) == (row["secure_c_ses"], row["host_c_oses"]), name
+        assert [getattr(imported, f) for f in COMPARED] == [getattr(edited, f) for f in COMPARED], name
+        assert (imported.logged_in_at is None) == (edited.logged_in_at is None), name
+
+
+def test_new_accounts_start_where_the_life_cycle_says(tmp_path):
+    from accounts import lifecycle
+
+    document = {"accounts": [{**GOOD_ACCOUNT, "csesidx": str(i), "available": i % 3 != 0} for i in range(1201)]}
+    output = _import_file(tmp_path, json.dumps(document))
+    assert "Imported: 1201 new and 0 updated accounts" in output
+    assert Account.objects.count() == 1201
+    for account in Account.objects.filter(csesidx__in=["0", "1", "1200"]):
+        on = int(account.csesidx) % 3 != 0
+        expected = lifecycle.created(enabled=on, now=account.logged_in_at).initial_values()
+        assert {name: getattr(account, name) for name in expected} == expected
+        assert account.created_at is not None and account.secure_c_ses == "s"
+
+
+def test_a_large_export_import_export_is_byte_identical_and_changes_no_state(tmp_path, make_account):
+    from accounts.config_io import config_export_text
+
+    document = {"accounts": [{**GOOD_ACCOUNT, "team_id": f"team-{i % 9}", "csesidx": str(i), "label": f"s{i}",
+                              "available": i % 4 != 0, "proxy": "http://8.8.8.8:3128" if i % 5 == 0 else ""}
+                             for i in range(1100)]}
+    _import_file(tmp_path, json.dumps(document))
+    Account.objects.filter(csesidx__in=["1", "2"]).update(request_count=9)  # the pool has been using them
+    first = config_export_text()
+    before = serializers.serialize("json", Account.objects.order_by("pk"))
+    output = _import_file(tmp_path, first)
+    assert "Imported: 0 new and 1100 updated accounts" in output
+    assert config_export_text() == first
+    assert serializers.serialize("json", Account.objects.order_by("pk")) == before  # not even updated_at
+
+
+def test_a_seat_another_writer_added_meanwhile_fails_the_import_and_changes_nothing(tmp_path, make_account,
+                                                                                     monkeypatch):
+    from accounts import config_io
+
+    make_account(team_id="t", csesidx="1", label="theirs")
+    monkeypatch.setattr(config_io, "_stored_accounts", lambda rows: {})  # read before the other writer's insert
+    document = {"accounts": [{**GOOD_ACCOUNT, "csesidx": "0"}, GOOD_ACCOUNT]}
+    with pytest.raises(CommandError, match="added by someone else during the import; nothing was changed"):
+        _import_file(tmp_path, json.dumps(document))
+    assert list(Account.objects.values_list("csesidx", "label")) == [("1", "theirs")]

@@ -406,3 +406,50 @@ def test_admin_saves_and_imports_during_a_burst_of_leases_lose_no_count(make_acc
     counts = Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("request_count", flat=True)
     assert sum(counts) == result["leased"]  # an overwritten count would show as fewer
     assert set(Account.objects.values_list("label", flat=True)) == {"imported 5"}
+
+
+# ---- bulk writes (a config import) ---------------------------------------------------------------------
+
+
+def test_apply_many_writes_one_change_set_to_many_accounts_and_keeps_its_guard(make_account):
+    now = timezone.now()
+    out = [make_account(status=AccountStatus.NEEDS_LOGIN, request_count=4).pk for _ in range(3)]
+    busy = [make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=now + timedelta(hours=1)).pk
+            for _ in range(2)]
+    off = make_account(enabled=False, status=AccountStatus.DISABLED).pk
+    ids = [*out, *busy, off]
+    original = lifecycle.APPLY_BATCH
+    lifecycle.APPLY_BATCH = 2  # batches of 2, the last one short
+    try:
+        assert lifecycle.apply_many(ids, lifecycle.cookies_replaced(now=now)) == len(ids)
+    finally:
+        lifecycle.APPLY_BATCH = original
+    statuses = dict(Account.objects.values_list("pk", "status"))
+    assert [statuses[pk] for pk in ids] == ["active"] * 3 + ["cooling_down"] * 2 + ["disabled"]
+    assert set(Account.objects.filter(pk__in=out).values_list("request_count", flat=True)) == {4}
+    assert Account.objects.filter(pk__in=ids, logged_in_at=now).count() == len(ids)
+    assert lifecycle.apply_many([], lifecycle.cookies_replaced(now=now)) == 0
+
+
+def test_apply_each_groups_equal_change_sets(make_account, django_assert_num_queries):
+    now = timezone.now()
+    accounts = [make_account(enabled=False, status=AccountStatus.DISABLED,
+                             last_error_kind="login_required" if n % 2 else "") for n in range(6)]
+    on = [(account.pk, lifecycle.enabled(account, now=now)) for account in accounts]
+    with django_assert_num_queries(2):  # back to active, or back needing a login: two distinct change sets
+        assert lifecycle.apply_each(on) == 6
+    statuses = [status for _, status in Account.objects.order_by("pk").values_list("pk", "status")]
+    assert statuses == ["active", "needs_login"] * 3
+
+
+def test_write_plain_fields_writes_only_the_named_plain_fields(make_account):
+    accounts = [make_account(request_count=5) for _ in range(3)]
+    for n, account in enumerate(accounts):
+        account.label, account.secure_c_ses = f"renamed {n}", f"cookie {n}"
+    Account.objects.filter(pk=accounts[0].pk).update(request_count=6)  # the pool moved it meanwhile
+    assert lifecycle.write_plain_fields(accounts, ["label", "secure_c_ses"]) == 3
+    stored = Account.objects.order_by("pk")
+    assert [(a.label, a.secure_c_ses, a.request_count) for a in stored] == [
+        ("renamed 0", "cookie 0", 6), ("renamed 1", "cookie 1", 5), ("renamed 2", "cookie 2", 5)]
+    with pytest.raises(ValueError, match="status"):
+        lifecycle.write_plain_fields(accounts, ["label", "status"])

@@ -18,3 +18,17 @@ def test_outside_gevent_work_runs_inline():
     import threading
 
     assert run_off_event_loop(threading.get_ident) == threading.get_ident()
+
+
+def test_outside_gevent_database_work_runs_inline_on_the_callers_connection(db):
+    """Only a pool thread's own connection is closed after; a command's or a test's stays open."""
+    import threading
+
+    from django.db import connection
+
+    from gempool_site.password_hashing import run_off_event_loop_with_db
+
+    connection.ensure_connection()
+    before = connection.connection
+    assert run_off_event_loop_with_db(threading.get_ident) == threading.get_ident()
+    assert connection.connection is before

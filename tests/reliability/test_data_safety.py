@@ -63,14 +63,13 @@ def test_an_http_import_that_fails_midway_rolls_back_everything(client, admin_he
 
     settings.GEMPOOL_PROXY_ALLOW_PRIVATE = True  # "p" is no public host
 
-    original, calls = config_io._import_account, itertools.count(1)
+    created = []
 
-    def failing(row):
-        if next(calls) == BATCH - 1:
-            raise OSError("disk full")  # after the settings and four accounts were written
-        return original(row)
+    def failing(pairs, *, now):
+        created.extend(Account.objects.filter(team_id="batch-2"))
+        raise OSError("disk full")  # after the settings and the new accounts were written
 
-    monkeypatch.setattr(config_io, "_import_account", failing)
+    monkeypatch.setattr(config_io, "_update_accounts", failing)
     before = _snapshot()
     response = client.post("/api/config/import?dry_run=0", data=json.dumps({**_config(2), "proxy": "http://p:1",
                                                                           "proxy_enabled": True}),
@@ -78,6 +77,7 @@ def test_an_http_import_that_fails_midway_rolls_back_everything(client, admin_he
     assert response.status_code == 500
     assert set(response.json()["error"]) >= {"message", "type", "param", "code"}
     assert "disk full" not in response.content.decode()
+    assert len(created) == BATCH  # written inside the transaction, then rolled back
     assert _snapshot() == before
 
 

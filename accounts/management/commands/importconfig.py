@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.config_io import ConfigInvalid, config_import, config_parse_bytes
+from accounts.config_io import ConfigInvalid, ImportConflict, config_import, config_parse_bytes
 
 
 class Command(BaseCommand):
@@ -15,14 +15,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("path", help="the config file, or - for standard input")
         parser.add_argument("--dry-run", action="store_true", help="validate and report, change nothing")
+        parser.add_argument("--max-accounts", type=int, metavar="N",
+                            help="accept up to N accounts (default GEMPOOL_IMPORT_MAX_ACCOUNTS, which bounds "
+                                 "imports through the API; this command does not run in the server)")
 
-    def handle(self, *args, path: str, dry_run: bool, **options) -> None:
+    def handle(self, *args, path: str, dry_run: bool, max_accounts: int | None, **options) -> None:
+        if max_accounts is not None and max_accounts < 1:
+            raise CommandError("--max-accounts must be at least 1.")
         raw = self._read(path)
         try:
-            summary = config_import(config=config_parse_bytes(raw), dry_run=dry_run)
-        except ConfigInvalid as exc:
+            summary = config_import(config=config_parse_bytes(raw, max_accounts=max_accounts), dry_run=dry_run)
+        except ConfigInvalid as exc:  # from parsing, or from the import's checks against the stored catalogue
             problems = "\n".join(f"  - {problem}" for problem in exc.problems)
             raise CommandError(f"{path}: the config is invalid; nothing was changed.\n{problems}") from None
+        except ImportConflict as exc:
+            raise CommandError(f"{path}: {exc.message}") from None
         self.stdout.write(summary.as_text())
 
     def _read(self, path: str) -> bytes:
