@@ -4,7 +4,13 @@ from __future__ import annotations
 import os
 import tempfile
 
-os.environ.setdefault("GEMPOOL_DATA_DIR", tempfile.mkdtemp(prefix="gempool-test-"))
+_base = os.environ.setdefault("GEMPOOL_DATA_DIR", tempfile.mkdtemp(prefix="gempool-test-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # xdist workers inherit the controller's environment, so without this they would share one data dir:
+    # one cache file (a test clearing the cache would wipe another worker's rate-limit counts), one media
+    # folder, one secret key file.
+    os.environ["GEMPOOL_DATA_DIR"] = os.path.join(_base, os.environ["PYTEST_XDIST_WORKER"])
+    os.makedirs(os.environ["GEMPOOL_DATA_DIR"], exist_ok=True)
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-that-is-long-enough-for-fernet-0123456789")
 os.environ.setdefault("GEMPOOL_LOG_LEVEL", "WARNING")
 # No automatic housekeeping at the end of requests (it would add queries to counted ones); its own tests
