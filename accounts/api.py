@@ -31,6 +31,7 @@ from accounts.serializers import (
     proxy_status,
 )
 from gempool_site.exceptions import GempoolError, error_body
+from metering.figures import account_figures
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class AccountListView(APIView):
 
     @extend_schema(responses=AccountSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(AccountSerializer(Account.objects.order_by("id"), many=True).data)
+        return Response(AccountSerializer(Account.objects.order_by("id"), many=True,
+                                          context={"figures": account_figures()}).data)
 
     @extend_schema(request=AccountSerializer, responses={201: AccountSerializer})
     def post(self, request: Request) -> Response:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -16,6 +16,8 @@ from accounts.pool import effective_status, pool_counts
 from accounts.serializers import proxy_status
 from accounts.upstream import pool_settings_get
 from gempool_site import rawsql
+from metering.figures import ERROR
+from metering.models import RequestAttempt
 
 logger = logging.getLogger(__name__)
 _prune_check = threading.local()  # per-thread "a log row was written during this request" flag
@@ -29,7 +31,8 @@ FAILED = Q(status_code__gte=400) | ~Q(error_kind="")
 
 
 def dashboard_summary(*, now: datetime | None = None) -> dict:
-    """Accounts by status, requests and errors per account per hour over 24 h, recent errors, proxy."""
+    """Accounts by status, requests and errors per hour over 24 h (all requests, and per account from its
+    upstream attempts, see metering.figures), recent errors, proxy."""
     now = now or timezone.now()
     request_log_prune_if_due()
     hours = _hour_starts(now)
@@ -37,6 +40,7 @@ def dashboard_summary(*, now: datetime | None = None) -> dict:
         "generated_at": now,
         "accounts": pool_counts(now=now),
         "hours": hours,
+        "totals": _hourly_totals(hours),
         "series": _hourly_series(hours),
         "recent_errors": _recent_errors(),
         "proxy": proxy_status(pool_settings_get()),
@@ -48,13 +52,28 @@ def _hour_starts(now: datetime) -> list[datetime]:
     return [current - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
 
 
-def _hourly_series(hours: list[datetime]) -> list[dict]:
-    """One entry per account seen in the window (plus live accounts with no traffic), oldest hour first."""
+def _hourly_totals(hours: list[datetime]) -> dict:
+    """Requests as clients made them (a request that failed over is one request), oldest hour first."""
     index = {hour: i for i, hour in enumerate(hours)}
-    rows = (RequestLog.objects.filter(created_at__gte=hours[0])
-            .annotate(hour=TruncHour("created_at"))
+    totals = {"requests": [0] * HOURS, "errors": [0] * HOURS}
+    rows = (RequestLog.objects.filter(created_at__gte=hours[0]).annotate(hour=TruncHour("created_at"))
+            .values("hour").annotate(requests=Count("id"), errors=Count("id", filter=FAILED)).order_by())
+    for row in rows:
+        slot = index.get(row["hour"])
+        if slot is not None:
+            totals["requests"][slot] += row["requests"]
+            totals["errors"][slot] += row["errors"]
+    return totals
+
+
+def _hourly_series(hours: list[datetime]) -> list[dict]:
+    """Per account, its upstream attempts and failed attempts per hour (plus live accounts with no traffic)."""
+    index = {hour: i for i, hour in enumerate(hours)}
+    rows = (RequestAttempt.objects.filter(started_at__gte=hours[0])
+            .annotate(hour=TruncHour("started_at"))
             .values("account_id", "hour")
-            .annotate(requests=Count("id"), errors=Count("id", filter=FAILED)))
+            .annotate(requests=Count("id"), errors=Count("id", filter=ERROR), latency=Sum("latency_ms"))
+            .order_by())
     names = {a.pk: (a.display_name, effective_status(a)) for a in Account.objects.all()}
     series: dict[int | None, dict] = {
         pk: _empty_series(pk, name, status) for pk, (name, status) in names.items()}
@@ -63,14 +82,19 @@ def _hourly_series(hours: list[datetime]) -> list[dict]:
         if slot is None:
             continue
         pk = row["account_id"] if row["account_id"] in names else None
-        entry = series.setdefault(pk, _empty_series(None, "(deleted or no account)", ""))
+        entry = series.setdefault(pk, _empty_series(None, "(deleted account)", ""))
         entry["requests"][slot] += row["requests"]
         entry["errors"][slot] += row["errors"]
+        entry["latency_ms_total"] += row["latency"] or 0
+    for entry in series.values():
+        attempts = sum(entry["requests"])
+        entry["latency_ms_avg"] = round(entry.pop("latency_ms_total") / attempts) if attempts else None
     return sorted(series.values(), key=lambda s: (s["account_id"] is None, s["account_id"] or 0))
 
 
 def _empty_series(pk: int | None, name: str, status: str) -> dict:
-    return {"account_id": pk, "label": name, "status": status, "requests": [0] * HOURS, "errors": [0] * HOURS}
+    return {"account_id": pk, "label": name, "status": status, "requests": [0] * HOURS, "errors": [0] * HOURS,
+            "latency_ms_total": 0}
 
 
 def _recent_errors() -> list[dict]:
@@ -97,19 +121,23 @@ def request_log_prune(*, days: int | None = None, now: datetime | None = None) -
 
 def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint: str, model: str, stream: bool,
                     status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str,
-                    tool_calls: int = 0) -> None:
-    """Append one /v1 request's outcome and arm this thread's retention check.
+                    tool_calls: int = 0, prompt_tokens: int = 0, completion_tokens: int = 0, attachments: int = 0,
+                    ttft_ms: int | None = None, created_at: datetime | None = None) -> int:
+    """Append one /v1 request's outcome, arm this thread's retention check and return the row's id.
 
     Plain SQL (see gempool_site.rawsql): it runs once per completion, and the ORM's create() cost
-    several times the INSERT itself.
+    several times the INSERT itself. RETURNING (SQLite 3.35+, PostgreSQL) hands back the id in the
+    same statement, for the attempt rows that point at it.
     """
-    rawsql.execute(
+    log_id = rawsql.fetch_value(
         "INSERT INTO accounts_requestlog (created_at, account_id, api_key_id, endpoint, model, stream, "
-        "status_code, latency_ms, attempts, error_kind, request_id, tool_calls) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [rawsql.db_datetime(timezone.now()), account_id, api_key_id, endpoint, model[:100], stream, status_code,
-         latency_ms, attempts, error_kind[:40], request_id[:40], tool_calls])
+        "status_code, latency_ms, attempts, error_kind, request_id, tool_calls, prompt_tokens, completion_tokens, "
+        "attachments, ttft_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [rawsql.db_datetime(created_at or timezone.now()), account_id, api_key_id, endpoint, model[:100], stream,
+         status_code, latency_ms, attempts, error_kind[:40], request_id[:40], tool_calls, prompt_tokens,
+         completion_tokens, min(attachments, 32767), ttft_ms])
     _prune_check.pending = True
+    return log_id
 
 
 def request_finished_prune(sender, **kwargs) -> None:

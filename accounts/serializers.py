@@ -10,6 +10,7 @@ from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
 from accounts.pool import effective_status
 from accounts.services import proxy_mask
 from gempool_site.crypto import mask
+from metering.figures import AccountFigures, account_figures
 
 MASK_MARK = "••••"  # a value holding this is a masked display sent back, never a new secret
 
@@ -40,13 +41,16 @@ class AccountSerializer(serializers.ModelSerializer):
     status_display = serializers.SerializerMethodField()
     cooldown_remaining = serializers.SerializerMethodField()
     last_error = serializers.SerializerMethodField()
+    last_24h = serializers.SerializerMethodField(
+        help_text="Upstream attempts this account made in the last 24 hours (as on the dashboard): requests, "
+                  "errors, mean latency in ms.")
 
     class Meta:
         model = Account
         fields = ["id", "label", "display_name", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent",
                   "proxy_url", "enabled", "status", "status_display", "cooldown_until", "cooldown_remaining",
                   "last_error", "consecutive_failures", "request_count", "success_count", "failure_count",
-                  "last_used_at", "created_at", "updated_at"]
+                  "last_used_at", "created_at", "updated_at", "last_24h"]
         read_only_fields = ["cooldown_until", "consecutive_failures", "request_count", "success_count",
                             "failure_count", "last_used_at", "created_at", "updated_at"]
 
@@ -77,6 +81,13 @@ class AccountSerializer(serializers.ModelSerializer):
         if not obj.last_error_kind:
             return None
         return {"kind": obj.last_error_kind, "message": obj.last_error_reason, "at": obj.last_error_at}
+
+    def get_last_24h(self, obj: Account) -> dict:
+        """From the context's `figures` (one query for a whole list), else this account's own query."""
+        figures = self.context.get("figures")
+        if figures is None:
+            figures = account_figures(account_ids=[obj.pk])
+        return figures.get(obj.pk, AccountFigures()).as_dict()
 
     def to_representation(self, instance: Account) -> dict:
         data = super().to_representation(instance)

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.renderers import JSONRenderer
 
 from gempool_site.middleware import make_error_handlers
+from metering.urls import metrics_urlpatterns
 
 # Most requests are /v1 calls and URL resolution tries patterns in order: those come first.
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/", include("models_catalog.urls")),
     path("", include("files_app.media_urls")),
     path("", include("openai_api.health_urls")),
+    path("", include(metrics_urlpatterns)),
     path("", include("console.urls")),
 ]
 

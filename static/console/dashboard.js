@@ -17,6 +17,7 @@
 
   function selectedSeries(data) {
     var choice = document.getElementById("chart-account").value;
+    if (choice === "all") { return data.totals; }  /* requests as clients made them: a failover is one request */
     var series = data.series.filter(function (s) { return choice === "all" || String(s.account_id) === choice; });
     var requests = data.hours.map(function (_, i) { return sum(series.map(function (s) { return s.requests[i]; })); });
     var errors = data.hours.map(function (_, i) { return sum(series.map(function (s) { return s.errors[i]; })); });
@@ -53,6 +54,7 @@
         el("td", {}, [s.status ? gp.badge(s.status, STATUS_LABELS[s.status]) : el("span", { class: "nil", text: "—" })]),
         el("td", { class: "num", text: requests }),
         el("td", { class: "num", text: errors }),
+        el("td", { class: "num", text: s.latency_ms_avg === null ? "—" : s.latency_ms_avg + " ms" }),
         el("td", { class: "col-trend" }, [gp.sparkline(s.requests, s.errors)])
       ]));
     });
