@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(renderer_classes=[JSONRenderer]), name="api-schema"),
     path("api/", include("accounts.urls")),
     path("api/", include("models_catalog.urls")),
+    path("api/", include("metering.urls")),
     path("", include("files_app.media_urls")),
     path("", include("openai_api.health_urls")),
     path("", include(metrics_urlpatterns)),

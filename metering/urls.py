@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from metering import views
+from metering import api, views
+
+urlpatterns = [  # under /api/
+    path("usage", api.UsageView.as_view(), name="api-usage"),
+    path("usage/export", api.UsageExportView.as_view(), name="api-usage-export"),
+]
 
 metrics_urlpatterns = [
     path("metrics", views.MetricsView.as_view(), name="metrics"),
