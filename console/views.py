@@ -1,4 +1,4 @@
-"""The web console: a login page and four pages whose data comes from /api through small scripts."""
+"""The web console: a login page and five pages whose data comes from /api through small scripts."""
 from __future__ import annotations
 
 import logging
@@ -20,6 +20,7 @@ PAGES = {
     "dashboard": "Dashboard",
     "accounts": "Accounts",
     "models": "Models",
+    "usage": "Usage",
     "settings": "Settings",
 }
 
@@ -44,6 +45,7 @@ def _page(name: str):
 dashboard_page = _page("dashboard")
 accounts_page = _page("accounts")
 models_page = _page("models")
+usage_page = _page("usage")
 settings_page = _page("settings")
 
 

@@ -9,7 +9,7 @@ from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/accounts/", "/models/", "/settings/"]
+PAGES = ["/", "/accounts/", "/models/", "/usage/", "/settings/"]
 
 
 @pytest.fixture(autouse=True)

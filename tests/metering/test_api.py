@@ -22,7 +22,8 @@ def usage(db):
             (date(2026, 12, 2), 999, "gemini-2.5-flash", 1, 0)]
     for day, key, model, requests, errors in rows:
         UsageDay.objects.create(day=day, api_key_id=key, model=model, requests=requests, errors=errors,
-                                prompt_tokens=10 * requests, completion_tokens=requests, latency_ms_total=100 * requests)
+                                prompt_tokens=10 * requests, completion_tokens=requests,
+                                latency_ms_total=100 * requests)
     return {"ops": ops, "web": web}
 
 

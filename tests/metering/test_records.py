@@ -17,9 +17,10 @@ NOON = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
 def _record(accounts, *, key=None, status=200, error="", model="gemini-2.5-flash", **extra) -> RequestRecord:
+    last = len(accounts) - 1  # every attempt but the last was rate-limited; the last answered (unless `error`)
     attempts = tuple(AttemptRecord(account_id=a.pk, started_at=NOON, latency_ms=50 + i,
-                                   outcome=AttemptOutcome.OK if i == len(accounts) - 1 and not error
-                                   else AttemptOutcome.ERROR, error_kind="" if i == len(accounts) - 1 else "rate_limited")
+                                   outcome=AttemptOutcome.OK if i == last and not error else AttemptOutcome.ERROR,
+                                   error_kind="" if i == last else "rate_limited")
                      for i, a in enumerate(accounts))
     return RequestRecord(endpoint="chat", model=model, stream=False, status_code=status, latency_ms=200,
                          request_id="r", account_id=accounts[-1].pk if accounts and not error else None,
