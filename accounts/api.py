@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import parsers, serializers, status
+from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,7 +30,7 @@ from accounts.serializers import (
     ProxyTestResultSerializer,
     proxy_status,
 )
-from gempool_site.exceptions import GempoolError, error_body
+from gempool_site.exceptions import GempoolError
 from metering.figures import account_figures
 
 logger = logging.getLogger(__name__)
@@ -55,48 +55,34 @@ def _actor(request: Request) -> str:
 # ---- accounts -------------------------------------------------------------------------------
 
 
-class AccountListView(APIView):
+# Generic views: DRF parses, validates and renders; the hooks hand each write to the service.
+class AccountListView(generics.ListCreateAPIView):
+    queryset = Account.objects.order_by("id")
     serializer_class = AccountSerializer
 
-    @extend_schema(responses=AccountSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        return Response(AccountSerializer(Account.objects.order_by("id"), many=True,
-                                          context={"figures": account_figures()}).data)
+    def perform_create(self, serializer: AccountSerializer) -> None:
+        serializer.instance = services.account_create(data=serializer.validated_data)
+        logger.info("account created", extra={"account_id": serializer.instance.pk, "by": _actor(self.request)})
 
-    @extend_schema(request=AccountSerializer, responses={201: AccountSerializer})
-    def post(self, request: Request) -> Response:
-        serializer = AccountSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        account = services.account_create(data=serializer.validated_data)
-        logger.info("account created", extra={"account_id": account.pk, "by": _actor(request)})
-        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if self.request is not None and self.request.method == "GET":
+            context["figures"] = account_figures()  # one query for the whole list (see the serializer)
+        return context
 
 
-class AccountDetailView(APIView):
+class AccountDetailView(generics.RetrieveUpdateDestroyAPIView):
+    queryset = Account.objects.all()
     serializer_class = AccountSerializer
 
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(AccountSerializer(get_object_or_404(Account, pk=pk)).data)
+    def perform_update(self, serializer: AccountSerializer) -> None:
+        serializer.instance = services.account_update(account=serializer.instance, data=serializer.validated_data)
+        logger.info("account updated", extra={"account_id": serializer.instance.pk, "by": _actor(self.request)})
 
-    def put(self, request: Request, pk: int) -> Response:
-        return self._update(request, pk, partial=False)
-
-    def patch(self, request: Request, pk: int) -> Response:
-        return self._update(request, pk, partial=True)
-
-    def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
-        account = get_object_or_404(Account, pk=pk)
-        serializer = AccountSerializer(account, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        account = services.account_update(account=account, data=serializer.validated_data)
-        logger.info("account updated", extra={"account_id": account.pk, "by": _actor(request)})
-        return Response(AccountSerializer(account).data)
-
-    def delete(self, request: Request, pk: int) -> Response:
-        account = get_object_or_404(Account, pk=pk)
-        services.account_delete(account=account)
-        logger.info("account deleted", extra={"account_id": pk, "by": _actor(request)})
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def perform_destroy(self, instance: Account) -> None:
+        pk = instance.pk
+        services.account_delete(account=instance)
+        logger.info("account deleted", extra={"account_id": pk, "by": _actor(self.request)})
 
 
 class AccountToggleView(APIView):
@@ -168,13 +154,7 @@ class ConfigImportView(APIView):
             400: OpenApiResponse(description="the config is invalid; error.problems lists every problem")})
     def post(self, request: Request) -> Response:
         dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
-        try:
-            config = config_parse_bytes(self._raw(request))
-        except ConfigInvalid as exc:
-            body = error_body("The config is invalid; nothing was changed. " + "; ".join(exc.problems[:5]),
-                              code="invalid_config")
-            body["error"]["problems"] = exc.problems
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        config = config_parse_bytes(self._raw(request))  # ConfigInvalid: the handler lists every problem
         summary = config_import(config=config, dry_run=dry_run)
         logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run})
         return Response({"dry_run": summary.dry_run, "accounts_created": summary.accounts_created,

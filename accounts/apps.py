@@ -10,9 +10,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished
 
-        from accounts.dashboard import request_finished_prune
+        from gempool_site.housekeeping import housekeeping_after_request
 
-        # Retention rides on the requests that write the log (request_log_add arms the check), so no cron
-        # job is needed (prunelogs exists for one); the DELETE runs after the response, outside the
-        # request's query budget.
-        request_finished.connect(request_finished_prune, dispatch_uid="request-log-retention")
+        # The one automatic trigger of retention (request log and media); see gempool_site/housekeeping.py.
+        request_finished.connect(housekeeping_after_request, dispatch_uid="gempool-housekeeping")

@@ -15,18 +15,24 @@ from django.db import transaction
 from rest_framework import serializers
 
 from accounts.models import Account, AccountStatus, PoolSettings
+from gempool_site.exceptions import BadRequestError
 from models_catalog.models import ModelConfig
 
 CAPABILITIES = ("text", "image_generation", "video_generation", "web_grounding")
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
-class ConfigInvalid(Exception):
-    """The document cannot be imported; `problems` names each field and row at fault."""
+class ConfigInvalid(BadRequestError):
+    """The document cannot be imported; `problems` names each field and row at fault (all in the envelope)."""
+
+    code = "invalid_config"
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+        super().__init__("The config is invalid; nothing was changed. " + "; ".join(problems[:5]))
         self.problems = problems
+
+    def envelope_extras(self) -> dict[str, Any]:
+        return {"problems": self.problems}
 
 
 class StrictCharField(serializers.CharField):

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -20,12 +18,9 @@ from metering.figures import ERROR
 from metering.models import RequestAttempt
 
 logger = logging.getLogger(__name__)
-_prune_check = threading.local()  # per-thread "a log row was written during this request" flag
 
 HOURS = 24
 RECENT_ERRORS = 10
-PRUNE_EVERY_SECONDS = 600  # at most one retention DELETE per this interval across all processes
-PRUNE_LOCK_KEY = "request-log-prune"
 # A stream that broke after its first byte keeps HTTP 200 but records its error kind: still an error.
 FAILED = Q(status_code__gte=400) | ~Q(error_kind="")
 
@@ -34,7 +29,6 @@ def dashboard_summary(*, now: datetime | None = None) -> dict:
     """Accounts by status, requests and errors per hour over 24 h (all requests, and per account from its
     upstream attempts, see metering.figures), recent errors, proxy."""
     now = now or timezone.now()
-    request_log_prune_if_due()
     hours = _hour_starts(now)
     return {
         "generated_at": now,
@@ -123,7 +117,8 @@ def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint:
                     status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str,
                     tool_calls: int = 0, prompt_tokens: int = 0, completion_tokens: int = 0, attachments: int = 0,
                     ttft_ms: int | None = None, created_at: datetime | None = None) -> int:
-    """Append one /v1 request's outcome, arm this thread's retention check and return the row's id.
+    """Append one /v1 request's outcome and return the row's id (gempool_site.housekeeping keeps the log to
+    its retention).
 
     Plain SQL (see gempool_site.rawsql): it runs once per completion, and the ORM's create() cost
     several times the INSERT itself. RETURNING (SQLite 3.35+, PostgreSQL) hands back the id in the
@@ -136,27 +131,5 @@ def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint:
         [rawsql.db_datetime(created_at or timezone.now()), account_id, api_key_id, endpoint, model[:100], stream,
          status_code, latency_ms, attempts, error_kind[:40], request_id[:40], tool_calls, prompt_tokens,
          completion_tokens, min(attachments, 32767), ttft_ms])
-    _prune_check.pending = True
     return log_id
 
-
-def request_finished_prune(sender, **kwargs) -> None:
-    """request_finished hook: after a request that wrote a log row, run the throttled retention DELETE.
-
-    Waiting for the end of the request keeps the DELETE out of the chat's own query budget and latency;
-    requests that wrote nothing (most of /api, /v1/models) skip even the cache check.
-    """
-    if not getattr(_prune_check, "pending", False):
-        return
-    _prune_check.pending = False
-    # Django's end-of-request connection cleanup may already have run; a connection this opens is
-    # recycled by the cleanup at the start of the thread's next request, as usual.
-    request_log_prune_if_due()
-
-
-def request_log_prune_if_due() -> int:
-    """request_log_prune() at most once per PRUNE_EVERY_SECONDS; cheap enough to call on every request."""
-    # cache.add is atomic on every backend, so only one process wins each interval.
-    if not cache.add(PRUNE_LOCK_KEY, 1, timeout=PRUNE_EVERY_SECONDS):
-        return 0
-    return request_log_prune()

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
 from gemini_enterprise.errors import UpstreamError
 from gempool_site import rawsql
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from gempool_site.logging import redact
 
 logger = logging.getLogger(__name__)
@@ -151,8 +151,8 @@ def account_update(*, account: Account, data: dict) -> Account:
     return account
 
 
-def _duplicate_seat() -> InvalidRequest:
-    return InvalidRequest("An account with this team_id and csesidx already exists.", param="csesidx",
+def _duplicate_seat() -> BadRequestError:
+    return BadRequestError("An account with this team_id and csesidx already exists.", param="csesidx",
                           code="duplicate_account")
 
 

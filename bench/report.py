@@ -261,8 +261,8 @@ def section_leasing(results: dict) -> str:
         steady_small = by.get(("steady", sizes[0]), {}).get("with_reconnect")
         extra = ""
         if steady and steady_small:
-            extra = (f"\n\nWith the connection closed after each lease, as `openai_api/chat.py` does "
-                     f"(`_close_db()`): wall p50 {ms(steady_small['p50_ms'], 2)} ms ({sizes[0]}) / "
+            extra = (f"\n\nWith the connection given back after each lease, as `openai_api/chat.py` does "
+                     f"(`releases_connections`): wall p50 {ms(steady_small['p50_ms'], 2)} ms ({sizes[0]}) / "
                      f"{ms(steady['p50_ms'], 2)} ms ({sizes[-1]:,}), CPU mean {ms(steady_small['cpu_mean_ms'], 2)} / "
                      f"{ms(steady['cpu_mean_ms'], 2)} ms.")
         plans = "\n".join(f"- {k}: `{v[:400]}`" for k, v in (lease.get("plans") or {}).items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import user_passes_test
 from django.contrib.auth.forms import AuthenticationForm
@@ -15,7 +16,6 @@ from console.throttle import login_blocked_for, login_failed
 
 logger = logging.getLogger(__name__)
 
-LOGIN_URL = "/login/"
 PAGES = {
     "dashboard": "Dashboard",
     "accounts": "Accounts",
@@ -29,7 +29,7 @@ def _is_staff(user) -> bool:
     return bool(user.is_active and user.is_staff)
 
 
-staff_required = user_passes_test(_is_staff, login_url=LOGIN_URL)
+staff_required = user_passes_test(_is_staff)  # to settings.LOGIN_URL
 
 
 def _page(name: str):
@@ -89,4 +89,4 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    next_page = LOGIN_URL
+    next_page = settings.LOGIN_URL

@@ -6,26 +6,18 @@ from django.http import FileResponse, HttpRequest
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from files_app import services
 from files_app.serializers import FileListQuerySerializer, FileUploadSerializer, file_list, file_object
 from files_app.uploads import StagingUploadHandler, too_large_error
-from gempool_site.auth import ApiKeyAuthentication, HasApiKey
-from gempool_site.negotiation import JsonWhateverTheAccept
+from gempool_site.v1 import V1View
 
 # Multipart framing around the file part (boundaries, headers, the purpose field) is small; anything
 # declared beyond this is refused before reading a byte rather than drained.
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
-class _V1View(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-    content_negotiation_class = JsonWhateverTheAccept
-
-
-class FilesView(_V1View):
+class FilesView(V1View):
     """POST /v1/files (upload) and GET /v1/files (list)."""
 
     parser_classes = [MultiPartParser, FormParser]
@@ -59,7 +51,7 @@ class FilesView(_V1View):
         return Response(file_list(files, has_more=has_more))
 
 
-class FileDetailView(_V1View):
+class FileDetailView(V1View):
     """GET and DELETE /v1/files/<id>."""
 
     def get(self, request: Request, file_id: str) -> Response:
@@ -71,7 +63,7 @@ class FileDetailView(_V1View):
         return Response({"id": file_id, "object": "file", "deleted": True})
 
 
-class FileContentView(_V1View):
+class FileContentView(V1View):
     """GET /v1/files/<id>/content: the bytes, streamed."""
 
     def get(self, request: Request, file_id: str) -> FileResponse:

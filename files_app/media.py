@@ -1,8 +1,7 @@
 """Generated media: images and videos the upstream made, downloaded once and served at /image/<name>.
 
-Names are random (192 bits) so the links can be public; old media is pruned by `manage.py prunemedia` and
-by a cheap trigger on the chat path that runs at most once per interval across all processes (a cache
-key), never by scanning the folder on a request.
+Names are random (192 bits) so the links can be public; old media is pruned by gempool_site.housekeeping
+(automatically, and `manage.py housekeeping` / `prunemedia`), from the database, never by scanning folders.
 """
 from __future__ import annotations
 
@@ -16,14 +15,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from files_app import content_types, storage
 from files_app.models import INLINE_PURPOSE, GeneratedMedia, StoredFile
 from gemini_enterprise.errors import UpstreamError
-from gempool_site.exceptions import NotFound
+from gempool_site.exceptions import NotFoundError
 
 if TYPE_CHECKING:
     from accounts.models import Account
@@ -36,10 +34,7 @@ MEDIA_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(png|jpg|jpeg|webp|gif|mp4|w
 MEDIA_MAX_BYTES = 200 * 1024 * 1024  # generated videos run to tens of MB; refuse anything absurd
 METADATA_ATTEMPTS = 3  # generated files can show up in the metadata list a moment after the stream ends
 METADATA_RETRY_DELAY = 0.5
-PRUNE_DUE_KEY = "files_app:media-prune-due"
-PRUNE_INTERVAL_SECONDS = 600
 PRUNE_BATCH = 500
-PRUNE_LIMIT_PER_TRIGGER = 2000  # bounded work for the request that happens to run the periodic prune
 
 
 class MediaUnsupported(ValueError):
@@ -78,21 +73,21 @@ def media_url(*, media: GeneratedMedia, base_url: str) -> str:
 
 
 def media_get(*, name: str) -> GeneratedMedia:
-    """The media called `name`; NotFound for a name that is malformed (path tricks) or unknown."""
+    """The media called `name`; NotFoundError for a name that is malformed (path tricks) or unknown."""
     if not isinstance(name, str) or not MEDIA_NAME_RE.match(name):
-        raise NotFound("No such image.")
+        raise NotFoundError("No such image.")
     media = GeneratedMedia.objects.filter(pk=name).first()
     if media is None:
-        raise NotFound("No such image.")
+        raise NotFoundError("No such image.")
     return media
 
 
 def media_open(*, media: GeneratedMedia) -> BinaryIO:
-    """An open handle on the media's bytes; NotFound if they were pruned meanwhile."""
+    """An open handle on the media's bytes; NotFoundError if they were pruned meanwhile."""
     try:
         return storage.open_read(storage.MEDIA, _media_path_name(media.name))
     except (FileNotFoundError, ValueError):
-        raise NotFound("No such image.") from None
+        raise NotFoundError("No such image.") from None
 
 
 # ---- fetching what the upstream generated -------------------------------------------------------
@@ -221,22 +216,6 @@ def _prune_inline_files(cutoff, limit: int | None) -> int:
 def _delete_files(area: str, names: Iterable[str]) -> None:
     for name in names:
         storage.delete(area, name)
-
-
-def media_prune_if_due(*, interval: float | None = None) -> int:
-    """Prune if nobody did in the last interval (default 10 min); cheap enough to call on every request.
-
-    The cache key is the cluster-wide "someone is on it" flag (shared through Redis when configured);
-    errors are logged, never raised, since this runs on the chat path.
-    """
-    interval = interval or getattr(settings, "GEMPOOL_MEDIA_PRUNE_INTERVAL", PRUNE_INTERVAL_SECONDS)
-    if not cache.add(PRUNE_DUE_KEY, timezone.now().isoformat(), timeout=max(1, int(interval))):
-        return 0
-    try:
-        return media_prune(limit=PRUNE_LIMIT_PER_TRIGGER)
-    except (DatabaseError, OSError):
-        logger.exception("periodic media prune failed")
-        return 0
 
 
 def media_prune_orphans(*, older_than_seconds: float = 3600.0) -> int:

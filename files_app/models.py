@@ -1,4 +1,4 @@
-"""Files clients upload (bytes kept by us), their per-account upstream copies, and generated media."""
+"""Files clients upload (bytes kept by us: see files_app/storage.py), their upstream copies, and generated media."""
 from __future__ import annotations
 
 from django.db import models
@@ -7,7 +7,8 @@ INLINE_PURPOSE = "inline"  # StoredFiles made from data: URIs: not listed by /v1
 
 
 class StoredFile(models.Model):
-    """A file uploaded through /v1/files or inlined as a data: URI; bytes live under GEMPOOL_DATA_DIR."""
+    """A file uploaded through /v1/files or inlined as a data: URI; bytes live in the database (BlobChunk),
+    with a local copy under GEMPOOL_DATA_DIR as a read cache."""
 
     id = models.CharField(primary_key=True, max_length=40)  # "file-..." as OpenAI shapes it
     filename = models.CharField(max_length=255)

@@ -5,7 +5,7 @@ http/https, and every address the name resolves to must be public (not loopback,
 CGNAT, multicast, reserved, unspecified, or a cloud metadata endpoint, also when embedded in IPv6). The
 connection then goes to the address that was checked (no second lookup that DNS rebinding could answer
 differently), with the Host header and TLS SNI/certificate check still using the hostname. Size and time
-are capped; any refusal is an InvalidRequest (400) that says why.
+are capped; any refusal is an BadRequestError (400) that says why.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from urllib3.exceptions import SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from files_app import content_types
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ class _Target:
     path: str  # path + query, what goes on the request line
 
 
-def _refuse(reason: str, param: str | None) -> InvalidRequest:
-    return InvalidRequest(f"Image URL refused: {reason}.", param=param, code="invalid_image_url")
+def _refuse(reason: str, param: str | None) -> BadRequestError:
+    return BadRequestError(f"Image URL refused: {reason}.", param=param, code="invalid_image_url")
 
 
 def address_problem(ip: IPAddress, *, allow_private: bool = False) -> str | None:
@@ -129,7 +129,7 @@ def _check(url: str, *, deadline: float, param: str | None) -> _Target:
     if host in METADATA_HOSTS:
         raise _refuse(f"{host} is a cloud metadata endpoint", param)
     port = port or (443 if scheme == "https" else 80)
-    allow_private = getattr(settings, "GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
+    allow_private = settings.GEMPOOL_URL_FETCH_ALLOW_PRIVATE
     addresses = _resolve(host, port, deadline=deadline, param=param)
     # Refuse when *any* answer is internal: a name that mixes public and private answers is a rebinding setup.
     for ip in addresses:
@@ -158,7 +158,7 @@ def fetch_image_url(url: str, *, param: str | None = "image_url", max_bytes: int
     """Download an image from a client-supplied http(s) URL safely; returns (bytes, mime type).
 
     Limits: GEMPOOL_MAX_UPLOAD_BYTES and GEMPOOL_URL_FETCH_TIMEOUT (total, across redirects) unless
-    given. Raises InvalidRequest naming `param` for a refused or failed fetch. Does network I/O: call it
+    given. Raises BadRequestError naming `param` for a refused or failed fetch. Does network I/O: call it
     outside transactions.
     """
     max_bytes = max_bytes or settings.GEMPOOL_MAX_UPLOAD_BYTES
@@ -172,7 +172,7 @@ def fetch_image_url(url: str, *, param: str | None = "image_url", max_bytes: int
             if isinstance(location, tuple):
                 return location
             url = urljoin(url, location)
-    except InvalidRequest as exc:
+    except BadRequestError as exc:
         logger.info("image URL refused", extra={"host": _host_for_log(url), "reason": exc.message})
         raise
     raise _refuse(f"more than {MAX_REDIRECTS} redirects", param)

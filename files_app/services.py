@@ -27,14 +27,13 @@ from files_app import content_types, storage
 from files_app.media import (
     media_fetch_generated,
     media_prune,
-    media_prune_if_due,
-    media_store,
+    media_prune_orphans,
     media_url,
 )
 from files_app.models import INLINE_PURPOSE, StoredFile, UpstreamFile
 from files_app.safe_fetch import fetch_image_url
 from files_app.uploads import StagedUpload, too_large_error
-from gempool_site.exceptions import InvalidRequest, NotFound
+from gempool_site.exceptions import BadRequestError, NotFoundError
 
 if TYPE_CHECKING:
     from accounts.models import Account, ApiKey
@@ -44,13 +43,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "INLINE_PURPOSE",
     "data_uri_decode",
     "fetch_image_url",
     "media_fetch_generated",
     "media_prune",
-    "media_prune_if_due",
-    "media_store",
+    "media_prune_orphans",
     "media_url",
     "stored_file_create",
     "stored_file_delete",
@@ -88,17 +85,17 @@ def _limit() -> int:
 
 def stored_file_create(*, upload: Any, filename: str, mime_type: str | None, purpose: str,
                        owner: ApiKey | None) -> StoredFile:
-    """Keep an uploaded file: bytes under DATA_DIR/uploads, a StoredFile row for its metadata.
+    """Keep an uploaded file: bytes in storage's "uploads" area, a StoredFile row for its metadata.
 
     `upload` is a Django UploadedFile (a StagedUpload from StagingUploadHandler is committed without
     another copy) or any binary file-like. The type is the declared one unless missing or generic, then
     guessed from the name and content. Raises PayloadTooLarge past GEMPOOL_MAX_UPLOAD_BYTES and
-    InvalidRequest for an empty file.
+    BadRequestError for an empty file.
     """
     staged = _stage(upload)
     if staged.size == 0:
         staged.abort()
-        raise InvalidRequest("The uploaded file is empty.", param="file")
+        raise BadRequestError("The uploaded file is empty.", param="file")
     return _persist(staged, filename=filename, mime_type=mime_type, purpose=purpose, owner=owner)
 
 
@@ -149,7 +146,7 @@ def stored_file_from_bytes(*, data: bytes, filename: str, mime_type: str, owner:
     if len(data) > limit:
         raise too_large_error(limit, param=None)
     if not data:
-        raise InvalidRequest("The inline file is empty.")
+        raise BadRequestError("The inline file is empty.")
     if purpose == INLINE_PURPOSE:
         existing = _recent_inline_copy(data, owner)
         if existing is not None:
@@ -162,7 +159,7 @@ def stored_file_from_bytes(*, data: bytes, filename: str, mime_type: str, owner:
 def stored_file_from_image_url(*, url: str, owner: ApiKey | None, param: str | None = "image_url") -> StoredFile:
     """An `image_url` content part as a StoredFile: a data: URI is decoded, an http(s) URL fetched safely.
 
-    Raises InvalidRequest / PayloadTooLarge naming `param`. Fetching is network I/O: no transaction open.
+    Raises BadRequestError / PayloadTooLarge naming `param`. Fetching is network I/O: no transaction open.
     """
     if url.lstrip()[:5].lower() == "data:":
         data, mime = data_uri_decode(url.strip(), param=param)
@@ -189,10 +186,10 @@ def _visible(owner: ApiKey | None) -> QuerySet[StoredFile]:
 
 
 def stored_file_get(*, file_id: str, owner: ApiKey | None) -> StoredFile:
-    """The file with this id that `owner` uploaded (owner None: any file, for staff); else NotFound."""
+    """The file with this id that `owner` uploaded (owner None: any file, for staff); else NotFoundError."""
     record = _visible(owner).filter(pk=file_id).first() if isinstance(file_id, str) else None
     if record is None:
-        raise NotFound(f"No such File object: {file_id}", param="file_id")
+        raise NotFoundError(f"No such File object: {file_id}", param="file_id")
     return record
 
 
@@ -207,7 +204,7 @@ def stored_file_list(*, owner: ApiKey | None, purpose: str | None = None, limit:
     if after:
         cursor = files.filter(pk=after).values_list("created_at", flat=True).first()
         if cursor is None:
-            raise InvalidRequest(f"No such File object: {after}", param="after")
+            raise BadRequestError(f"No such File object: {after}", param="after")
         if order == "asc":
             files = files.filter(created_at__gte=cursor).exclude(created_at=cursor, id__lte=after)
         else:
@@ -217,12 +214,13 @@ def stored_file_list(*, owner: ApiKey | None, purpose: str | None = None, limit:
 
 
 def stored_file_open(*, stored_file: StoredFile) -> BinaryIO:
-    """An open handle on the bytes, for streaming; NotFound if they vanished from the data dir."""
+    """An open handle on the bytes, for streaming (the local copy, refilled from the database on a miss);
+    NotFoundError if the database no longer has them either."""
     try:
         return storage.open_read(storage.UPLOADS, stored_file.storage_name)
     except (FileNotFoundError, ValueError):
-        logger.error("stored file has no bytes on disk", extra={"file_id": stored_file.id})
-        raise NotFound(f"The content of file {stored_file.id} is no longer available.", param="file_id") from None
+        logger.error("stored file has no bytes", extra={"file_id": stored_file.id})
+        raise NotFoundError(f"The content of file {stored_file.id} is no longer available.", param="file_id") from None
 
 
 def stored_file_read(*, stored_file: StoredFile) -> bytes:
@@ -251,7 +249,7 @@ def upstream_file_id_for(*, client: GeminiClient, creds: Credentials, account: A
     runs outside any transaction; when two requests race, the loser of the unique constraint returns the
     winner's id (its own upstream copy is simply unused). Raises the client's UpstreamError unchanged
     (InvalidRequest for an unsupported type, PolicyBlocked, RateLimited, ...) so the caller's failover
-    decides what to do with the account; NotFound if the bytes vanished.
+    decides what to do with the account; NotFoundError if the bytes vanished.
     """
     cached = _cached_upstream_id(stored_file, account, session)
     if cached is not None:
@@ -283,21 +281,21 @@ def _cached_upstream_id(stored_file: StoredFile, account: Account, session: str)
 def data_uri_decode(uri: str, *, param: str | None = "image_url") -> tuple[bytes, str]:
     """`data:<mime>;base64,<data>` -> (bytes, mime). Strict base64; the size limit applies before decoding.
 
-    A missing type is sniffed from the bytes. Raises InvalidRequest (or PayloadTooLarge) naming `param`.
+    A missing type is sniffed from the bytes. Raises BadRequestError (or PayloadTooLarge) naming `param`.
     """
     match = DATA_URI_RE.match(uri or "")
     if match is None:
-        raise InvalidRequest("Invalid data URI: expected data:<mime type>;base64,<data>.", param=param)
+        raise BadRequestError("Invalid data URI: expected data:<mime type>;base64,<data>.", param=param)
     params = [p.strip().lower() for p in match["params"].split(";") if p.strip()]
     if "base64" not in params:
-        raise InvalidRequest("Invalid data URI: only base64-encoded data URIs are supported.", param=param)
+        raise BadRequestError("Invalid data URI: only base64-encoded data URIs are supported.", param=param)
     declared = match["mime"].strip()
     mime = content_types.normalize(declared)
     if declared and not mime:
-        raise InvalidRequest(f"Invalid data URI: {declared[:60]!r} is not a valid MIME type.", param=param)
+        raise BadRequestError(f"Invalid data URI: {declared[:60]!r} is not a valid MIME type.", param=param)
     data = _b64decode(match["data"], param=param)
     if not data:
-        raise InvalidRequest("Invalid data URI: the data is empty.", param=param)
+        raise BadRequestError("Invalid data URI: the data is empty.", param=param)
     return data, mime or content_types.sniff(data[:storage.HEAD_SIZE]) or "application/octet-stream"
 
 
@@ -311,7 +309,7 @@ def _b64decode(text: str, *, param: str | None) -> bytes:
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidRequest("Invalid data URI: the data is not valid base64.", param=param) from None
+        raise BadRequestError("Invalid data URI: the data is not valid base64.", param=param) from None
     if len(data) > limit:
         raise too_large_error(limit, param=param)
     return data

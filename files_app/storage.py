@@ -168,12 +168,6 @@ def open_read(area: str, name: str) -> BinaryIO:
         return path.open("rb")
 
 
-def read_bytes(area: str, name: str) -> bytes:
-    """The whole file (raises FileNotFoundError when the bytes are gone)."""
-    with open_read(area, name) as handle:
-        return handle.read()
-
-
 def delete(area: str, name: str) -> None:
     """Remove a stored file here and in the database; a missing one is fine (deletes may be retried)."""
     from files_app.models import BlobChunk

@@ -5,7 +5,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
 from files_app import media as media_services
-from gempool_site.exceptions import NotFound, error_response
+from gempool_site.exceptions import NotFoundError, error_response
 
 # Media never changes under a name, and names are never reused.
 CACHE_CONTROL = "public, max-age=86400, immutable"
@@ -17,7 +17,7 @@ def image(request: HttpRequest, name: str) -> HttpResponse:
     try:
         item = media_services.media_get(name=name)
         handle = media_services.media_open(media=item)
-    except NotFound as exc:
+    except NotFoundError as exc:
         return error_response(404, exc.message, code="not_found")
     response = FileResponse(handle, content_type=item.mime_type)
     response["Cache-Control"] = CACHE_CONTROL

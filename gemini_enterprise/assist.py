@@ -12,7 +12,7 @@ import urllib3.exceptions
 from gemini_enterprise.body import BodyIdle, open_body
 from gemini_enterprise.errors import AuthExpired, Unavailable, UpstreamError
 from gemini_enterprise.stream import ArrayStreamParser, EventDecoder, StreamFormatError, StreamTruncated
-from gemini_enterprise.types import FinalState, StreamError, StreamEvent, StreamIdle, TextDelta, ThoughtDelta
+from gemini_enterprise.types import StreamError, StreamEvent, StreamIdle, TextDelta, ThoughtDelta
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,6 @@ class AssistStream:
         self._pending: deque[StreamEvent] = deque()
         self._done = False
         self._closed = False
-
-    @property
-    def final(self) -> FinalState | None:
-        """The FinalState seen so far, if any."""
-        return self._decoder.final
 
     def output_ready(self) -> bool:
         """Is a text or thought fragment among the events already decoded (next() will not wait for it)?"""

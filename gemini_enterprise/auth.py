@@ -34,7 +34,7 @@ class XsrfGrant:
     key_id: str
 
 
-# ---- JWT minting (protocol sheet §2.3) --------------------------------------------------------
+# ---- JWT minting (HS256 with the key getoxsrf hands out) ------------------------------------
 
 
 def kq_b64(text: str) -> str:
@@ -78,7 +78,7 @@ def _compact(obj: dict) -> str:
 
 
 def cookie_header(creds: Credentials) -> str:
-    """`__Secure-C_SES=..[; __Host-C_OSES=..]`: the second pair only when set (DR/GO behaviour)."""
+    """`__Secure-C_SES=..[; __Host-C_OSES=..]`: the second pair only when set."""
     parts = [f"__Secure-C_SES={creds.secure_c_ses}"]
     if creds.host_c_oses:
         parts.append(f"__Host-C_OSES={creds.host_c_oses}")

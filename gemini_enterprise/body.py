@@ -7,6 +7,7 @@ the headers are parsed and undoes the transfer framing (chunked or sized) and th
 deflate) itself, so a silence is just a timed-out `recv` with nothing lost. Once the last chunk is read
 the connection goes back to urllib3's pool, where the next call reuses it (no new TCP or TLS handshake).
 `RawBody` serves what SocketBody cannot (no socket, as with `responses` in unit tests, or another coding).
+The urllib3/http.client internals this takes are all read in gemini_enterprise/http_internals.py.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import zlib
 from typing import Protocol
 
 import requests
+
+from gemini_enterprise.http_internals import release_to_pool, wire_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,23 +54,15 @@ class ResponseBody(Protocol):
 def open_body(response: requests.Response, *, idle_after: float | None, read_timeout: float) -> ResponseBody:
     """The body of a streamed 200 response; reads raise BodyIdle after each `idle_after` s of silence (if set),
     and TimeoutError once the silence reaches `read_timeout`."""
-    raw = response.raw
-    http_response = getattr(raw, "_fp", None)  # the http.client response urllib3 wraps
-    buffered = getattr(http_response, "fp", None)
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    if sock is None:
-        # A response the server will close owns the socket (http.client hands it over from the connection);
-        # its buffered reader still reads from it.
-        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    wire = wire_of(response.raw)
     coding = (response.headers.get("content-encoding") or "identity").strip().lower()
-    if sock is not None:
+    if wire is not None:
         # urllib3 set the timeout its headers were awaited with (maybe shortened to a caller's deadline).
-        sock.settimeout(read_timeout)
-    if sock is None or buffered is None or coding not in _DECODERS or getattr(http_response, "chunk_left", None):
+        wire.sock.settimeout(read_timeout)
+    if wire is None or coding not in _DECODERS or wire.mid_chunk:
         return RawBody(response)
-    leftover = _drain(buffered, sock)
-    length = None if http_response.chunked else http_response.length
-    return SocketBody(response, sock, leftover, chunked=bool(http_response.chunked), length=length,
+    leftover = _drain(wire.buffered, wire.sock)
+    return SocketBody(response, wire.sock, leftover, chunked=wire.chunked, length=wire.length,
                       decoder=_DECODERS[coding](), idle_after=idle_after, read_timeout=read_timeout)
 
 
@@ -128,12 +123,8 @@ class SocketBody:
         if self._closed:
             return
         self._closed = True
-        raw = self._response.raw
-        http_response = raw._fp
-        if self._complete and self._state == "done" and not http_response.will_close:
-            # The whole body was read and the server keeps the connection: back to the pool for reuse.
-            http_response.close()  # drops http.client's file object, not the socket
-            raw.release_conn()  # after this, closing the response no longer touches the connection
+        if self._complete and self._state == "done":
+            release_to_pool(self._response.raw)  # the whole body was read: the next call may reuse it
         self._response.close()
 
     # ---- internals -----------------------------------------------------------------------------

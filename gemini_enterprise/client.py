@@ -25,7 +25,6 @@ from gemini_enterprise.errors import (
     InvalidRequest,
     NotFound,
     Unavailable,
-    UpstreamError,
     error_from_response,
 )
 from gemini_enterprise.types import ClientConfig, ContextFile, Credentials, FileMetadata, ToolsSpec
@@ -39,7 +38,8 @@ DEFAULT_MAX_DOWNLOAD = 200 * 1024 * 1024
 DEFAULT_TOOLS = ToolsSpec()
 SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization",
                                "x-original-authorization"})
-# Magic numbers of media we may receive base64-encoded as text (protocol sheet §3.5 oddity).
+# Magic numbers of media we may receive base64-encoded as text: downloadFile has been seen answering with
+# base64 text instead of the raw bytes, so other clients of the protocol check for it and decode it too.
 _MEDIA_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"\x1aE\xdf\xa3")
 _BASE64_HEAD = re.compile(rb"[A-Za-z0-9+/=]+")
 _BASE64_HEAD_MP4 = re.compile(rb"AAAA[A-Za-z0-9+/]{2}Z0eX")  # base64 of 00 00 00 xx "ftyp"
@@ -159,7 +159,7 @@ class GeminiClient:
         (which reports silences of `idle_after` seconds as StreamIdle events, if given)."""
         request: dict[str, Any] = {
             "session": session,
-            "query": {"parts": [{"text": query or " "}]},  # an empty query yields an empty answer (GO)
+            "query": {"parts": [{"text": query or " "}]},  # an empty query yields an empty answer
             "filter": "",
             "fileIds": list(file_ids),
             "answerGenerationMode": "NORMAL",
@@ -361,7 +361,7 @@ def _read_limited(resp: requests.Response, limit: int) -> bytes:
 
 def _json_body(resp: requests.Response, method: str) -> Any:
     text = resp.content.decode("utf-8", errors="replace").lstrip()
-    text = text.removeprefix(")]}'")  # not sent by the API host, but stripped defensively (ZQ-TS does)
+    text = text.removeprefix(")]}'")  # not sent by the API host, but stripped defensively (a Google JSON guard)
     try:
         return json.loads(text)
     except ValueError:
@@ -396,5 +396,4 @@ def decode_base64_media(data: bytes) -> bytes:
         return data
 
 
-__all__ = ["AssistStream", "DeadlineReached", "GeminiClient", "UpstreamError", "call_deadline", "decode_base64_media",
-           "redact"]
+__all__ = ["DeadlineReached", "GeminiClient", "call_deadline", "decode_base64_media", "redact"]

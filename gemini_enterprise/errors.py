@@ -118,7 +118,8 @@ def _classify(status: int, g_status: str, reasons: list[str], during_auth: bool)
     if _POLICY_REASONS.intersection(reasons):
         return PolicyBlocked
     if during_auth:
-        # getoxsrf only answers cookie problems with 401/403/302 (protocol sheet §2.2, §6.1).
+        # getoxsrf answers cookie problems with 401/403 or a 302 to the sign-in page, so anything but a
+        # rate limit or a server failure there means the login is gone.
         if status == 429:
             return RateLimited
         if status >= 500 or status == 408:

@@ -222,7 +222,6 @@ class EventDecoder:
         self.seen_files: set[str] = set()
         self.saw_answer = False  # any streamAssistResponse at all
         self.saw_utoken = False
-        self.final: FinalState | None = None
         self._last_session: SessionInfo | None = None
 
     def events(self, element: dict[str, Any]) -> list[StreamEvent]:
@@ -238,8 +237,6 @@ class EventDecoder:
                 if event == self._last_session:
                     continue
                 self._last_session = event
-            if isinstance(event, FinalState):
-                self.final = event
             out.append(event)
         return out
 

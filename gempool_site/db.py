@@ -1,6 +1,9 @@
 """Database connection handling that settings alone cannot express."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.db import connections
 
 
@@ -15,3 +18,17 @@ def release_connections() -> None:
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None and not connection.in_atomic_block:
             connection.close()
+
+
+def releases_connections[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a piece of database work that a long upstream wait follows: however it ends, this thread's
+    connections go back (release_connections) before the caller moves on, so no call site can forget it."""
+
+    @functools.wraps(func)
+    def database_work(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            release_connections()
+
+    return database_work

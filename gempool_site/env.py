@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # Python's and gunicorn's alike
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -33,6 +34,14 @@ def env_bool(name: str, default: bool = False) -> bool:
     if value.lower() in _FALSE:
         return False
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false, 1/0, yes/no), got {value!r}")
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (compared in lower case)."""
+    value = env_str(name, default).lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -103,6 +112,12 @@ def env_extra_bind(name: str, *, main_bind: str) -> str:
     if value.rpartition(":")[2] == main_bind.rpartition(":")[2]:
         raise ImproperlyConfigured(f"{name} needs a port of its own, not the one of GEMPOOL_BIND ({main_bind}).")
     return value
+
+
+def env_renamed(old: str, new: str) -> None:
+    """Refuse a variable that was renamed, rather than silently ignoring what the operator set."""
+    if _raw(old) is not None:
+        raise ImproperlyConfigured(f"{old} was renamed {new}; set that instead")
 
 
 def database_from_url(name: str, url: str) -> dict:

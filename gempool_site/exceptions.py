@@ -1,7 +1,8 @@
 """The application's error tree and the one place that renders errors as JSON envelopes.
 
 Every error under /v1 and /api leaves as `{"error": {"message", "type", "param", "code"}}` with the
-status OpenAI would use; /api validation errors add a `fields` map of per-field messages.
+status OpenAI would use; /api validation errors add a `fields` map of per-field messages, and an error class
+may add members of its own (`envelope_extras`, e.g. an invalid config's `problems`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 class GempoolError(Exception):
-    """An error the client should see, with its HTTP status and OpenAI-style type/code."""
+    """An error the client should see, with its HTTP status and OpenAI-style type/code.
+
+    Names follow openai-python's (BadRequestError, NotFoundError), so they never clash with the upstream
+    tree in gemini_enterprise/errors.py.
+    """
 
     status = 400
     type = "invalid_request_error"
@@ -35,12 +40,16 @@ class GempoolError(Exception):
             self.code = code
         self.headers = headers or {}
 
+    def envelope_extras(self) -> dict[str, Any]:
+        """Members added to the envelope's `error` object beside message/type/param/code (none by default)."""
+        return {}
 
-class InvalidRequest(GempoolError):
+
+class BadRequestError(GempoolError):
     status = 400
 
 
-class NotFound(GempoolError):
+class NotFoundError(GempoolError):
     status = 404
     code = "not_found"
 
@@ -48,24 +57,6 @@ class NotFound(GempoolError):
 class PayloadTooLarge(GempoolError):
     status = 413
     code = "request_too_large"
-
-
-class RateLimitExceeded(GempoolError):
-    status = 429
-    type = "rate_limit_error"
-    code = "rate_limit_exceeded"
-
-
-class UpstreamUnavailable(GempoolError):
-    status = 503
-    type = "server_error"
-    code = "service_unavailable"
-
-
-class UpstreamFailed(GempoolError):
-    status = 502
-    type = "server_error"
-    code = "upstream_error"
 
 
 def error_body(message: str, *, type: str = "invalid_request_error", param: str | None = None,
@@ -127,6 +118,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: render every known error as the envelope; unknown ones as a logged 500."""
     if isinstance(exc, GempoolError):
         body = error_body(exc.message, type=exc.type, param=exc.param, code=exc.code)
+        body["error"].update(exc.envelope_extras())
         return Response(body, status=exc.status, headers=exc.headers)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("Request body is too large.", code="request_too_large"), status=413)

@@ -1,4 +1,10 @@
-"""Adjustments for the gevent worker that gevent's monkey-patching cannot know to make."""
+"""Adjustments for the gevent worker that gevent's monkey-patching cannot know to make.
+
+This replaces `urllib3.util.wait.wait_for_socket`, a module global urllib3 does not document as a hook.
+tests/gempool_site/test_gevent_tuning.py pins what that relies on (its signature, that wait_for_read and the
+pool's connection check reach it through the module global), so an urllib3 upgrade that changes one fails
+there by name.
+"""
 from __future__ import annotations
 
 import select
@@ -22,6 +28,12 @@ def native_zero_timeout_polls() -> None:
     if getattr(wait.wait_for_socket, "native_zero_timeout", False):
         return
     native_poll = monkey.get_original("select", "poll")
+    # urllib3's wait_for_socket starts as a dispatcher that, on its first call, rebinds the module global to
+    # the poll or select variant: wrapped unresolved, its first real wait would replace this wrapper. One
+    # call now (zero timeout, on a throwaway socket pair) resolves it to the cooperative variant to wrap.
+    probe, peer = socket.socketpair()
+    with probe, peer:
+        wait.wait_for_socket(probe, read=True, timeout=0)
     cooperative: _Waiter = wait.wait_for_socket
 
     def wait_for_socket(sock: socket.socket, read: bool = False, write: bool = False,

@@ -1,41 +1,43 @@
-"""gunicorn settings, from the environment (README: "Configuration")."""
+"""gunicorn settings, from the environment (README: "Configuration").
+
+Read through gempool_site.env like the Django settings, so a bad value stops gunicorn with a message naming
+the variable. (gunicorn puts its working directory, the project root, on sys.path before loading this file.)
+"""
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))  # the project, for metering.multiproc
+from gempool_site.env import LOG_LEVELS, env_bind, env_choice, env_extra_bind, env_int, env_str
+from metering import multiproc
 
-from metering import multiproc  # noqa: E402 - after the path; imports nothing of Django
-
-bind = [os.environ.get("GEMPOOL_BIND", "127.0.0.1:8000")]
-if os.environ.get("GEMPOOL_METRICS_BIND"):
-    bind.append(os.environ["GEMPOOL_METRICS_BIND"])  # serves only /metrics (metering.middleware)
+bind = [env_bind("GEMPOOL_BIND", "127.0.0.1:8000")]
+if metrics_bind := env_extra_bind("GEMPOOL_METRICS_BIND", main_bind=bind[0]):
+    bind.append(metrics_bind)  # serves only /metrics (metering.middleware)
 # Every worker writes its Prometheus samples into this gateway's directory; /metrics adds them up.
-metrics_dir = multiproc.configure(data_dir=os.environ.get("GEMPOOL_DATA_DIR", str(PROJECT / "data")), bind=bind[0])
+metrics_dir = multiproc.chosen_directory(
+    data_dir=env_str("GEMPOOL_DATA_DIR", str(Path(__file__).resolve().parent.parent / "data")), bind=bind[0])
+raw_env = [f"{multiproc.ENV}={metrics_dir}"]  # set by the master for itself and every worker
 # gevent: a stream is a greenlet that mostly sleeps on the upstream socket. bench/results.md compares
 # it with gthread, where hundreds of OS threads fought over the GIL (and SQLite's write lock) and
 # 1000 concurrent streams failed; gthread stays selectable.
-worker_class = os.environ.get("GEMPOOL_WORKER_CLASS", "gevent")
-workers = int(os.environ.get("GEMPOOL_WORKERS", "1"))
-threads = int(os.environ.get("GEMPOOL_THREADS", "512"))
-worker_connections = int(os.environ.get("GEMPOOL_WORKER_CONNECTIONS", "2000"))
+worker_class = env_choice("GEMPOOL_WORKER_CLASS", "gevent", ("gevent", "gthread"))
+workers = env_int("GEMPOOL_WORKERS", 1, minimum=1)
+threads = env_int("GEMPOOL_THREADS", 512, minimum=1)
+worker_connections = env_int("GEMPOOL_WORKER_CONNECTIONS", 2000, minimum=1)
 backlog = 2048
 # Streams can last minutes; the worker timeout only watches worker liveness for gthread.
-timeout = int(os.environ.get("GEMPOOL_WORKER_TIMEOUT", "120"))
+timeout = env_int("GEMPOOL_WORKER_TIMEOUT", 120, minimum=0)
 graceful_timeout = 30
 keepalive = 5
-accesslog = os.environ.get("GEMPOOL_ACCESS_LOG", "-") or None
+accesslog = env_str("GEMPOOL_ACCESS_LOG", "-") or None
 errorlog = "-"
-loglevel = os.environ.get("GEMPOOL_LOG_LEVEL", "info").lower()
+loglevel = env_choice("GEMPOOL_LOG_LEVEL", "info", LOG_LEVELS)
 # Authorization headers and query strings never go into the access log.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 # gunicorn's control socket lives at one fixed path per user; several gateways on a host would
 # fight over it, and nothing here uses it.
 control_socket_disable = True
-forwarded_allow_ips = os.environ.get("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = env_str("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server) -> None:

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.utils.csp import CSP
+
 from gempool_site.env import (
+    LOG_LEVELS,
     database_from_url,
     env_bool,
+    env_choice,
     env_extra_bind,
     env_float,
     env_int,
     env_list,
+    env_renamed,
     env_str,
     env_url,
     persistent_secret_key,
@@ -54,7 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "gempool_site.security.ContentSecurityPolicyMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "gempool_site.security.PermissionsPolicyMiddleware",
     "gempool_site.middleware.ApiErrorMiddleware",
 ]
 
@@ -147,7 +153,6 @@ GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum
 GEMPOOL_SPARE_SESSION_MAX_AGE = env_float("GEMPOOL_SPARE_SESSION_MAX_AGE", 300.0, minimum=0, maximum=3600)
 GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
 GEMPOOL_MEDIA_RETENTION_HOURS = env_float("GEMPOOL_MEDIA_RETENTION_HOURS", 72.0, minimum=0.01)
-GEMPOOL_MEDIA_PRUNE_INTERVAL = env_float("GEMPOOL_MEDIA_PRUNE_INTERVAL", 600.0, minimum=10)
 GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum=1, maximum=120)
 # Client-supplied image URLs may never reach internal addresses; only a lab setup (or the tests, which
 # serve images on loopback) turns this on. Cloud metadata addresses stay refused either way.
@@ -156,6 +161,10 @@ GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, mini
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 # A second listener that serves only /metrics, without credentials (keep it on a private address).
 GEMPOOL_METRICS_BIND = env_extra_bind("GEMPOOL_METRICS_BIND", main_bind=env_str("GEMPOOL_BIND", "127.0.0.1:8000"))
+# Retention of the request log and media runs at most this often (seconds) across every process, after a
+# response; 0 leaves it to `manage.py housekeeping` (cron).
+GEMPOOL_HOUSEKEEPING_INTERVAL = env_float("GEMPOOL_HOUSEKEEPING_INTERVAL", 600.0, minimum=0)
+env_renamed("GEMPOOL_MEDIA_PRUNE_INTERVAL", "GEMPOOL_HOUSEKEEPING_INTERVAL")
 
 # CORS applies to the OpenAI-compatible API only; the management API is same-origin.
 CORS_URLS_REGEX = r"^/(v1/|image/|health$)"
@@ -205,6 +214,19 @@ if env_bool("GEMPOOL_BEHIND_TLS_PROXY", False):
     CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("GEMPOOL_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+# The console's policy (gempool_site/security.py says why); the admin is exempt (gempool_site/urls.py).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 LOGGING = {
     "version": 1,
@@ -214,7 +236,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
     },
-    "root": {"handlers": ["console"], "level": env_str("GEMPOOL_LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": env_choice("GEMPOOL_LOG_LEVEL", "info", LOG_LEVELS).upper()},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -7,13 +7,14 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.renderers import JSONRenderer
 
 from gempool_site.middleware import make_error_handlers
+from gempool_site.security import without_csp
 from metering.urls import metrics_urlpatterns
 
 # Most requests are /v1 calls and URL resolution tries patterns in order: those come first.
 urlpatterns = [
     path("v1/", include("openai_api.urls")),
     path("v1/", include("files_app.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", without_csp(admin.site.urls)),
     # Plain JSON rendering, so refusals of this staff-only view use the same envelope as the rest of /api.
     path("api/schema/", SpectacularAPIView.as_view(renderer_classes=[JSONRenderer]), name="api-schema"),
     path("api/", include("accounts.urls")),

@@ -22,14 +22,13 @@ def directory_for(*, data_dir: str, bind: str) -> Path:
     return Path(data_dir).resolve() / "prometheus" / name
 
 
-def configure(*, data_dir: str, bind: str) -> Path:
-    """Point prometheus-client at this gateway's directory (unless the operator chose one) and return it.
+def chosen_directory(*, data_dir: str, bind: str) -> Path:
+    """The operator's PROMETHEUS_MULTIPROC_DIR, else this gateway's directory under the data dir.
 
-    Must run before prometheus_client is imported in the workers: it picks its storage at import time.
+    The workers must see it in their environment before they import prometheus_client, which picks its
+    storage at import time: gunicorn's config passes it on as `raw_env`.
     """
-    chosen = os.environ.get(ENV) or str(directory_for(data_dir=data_dir, bind=bind))
-    os.environ[ENV] = chosen
-    return Path(chosen)
+    return Path(os.environ.get(ENV) or directory_for(data_dir=data_dir, bind=bind))
 
 
 def empty(directory: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from models_catalog.models import ModelConfig
 
 MODEL_FIELDS = ("id", "name", "description", "context_length", "max_tokens", "price_per_1k_tokens",
@@ -19,7 +19,7 @@ def model_create(*, data: dict) -> ModelConfig:
             # force_insert: with a natural primary key, save() would otherwise overwrite an existing row.
             model.save(force_insert=True)
     except IntegrityError:
-        raise InvalidRequest(f"A model with id {model.id!r} already exists.", param="id",
+        raise BadRequestError(f"A model with id {model.id!r} already exists.", param="id",
                              code="duplicate_model") from None
     return model
 

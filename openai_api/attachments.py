@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from accounts.models import ApiKey
 from files_app import services as files
 from files_app.models import StoredFile
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 from openai_api.conversation import Attachment, Message
 
 
@@ -38,7 +38,7 @@ def _resolve_one(attachment: Attachment, *, owner: ApiKey | None, index: int) ->
 
 
 def resolve_attachments(messages: list[Message], *, owner: ApiKey | None) -> ResolvedAttachments:
-    """Store inline data and fetched URLs, look up file ids; raises InvalidRequest/NotFound naming the part."""
+    """Store inline data and fetched URLs, look up file ids; raises BadRequestError/NotFoundError naming the part."""
     unique: dict[str, StoredFile] = {}
     names: list[list[str]] = []
     index = 0
@@ -46,7 +46,7 @@ def resolve_attachments(messages: list[Message], *, owner: ApiKey | None) -> Res
         message_names = []
         for attachment in message.attachments:
             if message.role not in ("user", "system", "developer", "tool", "function"):
-                raise InvalidRequest("Only user messages may carry images or files.", param=attachment.param)
+                raise BadRequestError("Only user messages may carry images or files.", param=attachment.param)
             index += 1
             stored = _resolve_one(attachment, owner=owner, index=index)
             unique.setdefault(stored.sha256 + stored.mime_type, stored)

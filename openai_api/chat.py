@@ -40,7 +40,7 @@ from gemini_enterprise.types import (
     ThoughtDelta,
     ToolsSpec,
 )
-from gempool_site.db import release_connections
+from gempool_site.db import releases_connections
 from metering.models import AttemptOutcome
 from metering.records import AttemptRecord, RequestRecord, request_observe, request_record
 from models_catalog.models import ModelConfig
@@ -74,7 +74,7 @@ class ChatPlan:
 
 
 class _EmptyAnswer(Unavailable):
-    """The upstream finished without text or media (DR/GO see thought-only answers): try another account."""
+    """The upstream finished without text or media (thought-only answers happen): try another account."""
 
     account_fault = False
 
@@ -148,17 +148,13 @@ class ChatRun:
             # The account answered: its next request finds a session waiting. Made after the answer,
             # so this request never waits behind it.
             spares.refill(self._refill)
-        # After the client has its answer: old generated media go in batches, at most once per
-        # GEMPOOL_MEDIA_PRUNE_INTERVAL across the cluster (a cache flag), never by scanning folders.
-        files.media_prune_if_due()
 
     def _run_attempts(self) -> Iterator[RunEvent]:
         pool = self.plan.pool
         tried: set[int] = set()
         last_error: UpstreamError | None = None
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
-            account = account_pool.lease_account(exclude=tried)
-            release_connections()
+            account = _lease(exclude=tried)
             if account is None:
                 break
             tried.add(account.pk)
@@ -174,8 +170,7 @@ class ChatRun:
                 self._record_attempt(AttemptOutcome.ERROR, error.kind)
                 self._log_attempt_failure(attempt, error)
                 if not isinstance(error, _EmptyAnswer):
-                    account_pool.report_failure(account=account, error=error, pool=pool)
-                    release_connections()
+                    _report_failure(account=account, error=error, pool=pool)
                 if not error.retryable_elsewhere or attempt.produced:
                     return self._failed_for(error, mid_stream=attempt.produced)
                 self._buffer.clear()
@@ -227,10 +222,8 @@ class ChatRun:
             return self._ask(client, creds, attempt, client.create_session(creds))
 
     def _ask(self, client, creds, attempt: _Attempt, session: str) -> tuple[AssistStream, str]:
-        file_ids = [files.upstream_file_id_for(client=client, creds=creds, account=attempt.account,
-                                               session=session, stored_file=stored)
-                    for stored in self.plan.stored_files]
-        release_connections()
+        file_ids = _upstream_file_ids(client=client, creds=creds, account=attempt.account, session=session,
+                                      stored_files=self.plan.stored_files)
         # Non-stream clients get no keep-alives, so their runs need no word of silences either.
         idle_after = None if self.buffered else settings.GEMPOOL_KEEPALIVE_SECONDS
         stream = client.stream_assist(creds, session=session, query=self.plan.query, file_ids=file_ids,
@@ -359,8 +352,7 @@ class ChatRun:
         if tried and last_error is not None and not self._all_resting():
             return Failed(503, f"No account could answer after {self.attempts} attempt(s); the last error was "
                                f"{last_error.kind}.", code="upstream_unavailable")
-        state = account_pool.pool_state()
-        release_connections()
+        state = _pool_state()
         if state.soonest_recovery is not None:
             wait = max(1, int((state.soonest_recovery.timestamp() - time.time()) + 0.999))
             return Failed(429, f"Every account is cooling down; the first is back in {wait} s.",
@@ -371,8 +363,7 @@ class ChatRun:
                       code="no_available_accounts")
 
     def _all_resting(self) -> bool:
-        state = account_pool.pool_state()
-        release_connections()
+        state = _pool_state()
         return state.soonest_recovery is not None and state.cooling >= state.enabled
 
     def _log_attempt_failure(self, attempt: _Attempt, error: UpstreamError) -> None:
@@ -434,6 +425,33 @@ class ChatRun:
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             attachments=len(self.plan.stored_files), ttft_ms=None if ttft is None else round(ttft * 1000),
             attempts=tuple(self.attempt_records))
+
+
+# ---- the run's database work before an upstream wait ------------------------------------------------
+# Each gives this thread's connections back as it ends (releases_connections): a stream may wait on the
+# upstream for minutes, and hundreds of them must not each hold a database connection meanwhile.
+
+
+@releases_connections
+def _lease(*, exclude: set[int]) -> Account | None:
+    return account_pool.lease_account(exclude=exclude)
+
+
+@releases_connections
+def _report_failure(*, account: Account, error: UpstreamError, pool: PoolSettings) -> None:
+    account_pool.report_failure(account=account, error=error, pool=pool)
+
+
+@releases_connections
+def _pool_state() -> account_pool.PoolState:
+    return account_pool.pool_state()
+
+
+@releases_connections
+def _upstream_file_ids(*, client, creds: Credentials, account: Account, session: str,
+                       stored_files: list[StoredFile]) -> list[str]:
+    return [files.upstream_file_id_for(client=client, creds=creds, account=account, session=session,
+                                       stored_file=stored) for stored in stored_files]
 
 
 def _media_markdown(media, url: str) -> str:

@@ -5,7 +5,7 @@ from accounts.models import ApiKey
 from accounts.pool import pool_counts
 from accounts.upstream import pool_settings_get
 from gempool_site import rawsql
-from gempool_site.exceptions import NotFound
+from gempool_site.exceptions import NotFoundError
 from models_catalog.models import ModelConfig
 from openai_api.attachments import resolve_attachments
 from openai_api.chat import ChatPlan, new_request_id
@@ -20,7 +20,7 @@ def model_resolve(*, model_id: str) -> ModelConfig:
     model = MODEL_ROWS.fetch_one("id = %s AND enabled = %s", [model_id, True])
     if model is None:
         valid = ", ".join(ModelConfig.objects.filter(enabled=True).values_list("id", flat=True))
-        raise NotFound(f"The model {model_id!r} does not exist or is disabled. Available models: {valid}.",
+        raise NotFoundError(f"The model {model_id!r} does not exist or is disabled. Available models: {valid}.",
                        param="model", code="model_not_found")
     return model
 

@@ -6,38 +6,26 @@ import time
 from django.http import JsonResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from gempool_site.auth import ApiKeyAuthentication, HasApiKey
-from gempool_site.negotiation import JsonWhateverTheAccept
-from gempool_site.throttles import ApiKeyRateThrottle
+from gempool_site.v1 import V1View
 from openai_api import responses, services
 from openai_api.schema import chat_completions, openai_json
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 
-class OpenAIView(APIView):
-    """Bearer API key, per-key rate limit, JSON errors in OpenAI's envelope."""
-
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-    throttle_classes = [ApiKeyRateThrottle]
-    content_negotiation_class = JsonWhateverTheAccept
-
-
-class ModelListView(OpenAIView):
+class ModelListView(V1View):
     @openai_json("List the enabled models")
     def get(self, request: Request) -> Response:
         return Response(services.models_list())
 
 
-class ModelDetailView(OpenAIView):
+class ModelDetailView(V1View):
     @openai_json("One enabled model")
     def get(self, request: Request, model_id: str) -> Response:
         return Response(services.model_as_openai(services.model_resolve(model_id=model_id)))
 
 
-class ChatCompletionsView(OpenAIView):
+class ChatCompletionsView(V1View):
     @chat_completions
     def post(self, request: Request):
         serializer = ChatCompletionRequestSerializer(data=request.data)
@@ -50,7 +38,7 @@ class ChatCompletionsView(OpenAIView):
         return responses.complete(plan, completion_id=completion_id, created=created)
 
 
-class StatusView(OpenAIView):
+class StatusView(V1View):
     @openai_json("Pool counts (nothing secret)")
     def get(self, request: Request) -> Response:
         return Response(services.status_summary())

@@ -6,6 +6,8 @@ from django.core.management.base import CommandError
 from django.db import OperationalError
 from django.test.testcases import TransactionTestCase
 
+from tests.mailserver import mailbox, mailserver, make_mailbox  # noqa: F401 - fixtures for the whole suite
+
 FLUSH_ATTEMPTS = 3
 
 
@@ -97,11 +99,13 @@ def simulator():
 
 @pytest.fixture
 def sim(simulator):
-    """The simulator with faults and statistics cleared for this test."""
+    """The simulator with faults, statistics and login settings (lifetime, LMTP, variant) reset for this test."""
     simulator.clear_faults()
     simulator.reset()
+    simulator.reset_login_settings()
     yield simulator
     simulator.clear_faults()
+    simulator.reset_login_settings()
 
 
 @pytest.fixture

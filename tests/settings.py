@@ -7,6 +7,9 @@ import tempfile
 os.environ.setdefault("GEMPOOL_DATA_DIR", tempfile.mkdtemp(prefix="gempool-test-"))
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-that-is-long-enough-for-fernet-0123456789")
 os.environ.setdefault("GEMPOOL_LOG_LEVEL", "WARNING")
+# No automatic housekeeping at the end of requests (it would add queries to counted ones); its own tests
+# turn it on.
+os.environ.setdefault("GEMPOOL_HOUSEKEEPING_INTERVAL", "0")
 
 from gempool_site.settings import *  # noqa: E402,F403
 from gempool_site.settings import DATA_DIR, DATABASES  # noqa: E402

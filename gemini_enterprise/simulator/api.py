@@ -7,7 +7,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from gemini_enterprise.simulator import media
+from gemini_enterprise.simulator import login_control, media
 from gemini_enterprise.simulator.httperrors import HttpFault, decode_b64, google_error
 from gemini_enterprise.simulator.scenario import (
     IMAGE_TEXT,
@@ -26,6 +26,7 @@ from gemini_enterprise.simulator.state import (
     FaultRule,
     SimAccount,
     SimSession,
+    account_from_row,
 )
 from gemini_enterprise.simulator.toolcalls import answer_with_calls, read_tool_plan, visible_query
 
@@ -106,7 +107,7 @@ def _metadata(session: SimSession, file: Any) -> dict[str, Any]:
             "byteSize": str(len(file.data)), "tokenCount": str(file.token_count),
             "fileOriginType": file.origin,
             "session": full, "quotaPercentage": 0.01,
-            # Deliberately the "wrong" URI real upstream returns (LX): clients must build their own.
+            # Deliberately the "wrong" URI real upstream returns: clients must build their own.
             "downloadUri": f"https://discoveryengine.googleapis.com/v1/{full}:downloadFile?file_id={file.file_id}"}
 
 
@@ -225,7 +226,8 @@ def download(handler: SimHandler, account: SimAccount, path: str, *, base64_text
 
 
 def control(handler: SimHandler, verb: str, path: str) -> None:
-    """GET /_sim/stats, POST|DELETE /_sim/faults, POST /_sim/reset, POST /_sim/accounts, GET /_sim/health."""
+    """GET /_sim/stats, POST|DELETE /_sim/faults, POST /_sim/reset, POST /_sim/accounts, GET /_sim/health,
+    GET|POST /_sim/login, GET /_sim/login/mail."""
     sim = handler.server.sim
     body = _json_or_400(handler.body)
     if path == "/_sim/stats" and verb == "GET":
@@ -244,19 +246,19 @@ def control(handler: SimHandler, verb: str, path: str) -> None:
     elif path == "/_sim/faults" and verb == "DELETE":
         sim.clear_faults(handler.query.get("csesidx") or body.get("csesidx"))
         handler.send_json(200, {"ok": True})
+    elif path.startswith("/_sim/login"):
+        login_control.control(handler, verb, path, body)
     elif path == "/_sim/reset" and verb == "POST":
         handler.server.reset(sessions=bool(body.get("sessions")))
         handler.send_json(200, {"ok": True})
     elif path == "/_sim/accounts" and verb == "POST":
         rows = body.get("accounts", [body])
         try:
-            for row in rows:
-                sim.add_account(SimAccount(
-                    csesidx=str(row["csesidx"]), secure_c_ses=str(row["secure_c_ses"]),
-                    team_id=row.get("team_id"), host_c_oses=str(row.get("host_c_oses") or ""),
-                    available=bool(row.get("available", True))))
-        except (KeyError, TypeError, AttributeError):
-            raise _fault(400, "each account needs csesidx and secure_c_ses") from None
+            accounts = [account_from_row(row) for row in rows]
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise _fault(400, "each account needs csesidx and secure_c_ses (README: Control API)") from None
+        for account in accounts:
+            sim.add_account(account)
         handler.send_json(200, {"ok": True, "accounts": len(sim.accounts)})
     else:
         raise _fault(404, f"No control route {verb} {path}")

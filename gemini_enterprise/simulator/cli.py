@@ -5,6 +5,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
+from gemini_enterprise.simulator.login_state import VARIANT_NAMES
 from gemini_enterprise.simulator.server import SimulatorServer
 from gemini_enterprise.simulator.state import load_accounts
 
@@ -23,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fragment-delay", type=float, default=0.05, help="seconds between stream elements")
     parser.add_argument("--fragments", type=int, default=8, help="answer text fragments per reply")
     parser.add_argument("--thought-fragments", type=int, default=2, help="thought elements before the text")
+    parser.add_argument("--login-lifetime", type=float, default=None, metavar="S",
+                        help="seconds a login lasts before getoxsrf answers EXPIRED_SIGN_IN (default: forever)")
+    parser.add_argument("--login-variant", choices=VARIANT_NAMES, default="a",
+                        help="which candidates of the fact sheet the login pages use")
+    parser.add_argument("--lmtp", metavar="SOCKET|HOST:PORT", help="LMTP server the one-time codes are mailed to")
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -37,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.warning("no accounts loaded: every login fails (use --accounts FILE or --accept-any-account)")
     server = SimulatorServer(accounts, host=args.host, port=args.port, fragment_delay=args.fragment_delay,
                              fragments=args.fragments, thought_fragments=args.thought_fragments,
-                             accept_any_account=args.accept_any_account)
+                             accept_any_account=args.accept_any_account, login_lifetime=args.login_lifetime,
+                             login_variant=args.login_variant, lmtp=args.lmtp)
     logger.info("%d account(s) loaded", len(accounts))
     try:
         server.serve_forever()

@@ -9,7 +9,7 @@ from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from gemini_enterprise.simulator import api
+from gemini_enterprise.simulator import api, login_routes
 from gemini_enterprise.simulator.httperrors import HttpFault, fault_error
 from gemini_enterprise.simulator.jwtcheck import JwtRejected, verify_jwt
 from gemini_enterprise.simulator.state import FaultRule, SimAccount
@@ -26,6 +26,9 @@ VERB_KEYS = {
     "widgetAddContextFile": ("addContextFile", "addContextFileRequest"),
     "widgetListSessionFileMetadata": ("listSessionFileMetadata", "listSessionFileMetadataRequest"),
 }
+EXPIRED_SIGN_IN = b')]}\'\n{"message":"Session has expired.","status":"EXPIRED_SIGN_IN"}'
+
+
 class SimHandler(BaseHTTPRequestHandler):
     """One connection; HTTP/1.1 keep-alive, chunked streaming."""
 
@@ -72,6 +75,8 @@ class SimHandler(BaseHTTPRequestHandler):
                 self._widget(url.path[len(API_PREFIX):])
             elif url.path.endswith(":downloadFile") and verb == "GET":
                 self._download(url.path)
+            elif login_routes.handles(url.path):
+                login_routes.route(self, verb, url.path)
             else:
                 raise HttpFault(404, f"No route for {verb} {url.path}")
         except HttpFault as fault:
@@ -100,7 +105,9 @@ class SimHandler(BaseHTTPRequestHandler):
         account = sim.account_for_login(csesidx, cookies.get("__Secure-C_SES", ""),
                                         cookies.get("__Host-C_OSES", ""))
         if account is None:
-            raise HttpFault(401, "Invalid or expired cookies.")
+            # Upstream's answer for a login that is over, replaced by a newer one, or never was (fact sheet §1).
+            self.send_bytes(401, EXPIRED_SIGN_IN, "application/json; charset=utf-8")
+            return
         if not account.available:
             raise HttpFault(403, "Access Restricted.")
         token, key_id = sim.issue_key(csesidx)
@@ -136,7 +143,11 @@ class SimHandler(BaseHTTPRequestHandler):
             logger.info("jwt rejected: %s", exc)
             raise HttpFault(401, "Request had invalid authentication credentials.") from None
         sim.count(endpoint, csesidx)
-        return sim.accounts[csesidx]
+        account = sim.accounts[csesidx]
+        if account.login_expired(time.time()):
+            # The keys getoxsrf handed out die with the login, so an expired login shows on the next call.
+            raise HttpFault(401, "Request had invalid authentication credentials.")
+        return account
 
     def _widget(self, method: str) -> None:
         if method not in VERB_KEYS:

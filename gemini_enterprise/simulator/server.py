@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from gemini_enterprise.simulator import login_control
 from gemini_enterprise.simulator.handler import SimHandler
 from gemini_enterprise.simulator.state import SimAccount, SimState
 
@@ -72,6 +73,7 @@ class SimHTTPServer(ThreadingHTTPServer):
         """Clear faults and statistics; with `sessions`, also sessions, files and issued keys."""
         self.sim.clear_faults()
         self.sim.reset_stats()
+        self.sim.logins.reset()
         if sessions:
             with self.sim.lock:
                 self.sim.sessions.clear()
@@ -83,8 +85,12 @@ class SimulatorServer:
 
     def __init__(self, accounts: Iterable[SimAccount] = (), *, host: str = "127.0.0.1", port: int = 0,
                  fragment_delay: float = 0.02, fragments: int = 5, thought_fragments: int = 2,
-                 accept_any_account: bool = False, jwt_skew: float = 30.0) -> None:
+                 accept_any_account: bool = False, jwt_skew: float = 30.0, login_lifetime: float | None = None,
+                 login_variant: str = "a", lmtp: str | None = None) -> None:
         self.state = SimState(list(accounts), accept_any_account=accept_any_account)
+        self._login_defaults = {"lifetime": login_lifetime, "cookie_lifetime": None, "variant": login_variant,
+                                "lmtp": lmtp, "mail_routes": {}, "max_wrong_codes": 5, "slow_mail_seconds": 5.0}
+        self.configure_login(**self._login_defaults)
         self.httpd = SimHTTPServer((host, port), self.state, fragment_delay=fragment_delay,
                                    fragments=fragments, thought_fragments=thought_fragments,
                                    jwt_skew=jwt_skew)
@@ -149,6 +155,22 @@ class SimulatorServer:
     def add_account(self, account: SimAccount) -> None:
         """Accept one more account."""
         self.state.add_account(account)
+
+    def configure_login(self, **settings: Any) -> dict[str, Any]:
+        """Same as POST /_sim/login: `lifetime`, `cookie_lifetime`, `variant`, `lmtp`, `mail_routes`,
+        `max_wrong_codes`, `slow_mail_seconds` (only those given change); returns the settings."""
+        login_control.configure(self.state, **settings)
+        return login_control.settings_json(self.state)
+
+    def reset_login_settings(self) -> None:
+        """Back to the login settings the server started with (a test's lifetime or LMTP must not leak).
+
+        Without a starting lifetime, every seat's login is made endless again."""
+        self.configure_login(**self._login_defaults)
+
+    def mails(self, to: str | None = None) -> list[dict[str, Any]]:
+        """Same as GET /_sim/login/mail: the mails sent (codes included), oldest first."""
+        return self.state.logins.mails_json(to)
 
     def control(self, method: str, path: str, body: dict | None = None) -> Any:
         """Call the control API over HTTP (handy from another process's point of view)."""

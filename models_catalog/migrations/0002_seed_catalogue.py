@@ -1,4 +1,4 @@
-"""Seed a useful catalogue: the original default plus the upstream model ids in use (protocol §3.2, §5, §7)."""
+"""Seed a useful catalogue: the original default plus the upstream model ids in use (chat, image and video)."""
 from __future__ import annotations
 
 from django.db import migrations

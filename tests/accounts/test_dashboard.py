@@ -5,11 +5,10 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.dashboard import PRUNE_LOCK_KEY, dashboard_summary, request_log_prune_if_due
+from accounts.dashboard import dashboard_summary
 from accounts.models import AccountStatus, RequestLog
 from metering.models import AttemptOutcome, RequestAttempt
 
@@ -72,38 +71,11 @@ def test_the_api_serves_it(staff_client, make_account):
     assert set(data["proxy"]) >= {"proxy", "in_use", "last_test"}
 
 
-def test_old_rows_are_pruned_at_most_once_per_interval(settings):
-    settings.GEMPOOL_REQUEST_LOG_RETENTION_DAYS = 7
-    log(ago=timedelta(days=8)), log(ago=timedelta(days=6))
-    cache.delete(PRUNE_LOCK_KEY)
-    assert request_log_prune_if_due() == 1
-    log(ago=timedelta(days=9))
-    assert request_log_prune_if_due() == 0  # within the interval: no second DELETE
-    assert RequestLog.objects.count() == 2
-
-
 def test_prunelogs_command(settings):
     log(ago=timedelta(days=3)), log()
     out = io.StringIO()
     call_command("prunelogs", "--days", "2", stdout=out)
     assert "Deleted 1" in out.getvalue() and RequestLog.objects.count() == 1
-
-
-def test_a_request_that_wrote_a_log_row_prunes_old_ones_when_due():
-    from accounts.dashboard import request_finished_prune, request_log_add
-
-    cache.set(PRUNE_LOCK_KEY, 1, timeout=600)  # a prune just ran
-    old = log(ago=timedelta(days=30))
-    request_finished_prune(sender=None)
-    assert RequestLog.objects.filter(pk=old.pk).exists()
-    cache.delete(PRUNE_LOCK_KEY)  # the interval has passed
-    request_finished_prune(sender=None)  # this request wrote nothing: no check at all
-    assert RequestLog.objects.filter(pk=old.pk).exists()
-    request_log_add(account_id=None, api_key_id=None, endpoint="chat", model="gemini-2.5-flash", stream=False,
-                    status_code=200, latency_ms=120, attempts=1, error_kind="", request_id="r1")
-    assert RequestLog.objects.filter(pk=old.pk).exists()  # not during the request ...
-    request_finished_prune(sender=None)
-    assert not RequestLog.objects.filter(pk=old.pk).exists()  # ... but once it has finished
 
 
 def test_a_stream_that_broke_after_its_first_byte_counts_as_an_error(make_account):

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from files_app import safe_fetch
-from gempool_site.exceptions import InvalidRequest
+from gempool_site.exceptions import BadRequestError
 
 from .conftest import PNG
 
@@ -152,8 +152,8 @@ def allow_loopback(settings):
     settings.GEMPOOL_URL_FETCH_ALLOW_PRIVATE = True
 
 
-def _refused(url: str, match: str, **kwargs) -> InvalidRequest:
-    with pytest.raises(InvalidRequest, match=match) as info:
+def _refused(url: str, match: str, **kwargs) -> BadRequestError:
+    with pytest.raises(BadRequestError, match=match) as info:
         safe_fetch.fetch_image_url(url, **kwargs)
     assert info.value.status == 400 and info.value.code == "invalid_image_url"
     return info.value

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from files_app import services, storage
 from files_app.models import INLINE_PURPOSE, StoredFile, UpstreamFile
 from gemini_enterprise import errors as upstream_errors
-from gempool_site.exceptions import InvalidRequest, NotFound, PayloadTooLarge
+from gempool_site.exceptions import BadRequestError, NotFoundError, PayloadTooLarge
 
 from .conftest import PNG, PNG_DATA_URI
 
@@ -71,7 +71,7 @@ def test_it_keeps_only_the_last_path_component_of_the_name():
 
 
 def test_it_refuses_an_empty_file(data_dir):
-    with pytest.raises(InvalidRequest, match="empty") as info:
+    with pytest.raises(BadRequestError, match="empty") as info:
         _create(b"")
     assert info.value.param == "file"
     assert StoredFile.objects.count() == 0 and _leftovers(data_dir) == []
@@ -120,7 +120,7 @@ def test_inline_bytes_obey_the_size_limit(settings):
     settings.GEMPOOL_MAX_UPLOAD_BYTES = 10
     with pytest.raises(PayloadTooLarge):
         services.stored_file_from_bytes(data=b"x" * 11, filename="a", mime_type="text/plain", owner=None)
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(BadRequestError):
         services.stored_file_from_bytes(data=b"", filename="a", mime_type="text/plain", owner=None)
 
 
@@ -135,13 +135,13 @@ def test_a_file_is_visible_to_the_key_that_uploaded_it_only(api_key):
     record = _create(owner=key)
     assert services.stored_file_get(file_id=record.id, owner=key) == record
     assert services.stored_file_get(file_id=record.id, owner=None) == record  # staff
-    with pytest.raises(NotFound, match=record.id) as info:
+    with pytest.raises(NotFoundError, match=record.id) as info:
         services.stored_file_get(file_id=record.id, owner=stranger)
     assert info.value.param == "file_id" and info.value.status == 404
 
 
 def test_an_unknown_id_is_not_found():
-    with pytest.raises(NotFound, match="No such File object: file-nope"):
+    with pytest.raises(NotFoundError, match="No such File object: file-nope"):
         services.stored_file_get(file_id="file-nope", owner=None)
 
 
@@ -157,7 +157,7 @@ def test_the_list_pages_with_after_and_leaves_inline_copies_out(api_key):
     page, _ = services.stored_file_list(owner=key, order="asc", limit=2, after=made[0].id)
     assert [f.id for f in page] == [made[1].id, made[2].id]
     assert services.stored_file_list(owner=key, purpose="vision")[0] == []
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(BadRequestError):
         services.stored_file_list(owner=key, after="file-unknown")
 
 
@@ -176,7 +176,7 @@ def test_delete_removes_the_row_then_the_bytes_after_commit(data_dir, django_cap
 def test_reading_a_file_whose_bytes_vanished_is_a_clear_not_found(data_dir):
     record = _create(b"soon gone")
     storage.delete(storage.UPLOADS, record.storage_name)
-    with pytest.raises(NotFound, match="no longer available"):
+    with pytest.raises(NotFoundError, match="no longer available"):
         services.stored_file_read(stored_file=record)
 
 
@@ -215,7 +215,7 @@ def test_a_data_uri_without_a_type_is_sniffed_and_line_breaks_and_missing_paddin
     ("data:not a type;base64,aGVsbG8=", "not a valid MIME type"),
 ])
 def test_a_bad_data_uri_is_an_invalid_request_naming_the_param(uri, message):
-    with pytest.raises(InvalidRequest, match=message) as info:
+    with pytest.raises(BadRequestError, match=message) as info:
         services.data_uri_decode(uri, param="messages[0].content[1].image_url")
     assert info.value.param == "messages[0].content[1].image_url" and info.value.status == 400
 
@@ -324,6 +324,6 @@ def test_a_remote_image_url_is_fetched_through_the_safe_fetcher(monkeypatch):
 
 
 def test_a_refused_image_url_is_an_invalid_request():
-    with pytest.raises(InvalidRequest, match="only http and https") as info:
+    with pytest.raises(BadRequestError, match="only http and https") as info:
         services.stored_file_from_image_url(url="file:///etc/passwd", owner=None, param="messages[0]")
     assert info.value.param == "messages[0]"

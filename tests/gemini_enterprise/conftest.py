@@ -76,3 +76,39 @@ def client(sim_config: ClientConfig) -> Iterator[GeminiClient]:
     """A client talking to the simulator."""
     with GeminiClient(sim_config) as c:
         yield c
+
+
+# ---- the login pages (issue 15) ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def login_simulator() -> Iterator[SimulatorServer]:
+    """A simulator of its own for login tests: they change server-wide login settings."""
+    server = SimulatorServer(port=0, fragment_delay=0.002, fragments=2, thought_fragments=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def login_sim(login_simulator: SimulatorServer) -> Iterator[SimulatorServer]:
+    """The login simulator with default login settings, no faults and an empty mail list."""
+    login_simulator.reset_login_settings()
+    login_simulator.clear_faults()
+    login_simulator.reset()
+    yield login_simulator
+    login_simulator.clear_faults()
+    login_simulator.reset_login_settings()
+
+
+@pytest.fixture
+def make_seat(login_sim: SimulatorServer) -> Callable[..., SimAccount]:
+    """Factory: a seat that can log in (`email` defaults to a unique address), registered in login_sim."""
+
+    def make(**fields) -> SimAccount:
+        n = next(_ids)
+        defaults = {"csesidx": f"{7000000 + n}", "secure_c_ses": f"ses-{n}-old", "host_c_oses": f"oses-{n}-old",
+                    "team_id": f"0c0ffee0-{n:04x}", "email": f"seat{n}@mail.test"}
+        seat = SimAccount(**{**defaults, **fields})
+        login_sim.add_account(seat)
+        return seat
+
+    return make

@@ -1,4 +1,4 @@
-"""getoxsrf, JWT minting (§2.3/§2.4) and the single-flight token cache."""
+"""getoxsrf, JWT minting and the single-flight token cache."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_the_simulator_verifies_both_key_orders() -> None:
         b'{"aud":"https://biz-discoveryengine.googleapis.com","exp":1735689900,"iat":1735689600,'
         b'"iss":"https://business.gemini.google","nbf":1735689600,"sub":"csesidx/1234567890"}',
     )
-    assert sorted_token.endswith(".uSTQo7j6X2lYEiBIm0AKr2J-dYO6_Mp_RfZC1p_3OgU")  # §2.4 Go-style variant
+    assert sorted_token.endswith(".uSTQo7j6X2lYEiBIm0AKr2J-dYO6_Mp_RfZC1p_3OgU")  # sorted keys, as Go clients send
     keys = {KID: (key, "1234567890")}
     assert verify_jwt(sorted_token, keys, NOW + 10) == "1234567890"
     assert verify_jwt(EXPECTED, keys, NOW + 10) == "1234567890"

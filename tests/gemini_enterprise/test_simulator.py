@@ -307,7 +307,7 @@ def test_per_request_faults_raise_before_any_output(client, creds, fault, expect
         client.stream_assist(creds, session=session, query=f"[[sim:fault={fault}]] hi")
 
 
-def test_the_429_body_matches_the_protocol_sheet(client, creds, sim) -> None:
+def test_the_429_body_is_googles_resource_exhausted_error(client, creds, sim) -> None:
     session = client.create_session(creds)
     sim.add_fault("429", csesidx=creds.csesidx, endpoint="streamAssist", count=1)
     with pytest.raises(RateLimited) as info:
@@ -421,6 +421,8 @@ def test_accounts_load_from_the_original_tools_file(tmp_path) -> None:
     assert (account.csesidx, account.team_id, account.secure_c_ses) == ("111", "t1", "s1")
     args = build_parser().parse_args(["--port", "0", "--accounts", str(path), "--fragment-delay", "0.1"])
     assert args.accounts == str(path) and args.fragment_delay == 0.1
+    args = build_parser().parse_args(["--login-lifetime", "30", "--login-variant", "c", "--lmtp", "/run/lmtp"])
+    assert (args.login_lifetime, args.login_variant, args.lmtp) == (30.0, "c", "/run/lmtp")
 
 
 def test_accept_any_account_mode_serves_unknown_accounts() -> None:

@@ -1,6 +1,7 @@
 """gempool's SQLite backend: closed connections are reused, and nothing leaks from one user to the next."""
 from __future__ import annotations
 
+import inspect
 import threading
 
 import pytest
@@ -99,3 +100,45 @@ def test_placeholders_convert_as_djangos_cursor_does_and_the_result_is_reused():
         cursor.execute(query, [8, 1])
         assert cursor.fetchone() == (8, "100%")
     assert pooled._qmark_query.cache_info().hits == hits + 1
+
+
+# ---- the Django internals the backend overrides: an upgrade that moves one fails here by name ----------------
+
+
+def _parameters(function) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+def test_djangos_query_conversion_is_still_the_one_the_cursor_wrapper_memoises():
+    from django.db.backends.sqlite3 import base as django_sqlite
+
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    empty = inspect.Parameter.empty
+    assert _parameters(django_sqlite.SQLiteCursorWrapper.convert_query) == [
+        ("self", positional, empty), ("query", positional, empty), ("param_names", keyword_only, None)]
+    source = inspect.getsource(django_sqlite.SQLiteCursorWrapper.execute)
+    assert "self.convert_query(query, param_names=param_names)" in source
+    assert django_sqlite.FORMAT_QMARK_REGEX.sub("?", "a = %s AND b LIKE '5%%'") == "a = ? AND b LIKE '5%%'"
+
+
+def test_closing_a_connection_still_goes_through_close_underscore(monkeypatch):
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    assert _parameters(BaseDatabaseWrapper._close) == [("self", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                        inspect.Parameter.empty)]
+    calls = []
+    original = pooled.DatabaseWrapper._close
+    monkeypatch.setattr(pooled.DatabaseWrapper, "_close", lambda self: calls.append(True) or original(self))
+    connection.ensure_connection()
+    connection.close()
+    assert calls == [True] and connection.connection is None
+
+
+def test_destroying_a_test_database_still_goes_through_destroy_test_db():
+    from django.db.backends.base.creation import BaseDatabaseCreation
+
+    positional, empty = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty
+    assert _parameters(BaseDatabaseCreation._destroy_test_db) == [
+        ("self", positional, empty), ("test_database_name", positional, empty), ("verbosity", positional, empty)]
+    assert "self._destroy_test_db(" in inspect.getsource(BaseDatabaseCreation.destroy_test_db)

@@ -16,12 +16,9 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 @pytest.fixture
 def pool_settings_row():
-    from django.core.cache import cache
-
     from accounts.models import PoolSettings
-    from files_app import media
 
-    cache.set(media.PRUNE_DUE_KEY, "pruned just now", 600)  # periodic housekeeping is not per-request cost
+    # (Periodic housekeeping is not per-request cost: tests/settings.py turns its automatic run off.)
     return PoolSettings.load()  # exists after the first request of any real deployment
 
 

@@ -9,7 +9,7 @@ from accounts.dashboard import request_log_prune
 
 class Command(BaseCommand):
     help = ("Delete request-log rows (the dashboard's data) older than GEMPOOL_REQUEST_LOG_RETENTION_DAYS. "
-            "The server also prunes on its own every few minutes; this is for cron or a one-off clean-up.")
+            "`manage.py housekeeping` does this and the media retention together (as the server does itself).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--days", type=int, default=None,

@@ -8,7 +8,8 @@ from files_app.media import media_prune, media_prune_orphans
 
 
 class Command(BaseCommand):
-    help = "Delete generated media and inline uploads older than GEMPOOL_MEDIA_RETENTION_HOURS."
+    help = ("Delete generated media and inline uploads older than GEMPOOL_MEDIA_RETENTION_HOURS (or the given "
+            "age). `manage.py housekeeping` does this and the request log's retention together.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than-hours", type=float, default=None,

@@ -6,6 +6,11 @@ request is a new greenlet with connections of its own. Here closing a connection
 process-wide idle list and the next "connect" takes it from there, so a request pays for a connection
 only while it holds one, and `release_connections()` can give SQLite connections back before a long
 upstream wait as cheaply as PostgreSQL ones (psycopg's pool).
+
+Django internals this relies on, pinned by tests/gempool_site/test_db_backends.py so a Django upgrade that
+moves one fails there by name: `DatabaseWrapper._close()` (what `close()` calls to drop the connection),
+`SQLiteCursorWrapper.convert_query(query, *, param_names=None)` and `FORMAT_QMARK_REGEX`, and
+`DatabaseCreation._destroy_test_db(test_database_name, verbosity)`.
 """
 from __future__ import annotations
 

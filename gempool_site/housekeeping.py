@@ -1,0 +1,88 @@
+"""Housekeeping: the request log's and the generated media's retention, run from one place.
+
+`manage.py housekeeping` runs it for cron. Unless GEMPOOL_HOUSEKEEPING_INTERVAL is 0, the server also runs it
+itself: after a response has gone out (Django's request_finished), at most once per interval across every
+process (a cache key, shared through Redis when configured), with bounded media work, never by scanning
+folders. A process looks at the cache at most once per interval too, so the other requests pay one clock read.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError
+
+from accounts.dashboard import request_log_prune
+from files_app.services import media_prune
+
+logger = logging.getLogger(__name__)
+
+DUE_KEY = "gempool:housekeeping-due"
+MEDIA_LIMIT_PER_AUTOMATIC_RUN = 2000  # bounded work for the request that happens to run it
+
+
+@dataclass(frozen=True)
+class HousekeepingReport:
+    request_log_rows: int
+    media_files: int
+
+    def as_text(self) -> str:
+        return (f"Deleted {self.request_log_rows} request-log row(s) and {self.media_files} expired media "
+                f"file(s).")
+
+
+def housekeeping_run(*, media_limit: int | None = None) -> HousekeepingReport:
+    """Delete request-log rows past GEMPOOL_REQUEST_LOG_RETENTION_DAYS and media past
+    GEMPOOL_MEDIA_RETENTION_HOURS (at most `media_limit` media files)."""
+    return HousekeepingReport(request_log_rows=request_log_prune(), media_files=media_prune(limit=media_limit))
+
+
+class _ProcessLook:
+    """When this process may next ask the cache whether housekeeping is due (a monotonic time).
+
+    No lock: two threads racing past it both ask the cache, where cache.add lets only one of them run.
+    """
+
+    def __init__(self) -> None:
+        self.next_at = 0.0
+
+    def due(self, interval: float) -> bool:
+        now = time.monotonic()
+        if now < self.next_at:
+            return False
+        self.next_at = now + interval
+        return True
+
+
+_look = _ProcessLook()
+
+
+def housekeeping_if_due() -> HousekeepingReport | None:
+    """Run housekeeping if no process did within GEMPOOL_HOUSEKEEPING_INTERVAL; None if not due (or off).
+
+    Errors are logged, never raised: this runs at the end of client requests.
+    """
+    interval = settings.GEMPOOL_HOUSEKEEPING_INTERVAL
+    if not interval or not _look.due(interval):
+        return None
+    # cache.add is atomic on every backend: one process in the cluster wins each interval.
+    if not cache.add(DUE_KEY, 1, timeout=max(1, int(interval))):
+        return None
+    try:
+        report = housekeeping_run(media_limit=MEDIA_LIMIT_PER_AUTOMATIC_RUN)
+    except (DatabaseError, OSError):
+        logger.exception("housekeeping failed")
+        return None
+    logger.info("housekeeping done", extra={"request_log_rows": report.request_log_rows,
+                                            "media_files": report.media_files})
+    return report
+
+
+def housekeeping_after_request(sender, **kwargs) -> None:
+    """request_finished receiver: the response is out, so the client never waits for this."""
+    # Django's end-of-request connection cleanup may already have run; a connection opened here is
+    # recycled by the cleanup at the start of the thread's next request, as usual.
+    housekeeping_if_due()

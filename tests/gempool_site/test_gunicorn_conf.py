@@ -1,0 +1,48 @@
+"""gunicorn.conf.py reads the environment through the typed helpers: a bad value names the variable."""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+GUNICORN_CONF = Path(__file__).resolve().parents[2] / "gempool_site" / "gunicorn.conf.py"
+
+
+def test_the_gunicorn_config_refuses_a_bad_value_naming_the_variable(monkeypatch):
+    for name, value, message in (("GEMPOOL_WORKERS", "two", "GEMPOOL_WORKERS must be a whole number"),
+                                 ("GEMPOOL_BIND", "8000", "GEMPOOL_BIND must look like HOST:PORT"),
+                                 ("GEMPOOL_WORKER_CLASS", "eventlet", "GEMPOOL_WORKER_CLASS must be one of"),
+                                 ("GEMPOOL_LOG_LEVEL", "loud", "GEMPOOL_LOG_LEVEL must be one of")):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            with pytest.raises(ImproperlyConfigured, match=message):
+                runpy.run_path(str(GUNICORN_CONF))
+
+
+def test_the_gunicorn_config_reads_good_values(monkeypatch):
+    for name, value in (("GEMPOOL_BIND", "0.0.0.0:9000"), ("GEMPOOL_WORKERS", "3"), ("GEMPOOL_ACCESS_LOG", ""),
+                        ("GEMPOOL_WORKER_CLASS", "GThread"), ("GEMPOOL_LOG_LEVEL", "WARNING")):
+        monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(GUNICORN_CONF))
+    assert (config["bind"], config["workers"], config["accesslog"]) == (["0.0.0.0:9000"], 3, None)
+    assert (config["worker_class"], config["loglevel"]) == ("gthread", "warning")
+
+
+def test_a_metrics_bind_adds_a_listener_and_the_samples_dir_reaches_the_workers(monkeypatch, tmp_path):
+    for name, value in (("GEMPOOL_BIND", "127.0.0.1:9000"), ("GEMPOOL_METRICS_BIND", "127.0.0.1:9464"),
+                        ("GEMPOOL_DATA_DIR", str(tmp_path))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    config = runpy.run_path(str(GUNICORN_CONF))
+    assert config["bind"] == ["127.0.0.1:9000", "127.0.0.1:9464"]
+    assert config["raw_env"] == [f"PROMETHEUS_MULTIPROC_DIR={config['metrics_dir']}"]
+    assert config["metrics_dir"].parent == tmp_path / "prometheus"
+
+
+def test_a_metrics_bind_on_the_main_port_is_refused(monkeypatch):
+    monkeypatch.setenv("GEMPOOL_BIND", "127.0.0.1:9000")
+    monkeypatch.setenv("GEMPOOL_METRICS_BIND", "0.0.0.0:9000")
+    with pytest.raises(ImproperlyConfigured, match="GEMPOOL_METRICS_BIND needs a port of its own"):
+        runpy.run_path(str(GUNICORN_CONF))
