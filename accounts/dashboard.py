@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -106,8 +107,12 @@ def _recent_errors() -> list[dict]:
 def request_log_prune(*, days: int | None = None, now: datetime | None = None) -> int:
     """Delete request-log rows older than the retention (GEMPOOL_REQUEST_LOG_RETENTION_DAYS); returns how many."""
     days = days if days is not None else settings.GEMPOOL_REQUEST_LOG_RETENTION_DAYS
-    cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = RequestLog.objects.filter(created_at__lt=cutoff).delete()
+    cutoff = rawsql.db_datetime((now or timezone.now()) - timedelta(days=days))
+    # Two plain DELETEs, attempts first: the ORM's delete() would load every old row to cascade by hand.
+    with transaction.atomic():
+        rawsql.execute(f"DELETE FROM {RequestAttempt._meta.db_table} WHERE request_id IN "
+                       f"(SELECT id FROM {RequestLog._meta.db_table} WHERE created_at < %s)", [cutoff])
+        deleted = rawsql.execute(f"DELETE FROM {RequestLog._meta.db_table} WHERE created_at < %s", [cutoff])
     if deleted:
         logger.info("pruned the request log", extra={"deleted": deleted, "retention_days": days})
     return deleted

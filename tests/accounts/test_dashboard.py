@@ -83,3 +83,14 @@ def test_a_stream_that_broke_after_its_first_byte_counts_as_an_error(make_accoun
     log(account, status=200, kind="unavailable")
     series = {s["account_id"]: s for s in dashboard_summary()["series"]}
     assert series[account.pk]["errors"][-1] == 1
+
+
+def test_pruning_takes_old_requests_with_their_attempts(make_account, settings):
+    from accounts.dashboard import request_log_prune
+
+    account = make_account()
+    old, recent = log(account, ago=timedelta(days=9)), log(account, ago=timedelta(days=1))
+    assert request_log_prune(days=7) == 1
+    assert list(RequestLog.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert list(RequestAttempt.objects.values_list("request_id", flat=True)) == [recent.pk]
+    assert old.pk not in RequestAttempt.objects.values_list("request_id", flat=True)
