@@ -4,16 +4,19 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from rest_framework import serializers
 
 from accounts import services
+from accounts.lifecycle import effective_status
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
-from accounts.pool import effective_status
+from accounts.proxies import proxy_change_record, validate_proxy_url
 from gempool_site.crypto import mask
 
 STATUS_COLOURS = {
     AccountStatus.ACTIVE: "#1e8e3e",
     AccountStatus.COOLING_DOWN: "#e37400",
     AccountStatus.NEEDS_LOGIN: "#d93025",
+    AccountStatus.NEEDS_ATTENTION: "#a50e0e",
     AccountStatus.DISABLED: "#5f6368",
 }
 SECRET_FIELDS = ("secure_c_ses", "host_c_oses", "proxy_url")
@@ -45,7 +48,23 @@ class SecretReplaceForm(forms.ModelForm):
         return cleaned
 
 
-class AccountForm(SecretReplaceForm):
+class ProxyPolicyMixin:
+    """The proxy goes through the same validator as on the API and in imports (accounts.proxies)."""
+
+    def clean_proxy_url(self) -> str:
+        value = self.cleaned_data.get("proxy_url", "")
+        try:
+            return validate_proxy_url(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError([str(message) for message in exc.detail]) from None
+
+
+def _record_proxy_change(request, obj, form) -> None:
+    if "proxy_url" in form.changed_data:
+        proxy_change_record(target=obj, actor=f"user:{request.user.get_username()}")
+
+
+class AccountForm(ProxyPolicyMixin, SecretReplaceForm):
     secret_fields = SECRET_FIELDS
 
     class Meta:
@@ -62,13 +81,16 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["status", "enabled"]
     search_fields = ["label", "team_id", "csesidx"]
     actions = ["enable_accounts", "disable_accounts", "clear_cooldown"]
-    readonly_fields = ["status", "cooldown_until", "cooldown_streak", "last_error_kind", "last_error_reason",
-                       "last_error_at", "consecutive_failures", "last_used_at", "request_count",
-                       "success_count", "failure_count", "created_at", "updated_at"]
+    runtime_fields = ["status", "attention_reason", "cooldown_until", "cooldown_streak", "last_error_kind",
+                      "last_error_reason", "last_error_at", "consecutive_failures", "last_used_at",
+                      "logged_in_at", "login_expires_at", "request_count", "success_count", "failure_count",
+                      "created_at", "updated_at"]
+    readonly_fields = ["proxy_changed_by", "proxy_changed_at", *runtime_fields]
     fieldsets = [
         (None, {"fields": ["label", "team_id", "csesidx", "user_agent", "enabled"]}),
-        ("Secrets (write-only)", {"fields": ["secure_c_ses", "host_c_oses", "proxy_url"]}),
-        ("Runtime state", {"fields": readonly_fields}),
+        ("Secrets (write-only)", {"fields": ["secure_c_ses", "host_c_oses", "proxy_url", "proxy_changed_by",
+                                             "proxy_changed_at"]}),
+        ("Runtime state", {"fields": runtime_fields}),
     ]
 
     @admin.display(description="status", ordering="status")
@@ -105,9 +127,16 @@ class AccountAdmin(admin.ModelAdmin):
         self.message_user(request, f"Cleared the cooldown of {count} account(s).", messages.SUCCESS)
 
     def save_model(self, request, obj: Account, form, change: bool) -> None:
-        if "enabled" in form.changed_data:
-            obj.status = AccountStatus.ACTIVE if obj.enabled else AccountStatus.DISABLED
-        super().save_model(request, obj, form, change)
+        # Through the services, never a full save(): the form's copy of the runtime fields is stale by now
+        # (the pool moves the counters concurrently), and enabling or new cookies are life-cycle events.
+        data = {name: form.cleaned_data[name] for name in services.ACCOUNT_FIELDS if name in form.cleaned_data}
+        if change:
+            saved = services.account_update(account=Account.objects.get(pk=obj.pk), data=data)
+        else:
+            saved = services.account_create(data=data)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        _record_proxy_change(request, obj, form)
 
 
 @admin.register(ApiKey)
@@ -132,12 +161,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
-class PoolSettingsForm(SecretReplaceForm):
+class PoolSettingsForm(ProxyPolicyMixin, SecretReplaceForm):
     secret_fields = ("proxy_url",)
 
     class Meta:
         model = PoolSettings
-        fields = ["proxy_url", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
+        fields = ["proxy_url", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
                   "cooldown_max_seconds", "unavailable_rest_seconds"]
 
 
@@ -146,14 +175,18 @@ class PoolSettingsAdmin(admin.ModelAdmin):
     form = PoolSettingsForm
     list_display = ["__str__", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
                     "cooldown_max_seconds", "updated_at"]
-    readonly_fields = ["last_proxy_test_at", "last_proxy_test_ok", "last_proxy_test_latency_ms",
-                       "last_proxy_test_error"]
+    readonly_fields = ["proxy_changed_by", "proxy_changed_at", "last_proxy_test_at", "last_proxy_test_ok",
+                       "last_proxy_test_latency_ms", "last_proxy_test_error"]
 
     def has_add_permission(self, request) -> bool:
         return not PoolSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj: PoolSettings, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _record_proxy_change(request, obj, form)
 
 
 admin.site.site_header = "gempool administration"

@@ -1,6 +1,7 @@
 """Management API (/api): accounts, pool config, import/export, proxy, API keys, dashboard.
 
-Every view inherits the REST_FRAMEWORK defaults: a staff session (CSRF-checked) or an admin Bearer key.
+Every view inherits the REST_FRAMEWORK defaults: an admin Bearer key, or a staff session (CSRF-checked)
+holding the Django permissions the view's `required_permissions` names for the method (gempool_site.auth).
 Views parse and validate, call one service, and serialize; the rules live in services.py.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from accounts import services
 from accounts.config_io import ConfigInvalid, config_export_text, config_import, config_parse_bytes
 from accounts.dashboard import dashboard_summary
 from accounts.models import Account, ApiKey, PoolSettings
+from accounts.proxies import pool_proxy_change_check, pool_proxy_current, proxy_change_record
 from accounts.serializers import (
     AccountSerializer,
     AccountTestRequestSerializer,
@@ -31,10 +33,19 @@ from accounts.serializers import (
     ProxyTestResultSerializer,
     proxy_status,
 )
+from gempool_site.auth import crud_permissions
 from gempool_site.exceptions import GempoolError
 from metering.figures import account_figures
 
 logger = logging.getLogger(__name__)
+
+ACCOUNT_PERMISSIONS = crud_permissions("accounts", "account")
+POOL_PERMISSIONS = crud_permissions("accounts", "poolsettings")
+CHANGE_ACCOUNT = {"POST": ("accounts.change_account",)}
+# An import may create and change accounts and models and replaces pool settings.
+IMPORT_PERMISSIONS = {"POST": ("accounts.add_account", "accounts.change_account", "models_catalog.add_modelconfig",
+                               "models_catalog.change_modelconfig", "accounts.change_poolsettings")}
+MANAGE_KEYS = ("accounts.manage_api_keys",)
 
 SECRETS_HEADER = "X-Gempool-Contains-Secrets"
 EXPORT_FILENAME = "business_gemini_session.json"
@@ -58,12 +69,15 @@ def _actor(request: Request) -> str:
 
 # Generic views: DRF parses, validates and renders; the hooks hand each write to the service.
 class AccountListView(generics.ListCreateAPIView):
+    required_permissions = ACCOUNT_PERMISSIONS
     queryset = Account.objects.order_by("id")
     serializer_class = AccountSerializer
 
     def perform_create(self, serializer: AccountSerializer) -> None:
-        serializer.instance = services.account_create(data=serializer.validated_data)
-        logger.info("account created", extra={"account_id": serializer.instance.pk, "by": _actor(self.request)})
+        serializer.instance = account = services.account_create(data=serializer.validated_data)
+        logger.info("account created", extra={"account_id": account.pk, "by": _actor(self.request)})
+        if account.proxy_url:
+            proxy_change_record(target=account, actor=_actor(self.request))
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()
@@ -73,12 +87,17 @@ class AccountListView(generics.ListCreateAPIView):
 
 
 class AccountDetailView(generics.RetrieveUpdateDestroyAPIView):
+    required_permissions = ACCOUNT_PERMISSIONS
     queryset = Account.objects.all()
     serializer_class = AccountSerializer
 
     def perform_update(self, serializer: AccountSerializer) -> None:
-        serializer.instance = services.account_update(account=serializer.instance, data=serializer.validated_data)
-        logger.info("account updated", extra={"account_id": serializer.instance.pk, "by": _actor(self.request)})
+        proxy_before = serializer.instance.proxy_url
+        serializer.instance = account = services.account_update(account=serializer.instance,
+                                                                 data=serializer.validated_data)
+        logger.info("account updated", extra={"account_id": account.pk, "by": _actor(self.request)})
+        if account.proxy_url != proxy_before:
+            proxy_change_record(target=account, actor=_actor(self.request))
 
     def perform_destroy(self, instance: Account) -> None:
         pk = instance.pk
@@ -87,6 +106,7 @@ class AccountDetailView(generics.RetrieveUpdateDestroyAPIView):
 
 
 class AccountToggleView(APIView):
+    required_permissions = CHANGE_ACCOUNT
     @extend_schema(request=None, responses=AccountSerializer)
     def post(self, request: Request, pk: int) -> Response:
         account = services.account_toggle(account=get_object_or_404(Account, pk=pk))
@@ -94,6 +114,7 @@ class AccountToggleView(APIView):
 
 
 class AccountTestView(APIView):
+    required_permissions = CHANGE_ACCOUNT
     @extend_schema(request=AccountTestRequestSerializer, responses=inline_serializer("AccountTestResult", {
         "ok": serializers.BooleanField(), "status": serializers.CharField(),
         "latency_ms": serializers.IntegerField(), "error": serializers.JSONField(allow_null=True),
@@ -111,6 +132,7 @@ class AccountTestView(APIView):
 
 
 class ConfigView(APIView):
+    required_permissions = POOL_PERMISSIONS
     """GET/PUT the pool settings. Fields left out of a PUT keep their values (the proxy is write-only)."""
 
     serializer_class = PoolSettingsSerializer
@@ -121,7 +143,7 @@ class ConfigView(APIView):
     def put(self, request: Request) -> Response:
         serializer = PoolSettingsSerializer(PoolSettings.load(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        pool = services.pool_settings_update(data=serializer.validated_data)
+        pool = services.pool_settings_update(data=serializer.validated_data, actor=_actor(request))
         logger.info("pool settings updated", extra={"by": _actor(request),
                                                     "fields": ",".join(sorted(serializer.validated_data))})
         return Response(PoolSettingsSerializer(pool).data)
@@ -139,6 +161,7 @@ class RawBodyParser(parsers.BaseParser):
 
 
 class ConfigImportView(APIView):
+    required_permissions = IMPORT_PERMISSIONS
     """POST a business_gemini_session.json as the body or as the multipart field `file`. All or nothing."""
 
     parser_classes = [parsers.MultiPartParser, RawBodyParser]
@@ -156,8 +179,11 @@ class ConfigImportView(APIView):
     def post(self, request: Request) -> Response:
         dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
         config = config_parse_bytes(self._raw(request))  # ConfigInvalid: the handler lists every problem
+        proxy_before = pool_proxy_current()
         summary = config_import(config=config, dry_run=dry_run)
         logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run})
+        if not dry_run:
+            pool_proxy_change_check(before=proxy_before, actor=_actor(request))
         return Response({"dry_run": summary.dry_run, "accounts_created": summary.accounts_created,
                          "accounts_updated": summary.accounts_updated, "models_created": summary.models_created,
                          "models_updated": summary.models_updated, "message": summary.as_text()})
@@ -173,6 +199,7 @@ class ConfigImportView(APIView):
 
 
 class ConfigExportView(APIView):
+    required_permissions = {"GET": ("accounts.export_secrets",)}
     """The whole config with secrets, as a download. Only a staff user's session may take the cookies out.
 
     Admin API keys get 403: an automated caller holding a key should not be able to lift every account's
@@ -197,17 +224,21 @@ class ConfigExportView(APIView):
 
 
 class ProxyTestView(APIView):
+    """Fetch GEMPOOL_PROXY_TEST_URL through the stored (or a candidate) proxy; never directly."""
+
+    required_permissions = {"POST": ("accounts.change_poolsettings",)}
     @extend_schema(request=ProxyTestRequestSerializer, responses=ProxyTestResultSerializer)
     def post(self, request: Request) -> Response:
         options = ProxyTestRequestSerializer(data=request.data or {})
         options.is_valid(raise_exception=True)
-        kwargs = {key: options.validated_data[key] for key in ("url", "proxy", "timeout")
+        kwargs = {key: options.validated_data[key] for key in ("proxy", "timeout")
                   if key in options.validated_data}
         result = services.proxy_test(**kwargs)
         return Response(ProxyTestResultSerializer(result).data)
 
 
 class ProxyStatusView(APIView):
+    required_permissions = {"GET": ("accounts.view_poolsettings",)}
     @extend_schema(responses=inline_serializer("ProxyStatus", {
         "proxy": serializers.CharField(), "proxy_enabled": serializers.BooleanField(),
         "in_use": serializers.BooleanField(), "test_url": serializers.CharField(),
@@ -220,6 +251,7 @@ class ProxyStatusView(APIView):
 
 
 class ApiKeyListView(APIView):
+    required_permissions = {"GET": ("accounts.view_apikey",), "POST": MANAGE_KEYS}
     serializer_class = ApiKeySerializer
 
     @extend_schema(responses=ApiKeySerializer(many=True))
@@ -238,6 +270,7 @@ class ApiKeyListView(APIView):
 
 
 class ApiKeyDetailView(APIView):
+    required_permissions = {"GET": ("accounts.view_apikey",), "PATCH": MANAGE_KEYS}
     serializer_class = ApiKeyLimitsSerializer
 
     @extend_schema(responses=ApiKeySerializer)
@@ -256,6 +289,7 @@ class ApiKeyDetailView(APIView):
 
 
 class ApiKeyRevokeView(APIView):
+    required_permissions = {"POST": MANAGE_KEYS}
     @extend_schema(request=None, responses=ApiKeySerializer)
     def post(self, request: Request, pk: int) -> Response:
         api_key = get_object_or_404(ApiKey, pk=pk)
@@ -268,6 +302,7 @@ class ApiKeyRevokeView(APIView):
 
 
 class DashboardView(APIView):
+    required_permissions = {"GET": ("accounts.view_account",)}
     @extend_schema(responses={200: OpenApiResponse(description="counts, 24 h hourly series, recent errors")})
     def get(self, request: Request) -> Response:
         return Response(dashboard_summary())

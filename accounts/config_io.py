@@ -14,12 +14,14 @@ from django.conf import settings
 from django.db import transaction
 from rest_framework import serializers
 
-from accounts.models import Account, AccountStatus, PoolSettings
+from accounts import services
+from accounts.models import Account, PoolSettings
+from accounts.proxies import validate_proxy_url
 from gempool_site.exceptions import BadRequestError
+from gempool_site.parsers import has_lone_surrogate, may_hold_lone_surrogate
 from models_catalog.models import ModelConfig
 
 CAPABILITIES = ("text", "image_generation", "video_generation", "web_grounding")
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 class ConfigInvalid(BadRequestError):
@@ -71,23 +73,6 @@ class CsesidxField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-def validate_proxy_url(value: str) -> str:
-    """'' or scheme://host:port with an http(s)/socks5 scheme."""
-    if not value:
-        return value
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
-        raise serializers.ValidationError(
-            f"Must be a proxy URL like http://host:port (schemes: {', '.join(PROXY_SCHEMES)}).")
-    try:
-        _ = parts.port  # raises on a non-numeric port
-    except ValueError:
-        raise serializers.ValidationError("The proxy port is not a valid number.") from None
-    return value
-
-
 class ConfigAccountSerializer(serializers.Serializer):
     team_id = StrictCharField(max_length=255)
     secure_c_ses = StrictCharField(max_length=8192)
@@ -126,11 +111,13 @@ class CooldownSerializer(serializers.Serializer):
 
 
 class ConfigSerializer(serializers.Serializer):
-    """The whole document; unknown top-level keys are ignored as the original tool did."""
+    """The whole document; unknown top-level keys are ignored as the original tool did.
 
-    proxy = StrictCharField(max_length=500, required=False, allow_blank=True, default="",
-                            validators=[validate_proxy_url])
-    proxy_enabled = StrictBooleanField(required=False, default=False)
+    Pool settings left out of the file keep their stored values (no defaults here, so absence shows).
+    """
+
+    proxy = StrictCharField(max_length=500, required=False, allow_blank=True, validators=[validate_proxy_url])
+    proxy_enabled = StrictBooleanField(required=False)
     image_base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
     cooldown = CooldownSerializer(required=False)
     accounts = ConfigAccountSerializer(many=True, required=False, default=list)
@@ -138,8 +125,11 @@ class ConfigSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         problems = _duplicate_problems(attrs.get("accounts", []), attrs.get("models", []))
-        if attrs.get("proxy_enabled") and not attrs.get("proxy"):
-            problems.append("proxy: proxy_enabled is true but no proxy is set.")
+        if "proxy" in attrs or "proxy_enabled" in attrs:
+            # What the file leaves out stays as stored (read without creating the row: this is validation only).
+            stored = PoolSettings.objects.filter(pk=1).first() or PoolSettings()
+            if attrs.get("proxy_enabled", stored.proxy_enabled) and not attrs.get("proxy", stored.proxy_url):
+                problems.append("proxy: proxy_enabled is true but no proxy is set.")
         cooldown = attrs.get("cooldown")
         if cooldown and cooldown["base_seconds"] > cooldown["max_seconds"]:
             problems.append("cooldown.base_seconds: must not exceed cooldown.max_seconds.")
@@ -201,6 +191,10 @@ def config_parse_bytes(raw: bytes) -> dict:
         raise ConfigInvalid([f"The config is not UTF-8 text (byte {exc.start})."]) from None
     except json.JSONDecodeError as exc:
         raise ConfigInvalid([f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."]) from None
+    except RecursionError:
+        raise ConfigInvalid(["Invalid JSON: the document is nested too deeply."]) from None
+    if may_hold_lone_surrogate(raw) and has_lone_surrogate(document):
+        raise ConfigInvalid(["Invalid JSON: a string holds a lone UTF-16 surrogate escape (such as \\ud800)."])
     return config_parse(document)
 
 
@@ -257,8 +251,10 @@ def config_import(*, config: dict, dry_run: bool = False) -> ImportSummary:
 
 def _import_settings(config: dict) -> None:
     pool = PoolSettings.load()
-    pool.proxy_url = config.get("proxy", "")
-    pool.proxy_enabled = config.get("proxy_enabled", False)
+    if "proxy" in config:
+        pool.proxy_url = config["proxy"]
+    if "proxy_enabled" in config:
+        pool.proxy_enabled = config["proxy_enabled"]
     if "image_base_url" in config:
         pool.image_base_url = config["image_base_url"]
     if "cooldown" in config:
@@ -269,24 +265,16 @@ def _import_settings(config: dict) -> None:
 
 
 def _import_account(row: dict) -> bool:
-    account = Account.objects.filter(team_id=row["team_id"], csesidx=row["csesidx"]).first()
-    created = account is None
-    if created:
-        account = Account(team_id=row["team_id"], csesidx=row["csesidx"])
-    cookies_changed = (account.secure_c_ses, account.host_c_oses) != (row["secure_c_ses"], row["host_c_oses"])
-    account.secure_c_ses = row["secure_c_ses"]
-    account.host_c_oses = row["host_c_oses"]
-    account.user_agent = row["user_agent"]
-    account.label = row["label"]
-    account.proxy_url = row["proxy"]
-    account.enabled = row["available"]
-    if not account.enabled:
-        account.status = AccountStatus.DISABLED
-    elif account.status == AccountStatus.DISABLED or (cookies_changed and
-                                                       account.status == AccountStatus.NEEDS_LOGIN):
-        account.status = AccountStatus.ACTIVE
-    account.save()
-    return created
+    """Create the account, or change its stored fields and move its life cycle as an operator's edit would."""
+    data = {"team_id": row["team_id"], "csesidx": row["csesidx"], "secure_c_ses": row["secure_c_ses"],
+            "host_c_oses": row["host_c_oses"], "user_agent": row["user_agent"], "label": row["label"],
+            "proxy_url": row["proxy"], "enabled": row["available"]}
+    account = Account.objects.filter(team_id=row["team_id"], csesidx=row["csesidx"]).only("pk").first()
+    if account is None:
+        services.account_create(data=data)
+        return True
+    services.account_update(account=account, data=data)
+    return False
 
 
 def _import_model(row: dict, position: int) -> bool:

@@ -10,8 +10,9 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from accounts.lifecycle import effective_status
 from accounts.models import Account, RequestLog
-from accounts.pool import effective_status, pool_counts
+from accounts.pool import pool_counts
 from accounts.serializers import proxy_status
 from accounts.upstream import pool_settings_get
 from gempool_site import rawsql

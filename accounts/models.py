@@ -12,11 +12,16 @@ class AccountStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     COOLING_DOWN = "cooling_down", "Cooling down"
     NEEDS_LOGIN = "needs_login", "Needs login"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
     DISABLED = "disabled", "Disabled"
 
 
 class Account(models.Model):
-    """One Gemini Enterprise seat: browser cookies + team id, and its runtime health."""
+    """One Gemini Enterprise seat: browser cookies + team id, and its runtime health.
+
+    The runtime fields (status, enabled, cooldown, errors, counters, login times) are written only by
+    accounts.lifecycle, which owns every state transition.
+    """
 
     label = models.CharField(max_length=100, blank=True)
     team_id = models.CharField("team id (configId)", max_length=255)
@@ -26,6 +31,11 @@ class Account(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
     proxy_url = EncryptedTextField("proxy override", blank=True, default="",
                                    help_text="Blank: use the pool's proxy setting.")
+    # Nullable without a default, so SQLite adds the column in place: rebuilding the table would drop the
+    # lease's hand-written partial index (migration 0004).
+    proxy_changed_by = models.CharField(max_length=150, null=True, blank=True, editable=False,
+                                        help_text="Who last set the proxy: user:<name> or key:<prefix>.")
+    proxy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
 
     status = models.CharField(max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
@@ -39,6 +49,12 @@ class Account(models.Model):
     # The lease order: when the account last served, or, while it rests, when its cooldown ends. Leases take
     # the smallest first, so resting accounts sort behind every ready one (see accounts.pool.lease_select).
     ready_at = models.DateTimeField(null=True, blank=True, editable=False)
+    logged_in_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="When the current cookies were obtained (the last login).")
+    login_expires_at = models.DateTimeField(null=True, blank=True,
+                                            help_text="When the current login is expected to expire.")
+    attention_reason = models.CharField(max_length=500, blank=True, default="",
+                                        help_text="Why a login refresh needs a person (status needs_attention).")
     request_count = models.PositiveBigIntegerField(default=0)
     success_count = models.PositiveBigIntegerField(default=0)
     failure_count = models.PositiveBigIntegerField(default=0)
@@ -50,6 +66,8 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team_id", "csesidx"], name="account_unique_seat"),
         ]
+        # Checked by GET /api/config/export (gempool_site.auth): the export carries every account's cookies.
+        permissions = [("export_secrets", "Can export the config with account cookies")]
         # The lease query's partial index on (ready_at NULLS FIRST, id) is vendor-specific: migration 0004.
 
     def __str__(self) -> str:
@@ -93,6 +111,8 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        # Checked by POST /api/keys and /api/keys/<id>/revoke: a new key is a new way in.
+        permissions = [("manage_api_keys", "Can create and revoke API keys")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -152,8 +172,9 @@ class PoolSettings(models.Model):
 
     proxy_url = EncryptedTextField(blank=True, default="")
     proxy_enabled = models.BooleanField(default=False)
-    proxy_test_url = models.URLField(blank=True, default="",
-                                     help_text="Blank: the upstream auth host.")
+    proxy_changed_by = models.CharField(max_length=150, blank=True, default="", editable=False,
+                                        help_text="Who last set the proxy: user:<name> or key:<prefix>.")
+    proxy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     image_base_url = models.URLField(blank=True, default="",
                                      help_text="Base of /image/ links; blank: the request's own host.")
     cooldown_base_seconds = models.PositiveIntegerField(default=60)

@@ -10,29 +10,18 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connections, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Least
+from django.db.models import Count
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import Account, AccountStatus, PoolSettings
-from gemini_enterprise.errors import (
-    AuthExpired,
-    InvalidRequest,
-    LoginRequired,
-    PermissionDenied,
-    PolicyBlocked,
-    RateLimited,
-    UpstreamError,
-)
+from gemini_enterprise.errors import RateLimited, UpstreamError
 from gempool_site import rawsql
 
 logger = logging.getLogger(__name__)
-
-LEASABLE_STATUSES = (AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN)
-
 
 LEASE_RETRIES = 25
 
@@ -57,61 +46,53 @@ _ALL_LOCKED = Account()  # sentinel: candidates exist, but other transactions ho
 
 def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> Account | None:
     connection = connections[Account.objects.db]
+    at = connection.ops.adapt_datetimefield_value(now)  # `now` as a parameter, for the pick and the stamp
     if connection.vendor == "postgresql":
-        row = _pick_and_stamp(exclude, now, wait=wait)
+        row = _pick_and_stamp(connection, exclude, at, wait=wait)
     else:
         with transaction.atomic():  # IMMEDIATE on SQLite: the write lock is held from the SELECT on
-            row = _pick_then_stamp(exclude, now, wait=wait)
+            row = _pick_then_stamp(connection, exclude, at, wait=wait)
     if row is None:
         if not wait and connection.features.has_select_for_update_skip_locked:
-            if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, now)):
+            if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, at)):
                 return _ALL_LOCKED
         return None
     account = ACCOUNT_ROWS.build(row, connection)  # the row as it was picked
     if account.status == AccountStatus.COOLING_DOWN:
         logger.info("account recovered from cooldown", extra={"account_id": account.pk})
-    account.status, account.cooldown_until = AccountStatus.ACTIVE, None
-    account.last_used_at = account.ready_at = now
-    account.request_count += 1
-    return account
+    return _STAMP.reflect(account, now)
 
 
-def _pick_then_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
+def _pick_then_stamp(connection, exclude: frozenset[int] | set[int], at, *, wait: bool) -> tuple | None:
     """SELECT, then UPDATE the row found; the caller holds the transaction."""
-    sql, params = lease_select(exclude=exclude, now=now, wait=wait)
-    with connections[Account.objects.db].cursor() as cursor:
+    sql, params = _select(connection, exclude, at, wait)
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is not None:
-            cursor.execute(_STAMP_BY_ID, [*_stamp_params(now), row[_ID_INDEX]])
+            cursor.execute(_STAMP_BY_ID, [*_STAMP.params(at), row[_ID_INDEX]])
     return row
 
 
-def _pick_and_stamp(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> tuple | None:
+def _pick_and_stamp(connection, exclude: frozenset[int] | set[int], at, *, wait: bool) -> tuple | None:
     """PostgreSQL: pick, lock and stamp in one statement, which returns the row as it was picked.
 
     Against a server every statement is a round trip (0.3-0.5 ms on a busy box): BEGIN, SELECT, UPDATE
     and COMMIT made the lease four of them, on the path of every completion.
     """
-    pick, params = lease_select(exclude=exclude, now=now, wait=wait)
-    with connections[Account.objects.db].cursor() as cursor:
-        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *_stamp_params(now)])
+    pick, params = _select(connection, exclude, at, wait)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *_STAMP.params(at)])
         return cursor.fetchone()
-
-
-def _stamp_params(now: datetime) -> list:
-    stamp = rawsql.db_datetime(now)
-    return [stamp, stamp, AccountStatus.ACTIVE.value]
 
 
 ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
 _ID_INDEX = ACCOUNT_ROWS.attnames.index("id")
-# Leasing ends any cooldown that has run out: the account is plainly active again.
-_STAMP = ("last_used_at = %s, ready_at = %s, request_count = {table}.request_count + 1, status = %s, "
-          "cooldown_until = NULL")
-_STAMP_BY_ID = f"UPDATE accounts_account SET {_STAMP.format(table='accounts_account')} WHERE id = %s"
-_STAMP_PICKED = (f"UPDATE accounts_account AS leased SET {_STAMP.format(table='leased')} FROM picked "
-                 f"WHERE leased.id = picked.id RETURNING {ACCOUNT_ROWS.qualified_columns('picked')}")
+# The stamp is the life cycle's `leased` event, compiled once: its time varies per lease, its SQL does not.
+_STAMP = lifecycle.LEASE_STAMP
+_STAMP_BY_ID = lifecycle.update_sql(_STAMP.changes, "WHERE id = %s")
+_STAMP_PICKED = lifecycle.update_sql(_STAMP.changes, "FROM picked WHERE leased.id = picked.id RETURNING "
+                                     + ACCOUNT_ROWS.qualified_columns("picked"), alias="leased")
 
 
 def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False
@@ -124,7 +105,11 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway.
     """
     connection = connections[Account.objects.db]
-    where, params = _eligible_sql(exclude, now)
+    return _select(connection, exclude, connection.ops.adapt_datetimefield_value(now), wait)
+
+
+def _select(connection, exclude: frozenset[int] | set[int], at, wait: bool) -> tuple[str, list]:
+    where, params = _eligible_sql(exclude, at)
     if connection.vendor == "postgresql":
         tail = "ORDER BY ready_at ASC NULLS FIRST, id ASC LIMIT 1"
     else:
@@ -135,14 +120,10 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     return ACCOUNT_ROWS.select(where, tail), params
 
 
-# The partial index's condition, verbatim (statuses are fixed choices, safe to inline).
-_LEASABLE_SQL = "enabled AND status IN ({})".format(", ".join(f"'{s.value}'" for s in LEASABLE_STATUSES))
-
-
-def _eligible_sql(exclude: frozenset[int] | set[int], now: datetime) -> tuple[str, list]:
-    """Enabled, active or cooling down, with no cooldown left; minus `exclude`."""
-    where = f"{_LEASABLE_SQL} AND (cooldown_until IS NULL OR cooldown_until <= %s)"
-    params: list = [rawsql.db_datetime(now)]
+def _eligible_sql(exclude: frozenset[int] | set[int], at) -> tuple[str, list]:
+    """Enabled, active or cooling down, with no cooldown left at `at` (the life cycle's rule); minus `exclude`."""
+    where = lifecycle.LEASABLE_NOW_SQL
+    params: list = [at]
     if exclude:
         ids = sorted(int(pk) for pk in exclude)
         where += f" AND id NOT IN ({', '.join(['%s'] * len(ids))})"
@@ -152,64 +133,31 @@ def _eligible_sql(exclude: frozenset[int] | set[int], now: datetime) -> tuple[st
 
 def report_success(*, account: Account) -> None:
     """The account answered: forget its failure streaks."""
-    rawsql.execute("UPDATE accounts_account SET success_count = success_count + 1, consecutive_failures = 0, "
-                   "cooldown_streak = 0 WHERE id = %s", [account.pk])
+    lifecycle.apply(account, lifecycle.succeeded())
 
 
-def cooldown_seconds(*, streak: int, pool: PoolSettings, retry_after: float | None) -> float:
-    """How long a rate-limited account rests: the upstream's hint, else base * 2^streak up to the cap."""
-    if retry_after and retry_after > 0:
-        return min(float(retry_after), float(pool.cooldown_max_seconds) * 4)
-    return float(min(pool.cooldown_base_seconds * (2 ** min(streak, 20)), pool.cooldown_max_seconds))
+# What report_failure() did, by life-cycle event.
+_ACTIONS = {"rate_limited": "cooldown", "login_failed": "needs_login", "transient_failure": "rest"}
 
 
 def report_failure(*, account: Account, error: UpstreamError, pool: PoolSettings,
                    now: datetime | None = None) -> str:
     """Apply a failure to the account; returns what was done ('cooldown', 'needs_login', 'rest', 'none')."""
-    if isinstance(error, InvalidRequest | PolicyBlocked) or not error.account_fault:
-        return "none"  # the request's fault: another account would fail the same way
     now = now or timezone.now()
-    base = {"last_error_kind": error.kind, "last_error_reason": error.message[:500], "last_error_at": now,
-            "failure_count": F("failure_count") + 1, "consecutive_failures": F("consecutive_failures") + 1}
-    rows = Account.objects.filter(pk=account.pk)
+    streak = 0
     if isinstance(error, RateLimited):
-        fresh = rows.values_list("cooldown_streak", flat=True).first() or 0
-        seconds = cooldown_seconds(streak=fresh, pool=pool, retry_after=error.retry_after)
-        until = now + timedelta(seconds=seconds)
-        rows.filter(status__in=LEASABLE_STATUSES).update(
-            status=AccountStatus.COOLING_DOWN, cooldown_until=until, ready_at=until,
-            cooldown_streak=Least(F("cooldown_streak") + 1, 30))
-        rows.update(**base)
-        _log_failure(account, error, "cooldown", seconds)
-        return "cooldown"
-    if isinstance(error, LoginRequired | PermissionDenied | AuthExpired):
-        rows.exclude(status=AccountStatus.DISABLED).update(status=AccountStatus.NEEDS_LOGIN, cooldown_until=None,
-                                                           ready_at=F("last_used_at"))
-        rows.update(**base)
-        _log_failure(account, error, "needs_login", 0)
-        return "needs_login"
-    seconds = float(pool.unavailable_rest_seconds)
-    if seconds > 0:
-        until = now + timedelta(seconds=seconds)
-        rows.filter(status__in=LEASABLE_STATUSES).update(
-            status=AccountStatus.COOLING_DOWN, cooldown_until=until, ready_at=until)
-    rows.update(**base)
-    _log_failure(account, error, "rest", seconds)
-    return "rest"
-
-
-def _log_failure(account: Account, error: UpstreamError, action: str, seconds: float) -> None:
+        # The backoff grows with the streak as stored now: other requests may have moved it since the lease.
+        streak = Account.objects.filter(pk=account.pk).values_list("cooldown_streak", flat=True).first() or 0
+    changes = lifecycle.failed(error=error, streak=streak, pool=pool, now=now)
+    if changes is None:
+        return "none"  # the request's fault: another account would fail the same way
+    lifecycle.apply(account, changes)
+    action = _ACTIONS[changes.event]
+    until = changes.guarded.get("cooldown_until")
+    seconds = (until - now).total_seconds() if until else 0.0
     logger.warning("account failure", extra={"account_id": account.pk, "error_kind": error.kind,
                                              "action": action, "rest_seconds": round(seconds, 1)})
-
-
-def effective_status(account: Account) -> str:
-    """The status as the pool sees it: a cooldown that has run out counts as active (it is cleared lazily)."""
-    if not account.enabled or account.status == AccountStatus.DISABLED:
-        return AccountStatus.DISABLED.value
-    if account.status == AccountStatus.NEEDS_LOGIN:
-        return AccountStatus.NEEDS_LOGIN.value
-    return AccountStatus.COOLING_DOWN.value if account.cooldown_remaining() > 0 else AccountStatus.ACTIVE.value
+    return action
 
 
 @dataclass(frozen=True)
@@ -225,20 +173,16 @@ def pool_state(*, now: datetime | None = None) -> PoolState:
     """A summary used to choose between 429 (wait) and 503 (nothing will come back by itself)."""
     now = now or timezone.now()
     enabled = Account.objects.filter(enabled=True)
-    cooling = enabled.filter(status__in=LEASABLE_STATUSES, cooldown_until__gt=now)
+    cooling = Account.objects.filter(lifecycle.resting(now))
     soonest = cooling.order_by("cooldown_until").values_list("cooldown_until", flat=True).first()
     return PoolState(enabled=enabled.count(), cooling=cooling.count(), soonest_recovery=soonest)
 
 
 def pool_counts(*, now: datetime | None = None) -> dict[str, int]:
-    """Accounts per effective status (a passed cooldown counts as active), in one aggregate query."""
-    now = now or timezone.now()
-    agg = Account.objects.aggregate(
-        total=Count("id"),
-        disabled=Count("id", filter=Q(enabled=False) | Q(status=AccountStatus.DISABLED)),
-        needs_login=Count("id", filter=Q(enabled=True, status=AccountStatus.NEEDS_LOGIN)),
-        cooling_down=Count("id", filter=Q(enabled=True, status__in=LEASABLE_STATUSES, cooldown_until__gt=now)),
-    )
-    active = agg["total"] - agg["disabled"] - agg["needs_login"] - agg["cooling_down"]
-    return {"active": active, "cooling_down": agg["cooling_down"], "needs_login": agg["needs_login"],
-            "disabled": agg["disabled"], "total": agg["total"], "available": active}
+    """Accounts per effective status (see lifecycle.effective_status), in one aggregate query."""
+    filters = lifecycle.status_filters(now or timezone.now())
+    agg = Account.objects.aggregate(total=Count("id"), **{status: Count("id", filter=q)
+                                                          for status, q in filters.items()})
+    active = agg["total"] - sum(agg[status] for status in filters)
+    return {"active": active, **{status: agg[status] for status in filters}, "total": agg["total"],
+            "available": active}

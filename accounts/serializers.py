@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
-from accounts.config_io import validate_proxy_url
+from accounts.lifecycle import effective_status
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
-from accounts.pool import effective_status
+from accounts.proxies import validate_proxy_url
 from accounts.services import proxy_mask
 from gempool_site.crypto import mask
 from metering.figures import AccountFigures, account_figures
@@ -48,11 +49,13 @@ class AccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = Account
         fields = ["id", "label", "display_name", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent",
-                  "proxy_url", "enabled", "status", "status_display", "cooldown_until", "cooldown_remaining",
-                  "last_error", "consecutive_failures", "request_count", "success_count", "failure_count",
-                  "last_used_at", "created_at", "updated_at", "last_24h"]
-        read_only_fields = ["cooldown_until", "consecutive_failures", "request_count", "success_count",
-                            "failure_count", "last_used_at", "created_at", "updated_at"]
+                  "proxy_url", "proxy_changed_by", "proxy_changed_at", "enabled", "status", "status_display",
+                  "cooldown_until", "cooldown_remaining", "last_error", "attention_reason", "consecutive_failures",
+                  "request_count", "success_count", "failure_count", "last_used_at", "logged_in_at",
+                  "login_expires_at", "created_at", "updated_at", "last_24h"]
+        read_only_fields = ["proxy_changed_by", "proxy_changed_at", "cooldown_until", "attention_reason",
+                            "consecutive_failures", "request_count", "success_count", "failure_count",
+                            "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,12 +110,14 @@ class PoolSettingsSerializer(serializers.ModelSerializer):
     cooldown_base_seconds = serializers.IntegerField(min_value=1, max_value=86400 * 7, required=False)
     cooldown_max_seconds = serializers.IntegerField(min_value=1, max_value=86400 * 7, required=False)
     unavailable_rest_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
+    proxy_test_url = serializers.SerializerMethodField(help_text="GEMPOOL_PROXY_TEST_URL: what the proxy test fetches.")
 
     class Meta:
         model = PoolSettings
         fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
-                  "cooldown_max_seconds", "unavailable_rest_seconds", "updated_at"]
-        read_only_fields = ["updated_at"]
+                  "cooldown_max_seconds", "unavailable_rest_seconds", "proxy_changed_by", "proxy_changed_at",
+                  "updated_at"]
+        read_only_fields = ["proxy_changed_by", "proxy_changed_at", "updated_at"]
 
     def validate(self, attrs: dict) -> dict:
         pool: PoolSettings = self.instance
@@ -126,6 +131,9 @@ class PoolSettingsSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def get_proxy_test_url(self, obj: PoolSettings) -> str:
+        return settings.GEMPOOL_PROXY_TEST_URL
 
     def to_representation(self, instance: PoolSettings) -> dict:
         data = super().to_representation(instance)
@@ -143,16 +151,23 @@ def proxy_status(pool: PoolSettings) -> dict:
         "proxy": proxy_mask(pool.proxy_url),
         "proxy_enabled": pool.proxy_enabled,
         "in_use": bool(pool.proxy_enabled and pool.proxy_url),
-        "test_url": pool.proxy_test_url,
+        "test_url": settings.GEMPOOL_PROXY_TEST_URL,
         "last_test": last,
     }
 
 
 class ProxyTestRequestSerializer(serializers.Serializer):
-    url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    """The target is always GEMPOOL_PROXY_TEST_URL, fetched through a proxy: never a URL the caller picks."""
+
     proxy = serializers.CharField(required=False, allow_blank=True, max_length=500, validators=[validate_proxy_url],
                                   help_text="A candidate proxy to try before saving it; omit to test the stored one.")
     timeout = serializers.FloatField(required=False, min_value=1, max_value=30)
+
+    def validate(self, attrs: dict) -> dict:
+        if "url" in self.initial_data:
+            raise serializers.ValidationError({"url": ["The proxy test always fetches GEMPOOL_PROXY_TEST_URL; "
+                                                       "a URL cannot be chosen."]})
+        return attrs
 
 
 class ProxyTestResultSerializer(serializers.Serializer):

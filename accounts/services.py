@@ -13,10 +13,12 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
+from rest_framework import serializers
 
-from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
+from accounts import lifecycle
+from accounts.models import Account, ApiKey, PoolSettings
 from gemini_enterprise.errors import UpstreamError
 from gempool_site import rawsql
 from gempool_site.exceptions import BadRequestError
@@ -79,86 +81,82 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
         api_key.save(update_fields=["revoked_at"])
 
 
-# ---- account state --------------------------------------------------------------------------
+# ---- account state (every transition is accounts.lifecycle's) -----------------------------------
 
 
 def account_set_enabled(*, accounts: QuerySet[Account] | list[Account], enabled: bool) -> int:
-    """Enable or disable accounts; enabling clears a cooldown but keeps needs_login until re-tested."""
+    """Enable or disable accounts. Enabling also acknowledges needs_attention; an account whose login
+    failed comes back needing a login until it is re-tested or given new cookies."""
     count = 0
+    now = timezone.now()
     with transaction.atomic():
         for account in accounts:
-            account.enabled = enabled
-            if not enabled:
-                account.status = AccountStatus.DISABLED
-            elif account.status == AccountStatus.DISABLED:
-                account.status = AccountStatus.NEEDS_LOGIN if account.last_error_kind in (
-                    "login_required", "permission_denied") else AccountStatus.ACTIVE
-                _end_cooldown(account)
-            account.save(update_fields=["enabled", "status", "cooldown_until", "ready_at", "updated_at"])
+            current = lifecycle.locked(account.pk)
+            lifecycle.apply(current, lifecycle.enabled(current, now=now) if enabled else lifecycle.disabled(now=now))
             count += 1
     return count
-
-
-def _end_cooldown(account: Account) -> None:
-    # Back in the lease order where its last use puts it, not where its rest would have ended.
-    account.cooldown_until = None
-    account.ready_at = account.last_used_at
 
 
 def account_clear_cooldown(*, accounts: QuerySet[Account] | list[Account]) -> int:
     """Make cooling-down accounts usable again now and forget their backoff streak."""
     count = 0
+    now = timezone.now()
     with transaction.atomic():
         for account in accounts:
-            _end_cooldown(account)
-            account.cooldown_streak = 0
-            if account.status == AccountStatus.COOLING_DOWN:
-                account.status = AccountStatus.ACTIVE
-            account.save(update_fields=["cooldown_until", "ready_at", "cooldown_streak", "status", "updated_at"])
+            lifecycle.apply(account, lifecycle.cooldown_cleared(now=now))
             count += 1
     return count
 
 
 # ---- account CRUD ---------------------------------------------------------------------------
 
+# What an operator edits; `enabled` and the cookies also move the life cycle. The rest of the row is runtime state.
 ACCOUNT_FIELDS = ("label", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent", "proxy_url",
                   "enabled")
-LOGIN_ERROR_KINDS = ("login_required", "permission_denied")
+COOKIE_FIELDS = ("secure_c_ses", "host_c_oses")
 
 
 def account_create(*, data: dict) -> Account:
     """Add an account from validated fields; a duplicate seat is refused with a 400."""
-    account = Account(**{name: data[name] for name in ACCOUNT_FIELDS if name in data})
-    account.status = AccountStatus.ACTIVE if account.enabled else AccountStatus.DISABLED
+    plain = {name: data[name] for name in ACCOUNT_FIELDS if name in data and name != "enabled"}
+    initial = lifecycle.created(enabled=data.get("enabled", True), now=timezone.now()).initial_values()
+    account = Account(**plain, **initial)
     try:
         with transaction.atomic():
-            account.save()
+            account.save(force_insert=True)
     except IntegrityError:
         raise _duplicate_seat() from None
     return account
 
 
 def account_update(*, account: Account, data: dict) -> Account:
-    """Change the given fields only; runtime counters written concurrently by the pool are left alone."""
-    changed = [name for name in ACCOUNT_FIELDS if name in data and data[name] != getattr(account, name)]
-    cookies_changed = any(name in changed for name in ("secure_c_ses", "host_c_oses"))
-    for name in changed:
-        setattr(account, name, data[name])
-    if "enabled" in changed:
-        if not account.enabled:
-            account.status = AccountStatus.DISABLED
-        else:
-            account.status = AccountStatus.NEEDS_LOGIN if account.last_error_kind in LOGIN_ERROR_KINDS \
-                else AccountStatus.ACTIVE
-            _end_cooldown(account)
-    if cookies_changed and account.enabled and account.status == AccountStatus.NEEDS_LOGIN:
-        # New cookies deserve a chance; if they are dead too the next request or test says so.
-        account.status = AccountStatus.ACTIVE
+    """Change the given fields only, with targeted UPDATEs: the counters the pool moves meanwhile stay intact.
+
+    Returns the account as stored afterwards.
+    """
+    now = timezone.now()
     try:
         with transaction.atomic():
-            account.save(update_fields=[*changed, "status", "cooldown_until", "ready_at", "updated_at"])
+            current = lifecycle.locked(account.pk)
+            changed = [name for name in ACCOUNT_FIELDS if name in data and data[name] != getattr(current, name)]
+            plain = {name: data[name] for name in changed if name != "enabled"}
+            if plain:
+                Account.objects.filter(pk=current.pk).update(**plain, updated_at=now)
+            if "enabled" in changed:
+                current = _switched(current, enabled=data["enabled"], now=now)
+            if any(name in changed for name in COOKIE_FIELDS):
+                # New cookies deserve a chance; if they are dead too the next request or test says so.
+                lifecycle.apply(current, lifecycle.cookies_replaced(now=now))
     except IntegrityError:
         raise _duplicate_seat() from None
+    account.refresh_from_db()
+    return account
+
+
+def _switched(account: Account, *, enabled: bool, now) -> Account:
+    changes = lifecycle.enabled(account, now=now) if enabled else lifecycle.disabled(now=now)
+    if lifecycle.apply(account, changes):
+        account.refresh_from_db()  # the next transition's rule reads the state this one left
     return account
 
 
@@ -236,37 +234,34 @@ def _chat_probe(creds) -> str:
 
 def _account_record_test(*, account: Account, error: UpstreamError | None) -> str:
     """Store the test's verdict with a targeted UPDATE (no read-modify-write of the pool's counters)."""
-    account.refresh_from_db(fields=["status", "enabled", "last_error_kind"])
-    status = account.status
-    if error is None:
-        changes: dict = {"consecutive_failures": 0}
-        if account.enabled and status == AccountStatus.NEEDS_LOGIN:
-            status = AccountStatus.ACTIVE
-        if status != AccountStatus.COOLING_DOWN:
-            changes.update(last_error_kind="", last_error_reason="", last_error_at=None)
-    else:
-        changes = {"last_error_kind": error.kind, "last_error_reason": error.message[:500],
-                   "last_error_at": timezone.now(), "consecutive_failures": F("consecutive_failures") + 1}
-        if account.enabled and error.kind in LOGIN_ERROR_KINDS:
-            status = AccountStatus.NEEDS_LOGIN
-    Account.objects.filter(pk=account.pk).update(status=status, updated_at=timezone.now(), **changes)
-    return status
+    now = timezone.now()
+    with transaction.atomic():
+        current = lifecycle.locked(account.pk)
+        changes = lifecycle.test_passed(current, now=now) if error is None else \
+            lifecycle.test_failed(current, error=error, now=now)
+        lifecycle.apply(current, changes)
+    return changes.values.get("status", current.status)
 
 
 # ---- pool settings and proxy ----------------------------------------------------------------
 
-POOL_SETTINGS_FIELDS = ("proxy_url", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
+POOL_SETTINGS_FIELDS = ("proxy_url", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
                         "cooldown_max_seconds", "unavailable_rest_seconds")
 PROXY_TEST_TIMEOUT = 10.0  # seconds for connect and for the first byte; a slower proxy is not usable anyway
 
 
-def pool_settings_update(*, data: dict) -> PoolSettings:
-    """Save the given pool settings (every process reloads them through the version signal)."""
+def pool_settings_update(*, data: dict, actor: str) -> PoolSettings:
+    """Save the given pool settings; a changed proxy records `actor` (accounts.proxies)."""
+    from accounts.proxies import proxy_change_record
+
     pool = PoolSettings.load()
+    proxy_changed = "proxy_url" in data and data["proxy_url"] != pool.proxy_url
     for name in POOL_SETTINGS_FIELDS:
         if name in data:
             setattr(pool, name, data[name])
     pool.save()
+    if proxy_changed:
+        proxy_change_record(target=pool, actor=actor)
     return pool
 
 
@@ -294,17 +289,31 @@ class ProxyTestResult:
     error: str = ""
 
 
-def proxy_test(*, url: str = "", proxy: str | None = None, timeout: float = PROXY_TEST_TIMEOUT) -> ProxyTestResult:
-    """Fetch `url` through `proxy` (default: the stored proxy, enabled or not) and report reachability.
+class NoProxyToTest(BadRequestError):
+    code = "no_proxy"
 
-    Only a test of the stored proxy is remembered as the "last test": trying a candidate before saving
-    it must not change what the status page says about the one in use.
+
+def proxy_test(*, proxy: str | None = None, timeout: float = PROXY_TEST_TIMEOUT) -> ProxyTestResult:
+    """Fetch GEMPOOL_PROXY_TEST_URL through `proxy` (default: the stored proxy, enabled or not).
+
+    Never a direct fetch and never a URL the caller picks: the test proves a proxy, nothing else. Only a
+    test of the stored proxy is remembered as the "last test": trying a candidate before saving it must not
+    change what the status page says about the one in use.
     """
+    from accounts.proxies import validate_proxy_url
+
     pool = PoolSettings.load()
     stored = proxy is None
     proxy = pool.proxy_url if stored else proxy
-    target = url or pool.proxy_test_url or settings.GEMPOOL_AUTH_URL
-    result = _fetch_through(target, proxy, timeout)
+    if not proxy:
+        raise NoProxyToTest("There is no proxy to test: give one as `proxy` or store one first (the test never "
+                            "fetches directly).", param="proxy")
+    if stored:  # stored before the address policy existed, or the name resolves elsewhere now
+        try:
+            validate_proxy_url(proxy)
+        except serializers.ValidationError as exc:
+            raise BadRequestError(str(exc.detail[0]), param="proxy", code="proxy_refused") from None
+    result = _fetch_through(settings.GEMPOOL_PROXY_TEST_URL, proxy, timeout)
     if stored:
         PoolSettings.objects.filter(pk=pool.pk).update(
             last_proxy_test_at=timezone.now(), last_proxy_test_ok=result.reachable,
@@ -314,10 +323,9 @@ def proxy_test(*, url: str = "", proxy: str | None = None, timeout: float = PROX
 
 def _fetch_through(target: str, proxy: str, timeout: float) -> ProxyTestResult:
     session = requests.Session()
-    session.trust_env = False  # test exactly this proxy (or none), not whatever HTTP(S)_PROXY says
-    if proxy:
-        session.proxies = {"http": proxy, "https": proxy}
-    via = "proxy" if proxy else "direct"
+    session.trust_env = False  # test exactly this proxy, not whatever HTTP(S)_PROXY says
+    session.proxies = {"http": proxy, "https": proxy}
+    via = "proxy"
     started = time.monotonic()
     try:
         with session.get(target, timeout=(timeout, timeout), allow_redirects=False, stream=True,

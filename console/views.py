@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from console.throttle import login_blocked_for, login_failed
+from gempool_site.login_throttle import client_address, request_login_wait
 
 logger = logging.getLogger(__name__)
 
@@ -69,23 +69,16 @@ class LoginView(auth_views.LoginView):
         return super().get(request, *args, **kwargs)
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        address, username = request.META.get("REMOTE_ADDR", ""), request.POST.get("username", "")[:150]
-        wait = login_blocked_for(address=address, username=username)
-        if wait:
-            logger.warning("login throttled", extra={"client": address})
-            # An unbound form: validating the posted one would check the password we refuse to check.
-            form = self.form_class(request, initial={"username": username})
-            context = self.get_context_data(form=form, throttled=wait)
-            response = render(request, self.template_name, context, status=429)
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form) -> HttpResponse:
-        login_failed(address=self.request.META.get("REMOTE_ADDR", ""),
-                     username=self.request.POST.get("username", "")[:150])
-        logger.info("login failed", extra={"client": self.request.META.get("REMOTE_ADDR", "")})
-        return super().form_invalid(form)
+        wait = request_login_wait(request)
+        if not wait:
+            return super().post(request, *args, **kwargs)  # a failure is counted by the throttle's signal
+        logger.warning("login throttled", extra={"client": client_address(request), "path": request.path})
+        # An unbound form: validating the posted one would check the password we refuse to check.
+        form = self.form_class(request, initial={"username": request.POST.get("username", "")[:150]})
+        context = self.get_context_data(form=form, throttled=wait)
+        response = render(request, self.template_name, context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

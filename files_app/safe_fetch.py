@@ -5,7 +5,9 @@ http/https, and every address the name resolves to must be public (not loopback,
 CGNAT, multicast, reserved, unspecified, or a cloud metadata endpoint, also when embedded in IPv6). The
 connection then goes to the address that was checked (no second lookup that DNS rebinding could answer
 differently), with the Host header and TLS SNI/certificate check still using the hostname. Size and time
-are capped; any refusal is an BadRequestError (400) that says why.
+are capped; any refusal is a BadRequestError (400) that says why, except for the host itself: "unknown" and
+"internal" get one message (HostRefused), so the refusals cannot map the internal DNS; the precise reason
+goes to the log. The same address policy guards proxy hosts (host_problem, used by accounts.proxies).
 """
 from __future__ import annotations
 
@@ -63,6 +65,17 @@ def _refuse(reason: str, param: str | None) -> BadRequestError:
     return BadRequestError(f"Image URL refused: {reason}.", param=param, code="invalid_image_url")
 
 
+class HostRefused(BadRequestError):
+    """The host is unknown, internal or a metadata endpoint: one message for all; `reason` is for the log."""
+
+    def __init__(self, host: str, reason: str, param: str | None) -> None:
+        super().__init__(f"Image URL refused: {host} {HOST_REFUSAL}.", param=param, code="invalid_image_url")
+        self.reason = reason
+
+
+HOST_REFUSAL = "is unknown or not a public address"
+
+
 def address_problem(ip: IPAddress, *, allow_private: bool = False) -> str | None:
     """Why an address must not be fetched from (e.g. 'a private'), or None when it is public."""
     if isinstance(ip, ipaddress.IPv6Address):
@@ -94,9 +107,9 @@ def _resolve(host: str, port: int, *, deadline: float, param: str | None) -> lis
     try:
         infos = future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
-        raise _refuse(f"resolving {host} timed out", param) from None
+        raise HostRefused(host, "resolving timed out", param) from None
     except (OSError, UnicodeError):
-        raise _refuse(f"the host {host} could not be resolved", param) from None
+        raise HostRefused(host, "could not be resolved", param) from None
     addresses = []
     for info in infos:
         try:
@@ -104,8 +117,33 @@ def _resolve(host: str, port: int, *, deadline: float, param: str | None) -> lis
         except ValueError:
             continue
     if not addresses:
-        raise _refuse(f"the host {host} could not be resolved", param)
+        raise HostRefused(host, "could not be resolved", param)
     return addresses
+
+
+def host_problem(host: str, port: int, *, allow_private: bool, timeout: float = 5.0) -> str | None:
+    """Why a connection to host:port breaks the address policy (for the log), or None when it may go ahead.
+
+    With `allow_private` a name is not looked up: only metadata names and addresses stay refused.
+    """
+    name = host.rstrip(".").lower()
+    if name in METADATA_HOSTS:
+        return "a cloud metadata endpoint"
+    try:
+        literal = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        literal = None
+    if literal is not None:
+        problem = address_problem(literal, allow_private=allow_private)
+        return f"{problem} address" if problem else None
+    if allow_private:
+        return None
+    try:
+        addresses = _resolve(name, port, deadline=time.monotonic() + timeout, param=None)
+    except HostRefused as exc:
+        return exc.reason
+    problems = [address_problem(ip) for ip in addresses]
+    return next((f"resolves to {problem} address" for problem in problems if problem), None)
 
 
 def _check(url: str, *, deadline: float, param: str | None) -> _Target:
@@ -127,7 +165,7 @@ def _check(url: str, *, deadline: float, param: str | None) -> _Target:
     if not host:
         raise _refuse("the URL has no host", param)
     if host in METADATA_HOSTS:
-        raise _refuse(f"{host} is a cloud metadata endpoint", param)
+        raise HostRefused(host, "a cloud metadata endpoint", param)
     port = port or (443 if scheme == "https" else 80)
     allow_private = settings.GEMPOOL_URL_FETCH_ALLOW_PRIVATE
     addresses = _resolve(host, port, deadline=deadline, param=param)
@@ -135,7 +173,7 @@ def _check(url: str, *, deadline: float, param: str | None) -> _Target:
     for ip in addresses:
         problem = address_problem(ip, allow_private=allow_private)
         if problem:
-            raise _refuse(f"{host} resolves to {problem} address", param)
+            raise HostRefused(host, f"resolves to {problem} address", param)
     bracketed = f"[{host}]" if ":" in host else host
     default_port = port == (443 if scheme == "https" else 80)
     return _Target(scheme=scheme, host=host, port=port, address=str(addresses[0]),
@@ -173,7 +211,8 @@ def fetch_image_url(url: str, *, param: str | None = "image_url", max_bytes: int
                 return location
             url = urljoin(url, location)
     except BadRequestError as exc:
-        logger.info("image URL refused", extra={"host": _host_for_log(url), "reason": exc.message})
+        logger.info("image URL refused", extra={"host": _host_for_log(url),
+                                                "reason": getattr(exc, "reason", exc.message)})
         raise
     raise _refuse(f"more than {MAX_REDIRECTS} redirects", param)
 

@@ -1,4 +1,12 @@
-"""API-key authentication (Bearer keys from createapikey) and the staff-or-admin-key permission."""
+"""API-key authentication (Bearer keys from createapikey) and the permissions of the management API (/api).
+
+Who may do what on /api:
+- an admin API key (createapikey --admin): everything it could always do, except exporting cookies, which
+  needs a person (ConfigExportView);
+- a staff user's session: the Django permissions the view names for the HTTP method (`required_permissions`),
+  the same ones the admin checks; superusers have them all;
+- anyone else, including a valid key that is not an admin key: 403 saying why.
+"""
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
@@ -10,8 +18,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer gp-...` for /v1: any live key. Sets request.auth to the ApiKey."""
 
     keyword = "Bearer"
-    require_admin = False
-
     def authenticate(self, request: Request):
         from accounts.services import api_key_verify
 
@@ -26,8 +32,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Incorrect API key provided.")
         if api_key.expired():
             raise exceptions.AuthenticationFailed(f"This API key expired at {api_key.expires_at:%Y-%m-%d %H:%M} UTC.")
-        if self.require_admin and not api_key.is_admin:
-            return None
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request: Request) -> str:
@@ -35,9 +39,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class AdminTokenAuthentication(ApiKeyAuthentication):
-    """The same Bearer keys on /api, but only keys created with --admin count."""
-
-    require_admin = True
+    """The same Bearer keys on /api; the permission classes below let only admin keys through."""
 
 
 class HasApiKey(permissions.BasePermission):
@@ -47,11 +49,50 @@ class HasApiKey(permissions.BasePermission):
         return request.auth is not None
 
 
+NOT_AN_ADMIN_KEY = ("This API key is not an admin key: /api needs a key created with `createapikey NAME --admin` "
+                    "(or a staff user's session).")
+SAFE_AS_GET = ("HEAD", "OPTIONS")
+
+
+def crud_permissions(app_label: str, model: str) -> dict[str, tuple[str, ...]]:
+    """The usual method -> Django permission map for a model's list and detail routes."""
+    view, add = f"{app_label}.view_{model}", f"{app_label}.add_{model}"
+    change, delete = f"{app_label}.change_{model}", f"{app_label}.delete_{model}"
+    return {"GET": (view,), "POST": (add,), "PUT": (change,), "PATCH": (change,), "DELETE": (delete,)}
+
+
+def _is_staff(request: Request) -> bool:
+    user = request.user
+    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
 class IsStaff(permissions.BasePermission):
     """A logged-in staff user (session, CSRF-checked by DRF) or an admin API key."""
 
+    message = "Only staff users and admin API keys may use the management API."
+
     def has_permission(self, request: Request, view) -> bool:
-        if getattr(request.auth, "is_admin", False):
+        if request.auth is not None:
+            self.message = NOT_AN_ADMIN_KEY
+            return bool(getattr(request.auth, "is_admin", False))
+        return _is_staff(request)
+
+
+class HasModelPermissions(IsStaff):
+    """IsStaff, and a staff user must also hold the view's `required_permissions[method]`.
+
+    A view or method without an entry is open to superusers and admin keys only (it fails closed).
+    """
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.auth is not None:
             return True
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
+        method = "GET" if request.method in SAFE_AS_GET else request.method
+        required = getattr(view, "required_permissions", {}).get(method)
+        if request.user.is_superuser or (required and request.user.has_perms(required)):
+            return True
+        missing = [name for name in required or ("superuser",) if not request.user.has_perm(name)]
+        self.message = f"Your user lacks the permission needed here: {', '.join(missing)}."
+        return False

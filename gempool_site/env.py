@@ -86,6 +86,20 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+            "d": 86400, "day": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate like "10/min" or "100/day": (count, window seconds)."""
+    value = env_str(name, default)
+    count, _, period = value.partition("/")
+    seconds = _PERIODS.get(period.strip().lower())
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ImproperlyConfigured(f"{name} must look like 10/min (count per s, min, hour or day), got {value!r}")
+    return int(count), seconds
+
+
 def env_url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
     """An absolute URL with one of `schemes`; a trailing slash is dropped."""
     value = env_str(name, default)

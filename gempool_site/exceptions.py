@@ -54,6 +54,12 @@ class NotFoundError(GempoolError):
     code = "not_found"
 
 
+class RateLimitExceeded(GempoolError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
 class PayloadTooLarge(GempoolError):
     status = 413
     code = "request_too_large"

@@ -14,6 +14,7 @@ from gempool_site.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_renamed,
     env_str,
     env_url,
@@ -31,7 +32,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "gempool_site.apps.GempoolAdminConfig",  # Django's admin with the throttled sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -102,6 +103,21 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gempool"}}
 
+# Django's default hashers, PBKDF2 first but run off the gevent event loop (see gempool_site.password_hashing).
+PASSWORD_HASHERS = [
+    "gempool_site.password_hashing.OffLoopPBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# Failed sign-ins (console and admin) allowed per address and per user name + address, and the long
+# per-user-name backstop (see gempool_site.login_throttle).
+GEMPOOL_LOGIN_RATE = env_rate("GEMPOOL_LOGIN_RATE", "10/min")
+GEMPOOL_LOGIN_USER_BACKSTOP = env_rate("GEMPOOL_LOGIN_USER_BACKSTOP", "50/day")
+# Peers whose X-Forwarded-* headers are believed (gunicorn reads the same variable): the reverse proxy.
+GEMPOOL_FORWARDED_ALLOW_IPS = env_list("GEMPOOL_FORWARDED_ALLOW_IPS", ["127.0.0.1"])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -132,12 +148,20 @@ GEMPOOL_MAX_UPLOAD_BYTES = env_int("GEMPOOL_MAX_UPLOAD_MB", 20, minimum=1, maxim
 DATA_UPLOAD_MAX_MEMORY_SIZE = GEMPOOL_MAX_UPLOAD_BYTES * 2 + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
+# A request body must arrive within this many seconds, plus one per GEMPOOL_BODY_MIN_RATE_KB KiB (else 408).
+GEMPOOL_BODY_TIMEOUT = env_float("GEMPOOL_BODY_TIMEOUT", 30.0, minimum=1, maximum=3600)
+GEMPOOL_BODY_MIN_RATE_KB = env_int("GEMPOOL_BODY_MIN_RATE_KB", 64, minimum=1)
 GEMPOOL_IMPORT_MAX_BYTES = env_int("GEMPOOL_IMPORT_MAX_MB", 5, minimum=1, maximum=100) * 1024 * 1024
 
 # Upstream.
 GEMPOOL_AUTH_URL = env_url("GEMPOOL_AUTH_URL", "https://business.gemini.google")
 GEMPOOL_API_URL = env_url("GEMPOOL_API_URL", "https://biz-discoveryengine.googleapis.com")
 GEMPOOL_VERIFY_TLS = env_bool("GEMPOOL_VERIFY_TLS", True)
+# What POST /api/proxy/test fetches through the proxy (never a URL the caller picks, never directly).
+GEMPOOL_PROXY_TEST_URL = env_url("GEMPOOL_PROXY_TEST_URL", GEMPOOL_AUTH_URL)
+# Proxy hosts follow the image-URL address policy (no internal addresses) unless the operator allows them,
+# e.g. for a proxy on the same host or LAN. Cloud metadata addresses stay refused either way.
+GEMPOOL_PROXY_ALLOW_PRIVATE = env_bool("GEMPOOL_PROXY_ALLOW_PRIVATE", False)
 GEMPOOL_CONNECT_TIMEOUT = env_float("GEMPOOL_CONNECT_TIMEOUT", 10.0, minimum=0.1, maximum=120)
 GEMPOOL_READ_TIMEOUT = env_float("GEMPOOL_READ_TIMEOUT", 300.0, minimum=1, maximum=1800)
 GEMPOOL_JWT_REFRESH_AFTER = env_float("GEMPOOL_JWT_REFRESH_AFTER", 240.0, minimum=10, maximum=290)
@@ -157,7 +181,12 @@ GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum
 # Client-supplied image URLs may never reach internal addresses; only a lab setup (or the tests, which
 # serve images on loopback) turns this on. Cloud metadata addresses stay refused either way.
 GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", False)
+# Images and files one chat request may carry (each becomes a stored file and an upstream upload).
+GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE", 16, minimum=1, maximum=1000)
+GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST", 32, minimum=1, maximum=1000)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
+# Expected life of a login whose cookies carry no expiry of their own (Gemini Business: about 12 h).
+GEMPOOL_LOGIN_LIFETIME_HOURS = env_float("GEMPOOL_LOGIN_LIFETIME_HOURS", 12.0, minimum=0.01, maximum=24 * 365)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 # A second listener that serves only /metrics, without credentials (keep it on a private address).
 GEMPOOL_METRICS_BIND = env_extra_bind("GEMPOOL_METRICS_BIND", main_bind=env_str("GEMPOOL_BIND", "127.0.0.1:8000"))
@@ -165,6 +194,8 @@ GEMPOOL_METRICS_BIND = env_extra_bind("GEMPOOL_METRICS_BIND", main_bind=env_str(
 # response; 0 leaves it to `manage.py housekeeping` (cron).
 GEMPOOL_HOUSEKEEPING_INTERVAL = env_float("GEMPOOL_HOUSEKEEPING_INTERVAL", 600.0, minimum=0)
 env_renamed("GEMPOOL_MEDIA_PRUNE_INTERVAL", "GEMPOOL_HOUSEKEEPING_INTERVAL")
+# Stored Responses API answers (GET /v1/responses/{id}, previous_response_id); OpenAI keeps them 30 days.
+GEMPOOL_RESPONSE_RETENTION_DAYS = env_int("GEMPOOL_RESPONSE_RETENTION_DAYS", 30, minimum=1)
 
 # CORS applies to the OpenAI-compatible API only; the management API is same-origin.
 CORS_URLS_REGEX = r"^/(v1/|image/|health$)"
@@ -177,17 +208,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "gempool_site.auth.AdminTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["gempool_site.auth.IsStaff"],
+    "DEFAULT_PERMISSION_CLASSES": ["gempool_site.auth.HasModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "gempool_site.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "gempool_site.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_THROTTLE_RATES": {"login": env_str("GEMPOOL_LOGIN_RATE", "10/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "gempool API",
@@ -206,6 +236,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# The console reads the token from the page (meta tag, form field), so scripts never need the cookie.
+CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SAMESITE = "Lax"
 if env_bool("GEMPOOL_BEHIND_TLS_PROXY", False):

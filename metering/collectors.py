@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from accounts.lifecycle import effective_status
 from accounts.models import Account
-from accounts.pool import effective_status, pool_counts
+from accounts.pool import pool_counts
 
 NOT_A_STATE = ("total", "available")
 

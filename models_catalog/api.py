@@ -1,19 +1,22 @@
-"""/api/models: the model catalogue (staff session or admin key, like all of /api)."""
+"""/api/models: the model catalogue (admin key, or a staff session with the model's Django permissions)."""
 from __future__ import annotations
 
 import logging
 
 from rest_framework import generics
 
+from gempool_site.auth import crud_permissions
 from models_catalog import services
 from models_catalog.models import ModelConfig
 from models_catalog.serializers import ModelConfigSerializer
 
 logger = logging.getLogger(__name__)
+MODEL_PERMISSIONS = crud_permissions("models_catalog", "modelconfig")
 
 
 # Generic views: DRF parses, validates and renders; the hooks hand each write to the service.
 class ModelListView(generics.ListCreateAPIView):
+    required_permissions = MODEL_PERMISSIONS
     queryset = ModelConfig.objects.order_by("sort_order", "id")
     serializer_class = ModelConfigSerializer
 
@@ -23,6 +26,7 @@ class ModelListView(generics.ListCreateAPIView):
 
 
 class ModelDetailView(generics.RetrieveUpdateDestroyAPIView):
+    required_permissions = MODEL_PERMISSIONS
     queryset = ModelConfig.objects.all()
     serializer_class = ModelConfigSerializer
     lookup_url_kwarg = "model_id"

@@ -9,6 +9,13 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 
+from openai_api.responses_api.serializers import (
+    InputField,
+    ObjectField,
+    ResponseRequestSerializer,
+    ResponseToolChoiceField,
+    ResponseToolsField,
+)
 from openai_api.serializers import ChatCompletionRequestSerializer, MessagesField, ToolChoiceField, ToolsField
 
 ERROR_ENVELOPE = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"message", "type", "param", "code"}}')
@@ -63,6 +70,35 @@ extend_schema_field({"type": "array", "items": FUNCTION_TOOL})(ToolsField)
 extend_schema_field(TOOL_CHOICE)(ToolChoiceField)
 
 
+# The Responses API (/v1/responses): input items, flat function tools, tool_choice.
+INPUT_PART = {"type": "object", "required": ["type"], "properties": {
+    "type": {"type": "string", "enum": ["input_text", "output_text", "input_image", "input_file", "refusal"]},
+    "text": {"type": "string"}, "image_url": {"type": "string", "description": "An http(s) or data: URL."},
+    "file_id": {"type": "string"}, "file_data": {"type": "string", "description": "A data: URL."},
+    "filename": {"type": "string"}}}
+INPUT_ITEM = {"type": "object", "properties": {
+    "type": {"type": "string", "enum": ["message", "function_call", "function_call_output", "reasoning"]},
+    "role": {"type": "string", "enum": ["user", "assistant", "system", "developer"]},
+    "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": INPUT_PART}]},
+    "call_id": {"type": "string"}, "name": {"type": "string"},
+    "arguments": {"type": "string", "description": "The call's arguments as JSON text."},
+    "output": {"type": "string", "description": "What the tool returned."}}}
+RESPONSE_TOOL = {"type": "object", "required": ["type"], "properties": {
+    "type": {"type": "string", "description": "function tools are emulated; other types are accepted and left out."},
+    "name": {"type": "string"}, "description": {"type": "string"},
+    "parameters": {"type": "object", "description": "A JSON Schema for the arguments."},
+    "strict": {"type": "boolean"}}}
+RESPONSE_TOOL_CHOICE = {"oneOf": [
+    {"type": "string", "enum": ["none", "auto", "required"]},
+    {"type": "object", "required": ["type", "name"], "properties": {
+        "type": {"type": "string", "enum": ["function"]}, "name": {"type": "string"}}}]}
+
+extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": INPUT_ITEM}]})(InputField)
+extend_schema_field({"type": "array", "items": RESPONSE_TOOL})(ResponseToolsField)
+extend_schema_field(RESPONSE_TOOL_CHOICE)(ResponseToolChoiceField)
+extend_schema_field({"type": "object", "nullable": True})(ObjectField)
+
+
 def openai_json(summary: str):
     """A /v1 endpoint answering an OpenAI-shaped JSON object."""
     return extend_schema(summary=summary, responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS})
@@ -71,5 +107,12 @@ def openai_json(summary: str):
 chat_completions = extend_schema(
     summary="Create a chat completion (OpenAI-compatible; stream=true answers text/event-stream)",
     request=ChatCompletionRequestSerializer,
+    responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
+)
+
+create_response = extend_schema(
+    summary="Create a model response (OpenAI Responses API; stream=true answers text/event-stream with "
+            "response.* events)",
+    request=ResponseRequestSerializer,
     responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
 )

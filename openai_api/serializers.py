@@ -5,10 +5,12 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from completions.tool_arguments import SchemaInvalid, schema_check
 from completions.tool_emulation import ToolCall, ToolChoice, ToolDefinition, ToolRequest
+from gempool_site.exceptions import BadRequestError
 from gempool_site.lean_serializer import LeanSerializer
 from openai_api.conversation import Attachment, Message
 
@@ -44,6 +46,17 @@ def _attachment_from_part(part: dict, param: str) -> Attachment:
     raise AssertionError  # unreachable: _fail raises
 
 
+def _too_many_attachments(param: str, scope: str, limit: int, setting: str) -> BadRequestError:
+    return BadRequestError(f"Too many images and files {scope}: at most {limit} ({setting}).", param=param,
+                          code="too_many_attachments")
+
+
+def _cap_request_attachments(count: int, param: str) -> None:
+    if count > settings.GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST:
+        raise _too_many_attachments(param, "in one request", settings.GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST,
+                                    "GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST")
+
+
 def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
     if content is None:
         return "", []
@@ -67,6 +80,9 @@ def _parse_content(content: Any, param: str) -> tuple[str, list[Attachment]]:
                 _fail(f"{part_param}.text", "A text part needs a string 'text'.")
             texts.append(text)
         elif kind in ("image_url", "input_image", "file"):
+            if len(attachments) == settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE:
+                raise _too_many_attachments(param, "in one message", settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE,
+                                            "GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE")
             attachments.append(_attachment_from_part(part, part_param))
         elif kind == "refusal":
             texts.append(str(part.get("refusal") or ""))
@@ -110,12 +126,15 @@ def parse_messages(raw: Any) -> list[Message]:
     if not isinstance(raw, list) or not raw:
         _fail("messages", "messages must be a non-empty list.")
     messages = []
+    attachment_count = 0
     for index, item in enumerate(raw):
         param = f"messages[{index}]"
         if not isinstance(item, dict):
             _fail(param, "Each message must be an object with 'role' and 'content'.")
         role = _role(item.get("role"), f"{param}.role")
         text, attachments = _parse_content(item.get("content"), f"{param}.content")
+        attachment_count += len(attachments)
+        _cap_request_attachments(attachment_count, "messages")
         calls = _history_calls(item.get("tool_calls"), f"{param}.tool_calls") if role == "assistant" else []
         name = item.get("name") if isinstance(item.get("name"), str) else None
         call_id = item.get("tool_call_id") if isinstance(item.get("tool_call_id"), str) else None
@@ -151,6 +170,9 @@ def _prompt_message(item: Any, param: str) -> Message:
     files = item.get("files")
     if files is not None and not isinstance(files, list):
         _fail(f"{param}.files", "files must be a list.")
+    if files and len(files) > settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE:
+        raise _too_many_attachments(f"{param}.files", "in one message", settings.GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE,
+                                    "GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE")
     attachments = [_prompt_file(entry, f"{param}.files[{position}]") for position, entry in enumerate(files or [])]
     return Message(role=role, text=text or "", attachments=attachments)
 
@@ -212,6 +234,7 @@ def parse_prompts(raw: Any) -> list[Message]:
     if not isinstance(raw, list) or not raw:
         _fail("prompts", "prompts must be a non-empty list.")
     messages = [_prompt_message(item, f"prompts[{index}]") for index, item in enumerate(raw)]
+    _cap_request_attachments(sum(len(m.attachments) for m in messages), "prompts")
     _require_some_content(messages, "prompts", "The prompts hold no text and no files.")
     return messages
 

@@ -5,7 +5,8 @@ from accounts.models import ApiKey
 from accounts.pool import pool_counts
 from accounts.upstream import pool_settings_get
 from gempool_site import rawsql
-from gempool_site.exceptions import NotFoundError
+from gempool_site.exceptions import NotFoundError, RateLimitExceeded
+from gempool_site.throttles import API_KEY_MINUTE, api_key_charge
 from models_catalog.models import ModelConfig
 from openai_api.attachments import resolve_attachments
 from openai_api.chat import ChatPlan, new_request_id
@@ -41,10 +42,22 @@ def models_list() -> dict:
         "enabled = %s", [True], tail="ORDER BY sort_order, id")]}
 
 
+def attachments_charge(*, messages: list, api_key: ApiKey | None) -> None:
+    """Count each inline or URL image as one more request on the key's rate limit (each costs a decode or a
+    fetch, a stored file and an upload); refuse with 429 before any of that work once the limit is passed."""
+    fetched = sum(1 for message in messages for item in message.attachments if item.kind in ("data_uri", "url"))
+    if fetched and not api_key_charge(api_key, fetched):
+        wait = API_KEY_MINUTE.seconds_left()
+        raise RateLimitExceeded(f"Rate limit reached: each inline or URL image counts as a request on this key "
+                                f"({fetched} in this one). Try again in {wait} s.", param="messages",
+                                headers={"Retry-After": str(wait)})
+
+
 def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str) -> ChatPlan:
     """Resolve the model and attachments and render the conversation, before any upstream call."""
-    model = model_resolve(model_id=data["model"])
     messages = data["parsed_messages"]
+    attachments_charge(messages=messages, api_key=api_key)
+    model = model_resolve(model_id=data["model"])
     attachments = resolve_attachments(messages, owner=api_key)
     pool = pool_settings_get()
     tool_request = data.get("tool_request")
@@ -64,7 +77,15 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
 
 
 def status_summary() -> dict:
-    """Pool counts for /v1/status and /health: nothing secret."""
+    """Pool counts for /v1/status and keyed /health calls: "up" while any account is available."""
     counts = pool_counts()
-    return {"status": "ok" if counts["available"] else "degraded", "accounts": counts,
+    return {"status": "up" if counts["available"] else "degraded", "accounts": counts,
             "models": ModelConfig.objects.filter(enabled=True).count()}
+
+
+def health_caller_has_key(*, authorization: str) -> bool:
+    """True when the Authorization header carries a live API key (any key: counts are not secret to clients)."""
+    from accounts.services import api_key_verify
+
+    scheme, _, raw = authorization.partition(" ")
+    return scheme.lower() == "bearer" and bool(raw.strip()) and api_key_verify(raw=raw.strip()) is not None

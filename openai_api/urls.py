@@ -8,5 +8,7 @@ urlpatterns = [
     path("models", views.ModelListView.as_view(), name="v1-models"),
     path("models/<str:model_id>", views.ModelDetailView.as_view(), name="v1-model"),
     path("chat/completions", views.ChatCompletionsView.as_view(), name="v1-chat-completions"),
+    path("responses", views.ResponsesView.as_view(), name="v1-responses"),
+    path("responses/<str:response_id>", views.ResponseDetailView.as_view(), name="v1-response"),
     path("status", views.StatusView.as_view(), name="v1-status"),
 ]

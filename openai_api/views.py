@@ -9,7 +9,11 @@ from rest_framework.response import Response
 
 from gempool_site.v1 import V1View
 from openai_api import responses, services
-from openai_api.schema import chat_completions, openai_json
+from openai_api.responses_api import face as responses_face
+from openai_api.responses_api.plan import response_plan_build
+from openai_api.responses_api.serializers import ResponseRequestSerializer
+from openai_api.responses_api.store import stored_response_delete, stored_response_get
+from openai_api.schema import chat_completions, create_response, openai_json
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 
@@ -38,6 +42,28 @@ class ChatCompletionsView(V1View):
         return responses.complete(plan, completion_id=completion_id, created=created)
 
 
+class ResponsesView(V1View):
+    @create_response
+    def post(self, request: Request):
+        serializer = ResponseRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = response_plan_build(data=serializer.validated_data, api_key=request.auth,
+                                   request_base_url=request.build_absolute_uri("/"))
+        if plan.run.stream:
+            return responses_face.stream(plan)
+        return responses_face.complete(plan)
+
+
+class ResponseDetailView(V1View):
+    @openai_json("A stored response (Responses API), for the key that created it")
+    def get(self, request: Request, response_id: str) -> Response:
+        return Response(stored_response_get(response_id=response_id, api_key=request.auth).body)
+
+    @openai_json("Delete a stored response")
+    def delete(self, request: Request, response_id: str) -> Response:
+        return Response(stored_response_delete(response_id=response_id, api_key=request.auth))
+
+
 class StatusView(V1View):
     @openai_json("Pool counts (nothing secret)")
     def get(self, request: Request) -> Response:
@@ -45,5 +71,9 @@ class StatusView(V1View):
 
 
 def health(request) -> JsonResponse:
-    """Liveness and pool counts, open to load balancers; 200 even when degraded (the process is up)."""
-    return JsonResponse(services.status_summary())
+    """Liveness for load balancers: "up" or "degraded" (no account available), 200 either way (the process is
+    up). The pool counts are shown only with a valid API key, as on /v1/status."""
+    summary = services.status_summary()
+    if services.health_caller_has_key(authorization=request.headers.get("Authorization", "")):
+        return JsonResponse(summary)
+    return JsonResponse({"status": summary["status"]})

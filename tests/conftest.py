@@ -55,10 +55,22 @@ def admin_key(db):
     return api_key_create(name="test admin", is_admin=True)
 
 
+OPERATOR_APPS = ("accounts", "models_catalog", "files_app")
+
+
+def grant_operator_permissions(user) -> None:
+    """Every permission of gempool's own apps: what an operator running the pool is given."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS))
+
+
 @pytest.fixture
 def staff_user(db, django_user_model):
-    return django_user_model.objects.create_user(username="operator", password="correct-horse-42",
-                                                 is_staff=True)
+    """An operator: staff, with every permission of the pool (not a superuser)."""
+    user = django_user_model.objects.create_user(username="operator", password="correct-horse-42", is_staff=True)
+    grant_operator_permissions(user)
+    return user
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0006_requestlog_usage'),
+        ('accounts', '0009_requestlog_usage'),
     ]
 
     operations = [

@@ -3,7 +3,7 @@
   "use strict";
   var gp = window.gp, el = gp.el;
   var REFRESH_MS = 5000;
-  var STATUS_LABELS = { active: "Active", cooling_down: "Cooling down", needs_login: "Needs login", disabled: "Disabled" };
+  var STATUS_LABELS = { active: "Active", cooling_down: "Cooling down", needs_login: "Needs login", needs_attention: "Needs attention", disabled: "Disabled" };
   var last = null;
 
   function sum(list) { return list.reduce(function (a, b) { return a + b; }, 0); }

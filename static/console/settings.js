@@ -16,6 +16,8 @@
     form.elements.proxy_clear.checked = false;
     form.elements.proxy_clear.closest("label").hidden = !config.proxy;
     form.elements.proxy_test_url.value = config.proxy_test_url;
+    document.getElementById("proxy-changed").textContent = config.proxy_changed_by
+      ? "Proxy last changed by " + config.proxy_changed_by + " at " + new Date(config.proxy_changed_at).toLocaleString() : "";
     form.elements.image_base_url.value = config.image_base_url;
     NUMBERS.forEach(function (name) { form.elements[name].value = config[name]; });
     var chip = document.getElementById("proxy-chip");
@@ -29,7 +31,6 @@
   function settingsBody(form) {
     var body = {
       proxy_enabled: form.elements.proxy_enabled.checked,
-      proxy_test_url: form.elements.proxy_test_url.value.trim(),
       image_base_url: form.elements.image_base_url.value.trim()
     };
     var proxy = form.elements.proxy.value.trim();
@@ -65,9 +66,8 @@
   function testProxy() {
     var form = document.getElementById("settings-form"), button = document.getElementById("proxy-test");
     var body = {};
-    var candidate = form.elements.proxy.value.trim(), url = form.elements.proxy_test_url.value.trim();
+    var candidate = form.elements.proxy.value.trim();
     if (candidate) { body.proxy = candidate; }  // try what was typed before saving it
-    if (url) { body.url = url; }
     var out = document.getElementById("proxy-test-result");
     out.className = "test-result";
     out.textContent = "Testing…";

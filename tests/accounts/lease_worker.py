@@ -1,4 +1,9 @@
-"""Run in a separate process by test_pool: many threads leasing from the shared database at once."""
+"""Run in a separate process by the pool tests: many threads leasing from the shared database at once.
+
+    python -m tests.accounts.lease_worker THREADS LEASES [STOP_FILE]
+
+Each thread leases LEASES times; with STOP_FILE, it goes on (at least LEASES times) until that file exists.
+"""
 from __future__ import annotations
 
 import json
@@ -7,7 +12,7 @@ import sys
 import threading
 
 
-def main(threads: int, leases: int) -> None:
+def main(threads: int, leases: int, stop_file: str = "") -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gempool_site.settings")
     import django
 
@@ -22,8 +27,10 @@ def main(threads: int, leases: int) -> None:
 
     def work() -> None:
         try:
-            for _ in range(leases):
+            done = 0
+            while done < leases or (stop_file and not os.path.exists(stop_file)):
                 account = lease_account()
+                done += 1
                 with lock:
                     leased.append(account.pk if account else -1)
         except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on any
@@ -41,4 +48,4 @@ def main(threads: int, leases: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    main(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:4])

@@ -250,13 +250,14 @@ def test_a_transient_failure_is_recorded_without_changing_the_status(staff_clien
 
 def test_config_shows_the_proxy_masked_and_keeps_it_when_omitted(staff_client):
     response = call(staff_client, "put", "/api/config",
-                    {"proxy": f"http://bob:{MARKER}@10.0.0.1:8080", "proxy_enabled": True, "cooldown_base_seconds": 30})
+                    {"proxy": f"http://bob:{MARKER}@93.184.215.14:8080", "proxy_enabled": True,
+                     "cooldown_base_seconds": 30})
     assert response.status_code == 200, response.content
     assert MARKER not in response.content.decode()
-    assert response.json()["proxy"] == "http://••••:••••@10.0.0.1:8080"
+    assert response.json()["proxy"] == "http://••••:••••@93.184.215.14:8080"
     call(staff_client, "put", "/api/config", {"image_base_url": "https://img.example"})
     pool = PoolSettings.load()
-    assert pool.proxy_url == f"http://bob:{MARKER}@10.0.0.1:8080" and pool.image_base_url == "https://img.example"
+    assert pool.proxy_url == f"http://bob:{MARKER}@93.184.215.14:8080" and pool.image_base_url == "https://img.example"
     assert pool.cooldown_base_seconds == 30
     assert MARKER not in staff_client.get("/api/config").content.decode()
     assert MARKER not in staff_client.get("/api/proxy/status").content.decode()
@@ -372,7 +373,9 @@ class _Proxy(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def http_proxy():
+def http_proxy(settings):
+    settings.GEMPOOL_PROXY_ALLOW_PRIVATE = True  # the test proxy listens on loopback
+    settings.GEMPOOL_PROXY_TEST_URL = "http://upstream.invalid/probe"
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -383,18 +386,20 @@ def http_proxy():
 
 def test_proxy_test_goes_through_the_stored_proxy_and_remembers_the_result(staff_client, http_proxy):
     PoolSettings.objects.update_or_create(pk=1, defaults={"proxy_url": http_proxy, "proxy_enabled": True})
-    response = call(staff_client, "post", "/api/proxy/test", {"url": "http://upstream.invalid/probe"})
+    response = call(staff_client, "post", "/api/proxy/test")
     data = response.json()
     assert data["reachable"] is True and data["via"] == "proxy" and data["status_code"] == 204
     assert any("http://upstream.invalid/probe" in line for line in _Proxy.seen)
     status = staff_client.get("/api/proxy/status").json()
     assert status["in_use"] is True and status["last_test"]["reachable"] is True
+    assert status["test_url"] == "http://upstream.invalid/probe"
 
 
-def test_an_unreachable_proxy_is_reported_without_its_password(staff_client):
+def test_an_unreachable_proxy_is_reported_without_its_password(staff_client, settings):
+    settings.GEMPOOL_PROXY_ALLOW_PRIVATE = True
     proxy = f"http://user:{MARKER}@127.0.0.1:9"
     PoolSettings.objects.update_or_create(pk=1, defaults={"proxy_url": proxy})
-    response = call(staff_client, "post", "/api/proxy/test", {"url": "http://example.invalid/", "timeout": 2})
+    response = call(staff_client, "post", "/api/proxy/test", {"timeout": 2})
     data = response.json()
     assert data["reachable"] is False and data["error"]
     assert MARKER not in response.content.decode()
@@ -404,14 +409,9 @@ def test_an_unreachable_proxy_is_reported_without_its_password(staff_client):
 
 
 def test_a_candidate_proxy_is_tested_without_touching_the_stored_status(staff_client, http_proxy):
-    response = call(staff_client, "post", "/api/proxy/test", {"proxy": http_proxy, "url": "http://x.invalid/"})
+    response = call(staff_client, "post", "/api/proxy/test", {"proxy": http_proxy})
     assert response.json()["reachable"] is True
     assert staff_client.get("/api/proxy/status").json()["last_test"] is None
-
-
-def test_the_default_target_is_the_upstream_auth_host(staff_client, upstream):
-    data = call(staff_client, "post", "/api/proxy/test").json()
-    assert data["url"] == upstream.url and data["via"] == "direct" and data["reachable"] is True
 
 
 def test_proxy_test_validates_its_input(staff_client):

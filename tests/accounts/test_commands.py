@@ -43,10 +43,11 @@ def test_createapikey_refuses_an_empty_name():
         call_command("createapikey", "  ", stdout=io.StringIO())
 
 
-def test_firstrun_creates_an_admin_and_a_key_once():
+def test_firstrun_creates_an_admin_and_a_key_once(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
     out = io.StringIO()
     call_command("firstrun", stdout=out)
-    assert "API key (for /v1)" in out.getvalue()
+    assert str(tmp_path / "first-start-credentials.txt") in out.getvalue()
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
     again = io.StringIO()
     call_command("firstrun", stdout=again)
@@ -54,10 +55,11 @@ def test_firstrun_creates_an_admin_and_a_key_once():
     assert ApiKey.objects.count() == 1
 
 
-def test_firstrun_prints_a_change_password_command_that_runs_as_shown(tmp_path):
-    out = io.StringIO()
-    call_command("firstrun", stdout=out)
-    command = re.search(r"Change the password with: (.+)", out.getvalue()).group(1)
+def test_firstrun_gives_a_change_password_command_that_runs_as_shown(tmp_path, settings):
+    settings.DATA_DIR = tmp_path
+    call_command("firstrun", stdout=io.StringIO())
+    written = (tmp_path / "first-start-credentials.txt").read_text()
+    command = re.search(r"Change the password with: (.+)", written).group(1)
     argv = shlex.split(command)
     assert argv[-2:] == ["changepassword", "admin"] and argv[0] != "python"
     # The same interpreter and manage.py, asked for the subcommand's help (the real one would prompt).

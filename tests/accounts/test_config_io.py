@@ -16,6 +16,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _local_proxies_allowed(settings):
+    """The original tool's sample points at a proxy on the same host (127.0.0.1:7890), as its users' files do;
+    the default refusal of private proxies is pinned in tests/security/test_proxies.py."""
+    settings.GEMPOOL_PROXY_ALLOW_PRIVATE = True
+
+
 def _snapshot() -> str:
     objects = [*Account.objects.order_by("pk"), *ModelConfig.objects.order_by("pk"), *PoolSettings.objects.all()]
     return serializers.serialize("json", objects)
@@ -98,6 +105,32 @@ def test_new_cookies_bring_a_needs_login_account_back(tmp_path):
     document["accounts"][0]["secure_c_ses"] = "fresh-cookie"
     _import_file(tmp_path, json.dumps(document))
     assert Account.objects.get().status == AccountStatus.ACTIVE
+
+
+def test_reenabling_by_import_looks_at_the_last_error_and_the_rotation_place(tmp_path, make_account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    used = timezone.now() - timedelta(hours=1)
+    dead = make_account(enabled=False, status=AccountStatus.DISABLED, last_error_kind="login_required",
+                        last_error_at=timezone.now(), last_used_at=used, ready_at=timezone.now() + timedelta(hours=1))
+    rested = make_account(enabled=False, status=AccountStatus.DISABLED, last_error_kind="rate_limited",
+                          last_used_at=used, ready_at=timezone.now() + timedelta(hours=1), request_count=7)
+    document = json.loads(_export_text())
+    for row in document["accounts"]:
+        row["available"] = True
+    _import_file(tmp_path, json.dumps(document))
+    dead.refresh_from_db()
+    rested.refresh_from_db()
+    assert (dead.status, dead.enabled, dead.ready_at) == (AccountStatus.NEEDS_LOGIN, True, used)
+    assert (rested.status, rested.ready_at, rested.request_count) == (AccountStatus.ACTIVE, used, 7)
+
+
+def _export_text() -> str:
+    from accounts.config_io import config_export_text
+
+    return config_export_text()
 
 
 def test_dry_run_changes_nothing(tmp_path):

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from accounts.lifecycle import cooldown_seconds
 from accounts.models import Account, AccountStatus, PoolSettings
-from accounts.pool import cooldown_seconds, lease_account, pool_counts, pool_state, report_failure, report_success
+from accounts.pool import lease_account, pool_counts, pool_state, report_failure, report_success
 from gemini_enterprise.errors import (
     AuthExpired,
     InvalidRequest,
@@ -200,11 +201,12 @@ def test_pool_state_and_counts(make_account):
     make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=soon)
     make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=timezone.now() - timedelta(seconds=1))
     make_account(status=AccountStatus.NEEDS_LOGIN)
+    make_account(status=AccountStatus.NEEDS_ATTENTION)
     make_account(enabled=False, status=AccountStatus.DISABLED)
     state = pool_state()
-    assert (state.enabled, state.cooling, state.soonest_recovery) == (3, 1, soon)
-    assert pool_counts() == {"active": 1, "cooling_down": 1, "needs_login": 1, "disabled": 1, "total": 4,
-                             "available": 1}
+    assert (state.enabled, state.cooling, state.soonest_recovery) == (4, 1, soon)
+    assert pool_counts() == {"active": 1, "cooling_down": 1, "needs_login": 1, "needs_attention": 1, "disabled": 1,
+                             "total": 5, "available": 1}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -74,7 +74,11 @@ def page(browser, request, live_server) -> Iterator:
 
 @pytest.fixture
 def operator(django_user_model):
-    return django_user_model.objects.create_user(username="browser-op", password=PASSWORD, is_staff=True)
+    from tests.conftest import grant_operator_permissions
+
+    user = django_user_model.objects.create_user(username="browser-op", password=PASSWORD, is_staff=True)
+    grant_operator_permissions(user)
+    return user
 
 
 @pytest.fixture

@@ -161,7 +161,8 @@ def test_the_settings_form_stays_disabled_until_the_stored_settings_are_in(logge
     assert cooldown.input_value() == str(PoolSettings.load().cooldown_base_seconds)
 
 
-def test_settings_save_and_an_api_key_is_shown_once(logged_in):
+def test_settings_save_and_an_api_key_is_shown_once(logged_in, settings):
+    settings.GEMPOOL_PROXY_ALLOW_PRIVATE = True  # a proxy on this host, as operators often run one
     page = logged_in
     page.goto("/settings/")
     page.locator("#settings-form [name=cooldown_base_seconds]").fill("90")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -153,10 +154,13 @@ def allow_loopback(settings):
 
 
 def _refused(url: str, match: str, **kwargs) -> BadRequestError:
-    with pytest.raises(BadRequestError, match=match) as info:
+    """The refusal, matched against its message and (for host refusals) the reason only the log gets."""
+    with pytest.raises(BadRequestError) as info:
         safe_fetch.fetch_image_url(url, **kwargs)
-    assert info.value.status == 400 and info.value.code == "invalid_image_url"
-    return info.value
+    error = info.value
+    assert re.search(match, f"{error.message} [{getattr(error, 'reason', '')}]"), (match, error.message)
+    assert error.status == 400 and error.code == "invalid_image_url"
+    return error
 
 
 # ---- refusals -----------------------------------------------------------------------------------
@@ -198,7 +202,7 @@ def test_names_are_checked_after_resolution(dns):
     dns["intranet.example"] = ["10.20.30.40"]
     dns["rebind.example"] = ["93.184.215.14", "127.0.0.1"]  # one bad answer is enough
     dns["v6.example"] = ["fd12::7"]
-    _refused("http://intranet.example/cat.png", "intranet.example resolves to a private address")
+    _refused("http://intranet.example/cat.png", r"intranet.example is unknown .*\[resolves to a private address")
     _refused("https://rebind.example/cat.png", "loopback")
     _refused("http://v6.example/cat.png", "private")
 
@@ -212,6 +216,15 @@ def test_metadata_names_are_refused_without_a_lookup(host, dns):
 def test_metadata_addresses_stay_refused_when_private_ones_are_allowed(dns, allow_loopback):
     _refused("http://169.254.169.254/latest/meta-data/", "cloud metadata")
     _refused("http://[::ffff:a9fe:a9fe]/", "cloud metadata")
+
+
+def test_unknown_and_internal_hosts_get_the_same_answer(dns):
+    """Different messages would let a client map the internal DNS through the refusals."""
+    dns["intranet.example"] = ["10.20.30.40"]
+    unknown = _refused("http://nowhere.invalid/a.png", "could not be resolved")
+    internal = _refused("http://intranet.example/a.png", "private")
+    assert unknown.message.replace("nowhere.invalid", "H") == internal.message.replace("intranet.example", "H")
+    assert "resolve" not in unknown.message and "private" not in internal.message
 
 
 def test_unresolvable_hosts_credentials_and_garbage_are_refused(dns):
@@ -261,7 +274,8 @@ def test_a_redirect_into_the_private_network_is_refused(http_server, dns, monkey
     dns["db.internal.example"] = ["192.168.0.5"]
     base = f"http://127.0.0.1:{http_server.server_address[1]}"
     assert safe_fetch.fetch_image_url(f"{base}/img.png")[0] == PNG
-    _refused(f"{base}/redirect?to=http://db.internal.example/x.png", "db.internal.example resolves to a private")
+    _refused(f"{base}/redirect?to=http://db.internal.example/x.png",
+             r"db.internal.example is unknown.*\[resolves to a private")
     _refused(f"{base}/redirect?to=http://10.0.0.1/x.png", "private")
 
 

@@ -30,11 +30,19 @@ def test_it_reads_booleans(monkeypatch, value, expected):
     (lambda: env.env_url("GP_X", "https://a"), "not a url", "GP_X must be an absolute"),
     (lambda: env.env_bind("GP_X", "127.0.0.1:8000"), "127.0.0.1", "GP_X must look like HOST:PORT"),
     (lambda: env.env_bind("GP_X", "127.0.0.1:8000"), "h:70000", "GP_X must look like HOST:PORT"),
+    (lambda: env.env_rate("GP_X", "1/min"), "ten/min", "GP_X must look like 10/min"),
+    (lambda: env.env_rate("GP_X", "1/min"), "10/fortnight", "GP_X must look like 10/min"),
 ])
 def test_it_refuses_bad_values_naming_the_variable(monkeypatch, reader, value, needle):
     monkeypatch.setenv("GP_X", value)
     with pytest.raises(ImproperlyConfigured, match=needle):
         reader()
+
+
+@pytest.mark.parametrize("value,expected", [("10/min", (10, 60)), ("50/day", (50, 86400)), ("3/s", (3, 1))])
+def test_it_reads_rates(monkeypatch, value, expected):
+    monkeypatch.setenv("GP_RATE", value)
+    assert env.env_rate("GP_RATE", "1/min") == expected
 
 
 def test_it_parses_postgres_urls():

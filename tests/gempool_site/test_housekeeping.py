@@ -16,6 +16,7 @@ from accounts.models import RequestLog
 from files_app import media
 from files_app.models import GeneratedMedia
 from gempool_site import housekeeping
+from openai_api.models import StoredResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -103,14 +104,20 @@ def test_a_failure_is_logged_not_raised_into_the_request(monkeypatch, caplog):
     assert "housekeeping failed" in caplog.text
 
 
-def test_the_command_runs_both_retentions(django_capture_on_commit_callbacks):
+def test_the_command_runs_every_retention(django_capture_on_commit_callbacks, api_key, settings):
     _old_and_new(django_capture_on_commit_callbacks)
+    settings.GEMPOOL_RESPONSE_RETENTION_DAYS = 30
+    for response_id in ("resp_old", "resp_new"):
+        StoredResponse.objects.create(id=response_id, api_key=api_key[0], model="m", body={}, context=[])
+    StoredResponse.objects.filter(pk="resp_old").update(created_at=timezone.now() - timedelta(days=31))
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("housekeeping", "--orphans", stdout=out)
-    assert "Deleted 1 request-log row(s) and 1 expired media file(s)." in out.getvalue()
+    assert ("Deleted 1 request-log row(s), 1 expired media file(s) and 1 stored response(s)."
+            in out.getvalue())
     assert "orphaned file(s)" in out.getvalue()
     assert RequestLog.objects.count() == 1 and GeneratedMedia.objects.count() == 1
+    assert list(StoredResponse.objects.values_list("pk", flat=True)) == ["resp_new"]
 
 
 def test_the_old_interval_variable_is_refused_by_name(monkeypatch):

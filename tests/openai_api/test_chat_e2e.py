@@ -260,7 +260,9 @@ def test_a_bad_file_in_the_prompts_format_is_a_400_naming_the_prompts_field(gate
 
 def test_health_and_status_report_counts_and_no_secrets(openai_client, gateway, pool_account):
     pool_account(secure_c_ses="SECRET-MARKER-4242")
-    health = requests.get(gateway.url + "/health", timeout=5)
+    assert requests.get(gateway.url + "/health", timeout=5).json() == {"status": "up"}
+    health = requests.get(gateway.url + "/health", timeout=5,
+                          headers={"Authorization": f"Bearer {openai_client.api_key}"})
     assert health.status_code == 200 and health.json()["accounts"]["active"] == 1
     status = requests.get(gateway.url + "/v1/status", timeout=5,
                           headers={"Authorization": f"Bearer {openai_client.api_key}"})

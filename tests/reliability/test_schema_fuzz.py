@@ -35,9 +35,13 @@ def test_the_schema_is_openapi_3_and_covers_v1_and_api(api_schema):
     raw = api_schema.raw_schema
     assert raw["openapi"].startswith("3.")
     paths = set(raw["paths"])
-    assert {"/v1/chat/completions", "/v1/models", "/v1/files", "/api/accounts", "/api/config/import"} <= paths
+    assert {"/v1/chat/completions", "/v1/responses", "/v1/responses/{response_id}", "/v1/models", "/v1/files",
+            "/api/accounts", "/api/config/import"} <= paths
     chat = raw["paths"]["/v1/chat/completions"]["post"]
     assert "requestBody" in chat and {"apiKey": []} in chat["security"]
+    responses = raw["paths"]["/v1/responses"]["post"]
+    assert "requestBody" in responses and {"apiKey": []} in responses["security"]
+    assert set(raw["paths"]["/v1/responses/{response_id}"]) >= {"get", "delete"}
     body = raw["components"]["schemas"]["ChatCompletionRequest"]["properties"]
     assert body["tools"]["items"]["properties"]["type"]["enum"] == ["function"]
     assert {"tool_calls", "tool_call_id"} <= set(body["messages"]["items"]["properties"])

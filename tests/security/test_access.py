@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 # Routes meant to be reachable without credentials, and why.
 PUBLIC = {
-    "health": "load-balancer health check, counts only",
+    "health": "load-balancer health check: up or degraded (counts need a key)",
     "login/": "the login form itself",
     "logout/": "ends a session; harmless without one",
     "^image/(?P<name>.*)$": "generated media behind unguessable names",

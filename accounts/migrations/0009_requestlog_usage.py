@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_requestlog_tool_calls'),
+        ('accounts', '0008_account_login_times_and_needs_attention'),
     ]
 
     operations = [

@@ -1,0 +1,47 @@
+"""Plan a Responses API request: the conversation (continued from a stored response), the run engine's plan."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from accounts.models import ApiKey
+from accounts.upstream import pool_settings_get
+from openai_api import services
+from openai_api.attachments import resolve_attachments
+from openai_api.chat import ChatPlan, new_request_id
+from openai_api.conversation import render_query
+from openai_api.responses_api import shapes
+from openai_api.responses_api.items import fail, to_messages
+from openai_api.responses_api.store import stored_response_context
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    run: ChatPlan
+    header: shapes.ResponseHeader
+    context: list[dict[str, Any]]  # the conversation so far (previous context + this input), stored with the output
+    store: bool
+
+
+def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -> ResponsePlan:
+    """Resolve the model, the previous response and the attachments, and render the query: no upstream call."""
+    model = services.model_resolve(model_id=data["model"])
+    previous = data.get("previous_response_id")
+    carried = stored_response_context(response_id=previous, api_key=api_key) if previous else []
+    context = carried + data["items"]
+    messages = to_messages(context, instructions=data.get("instructions"), carried=len(carried))
+    if not any(m.text.strip() or m.attachments for m in messages if m.role != "system"):
+        fail("input", "The input holds no text and no attachments.")
+    attachments = resolve_attachments(messages, owner=api_key)
+    pool = pool_settings_get()
+    request_id = new_request_id()
+    tools = data["tool_request"].emulation()
+    run = ChatPlan(request_id=request_id, model=model,
+                   query=render_query(messages, attachments.names_per_message, tools),
+                   stored_files=attachments.stored_files, stream=data["stream"], include_usage=True,
+                   image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
+                   pool=pool, tool_emulation=tools, endpoint="responses")
+    header = shapes.ResponseHeader(response_id=f"resp_{request_id}", created_at=int(time.time()), model=model.id,
+                                   request=shapes.echoed_request(data))
+    return ResponsePlan(run=run, header=header, context=context, store=data["store"])
