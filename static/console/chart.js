@@ -5,14 +5,17 @@
   "use strict";
   var el = window.gp.el;
 
+  /* The top of a y axis with four gridlines: 4 × a round step (1, 2, 2.5, 5 × 10^n; whole numbers only), so
+     every gridline's label is the exact, round value it marks (25 requests: 0/10/20/30/40, not 0/6/13/19/25). */
   function niceMax(value) {
     if (value <= 4) { return 4; }
-    var magnitude = Math.pow(10, Math.floor(Math.log10(value)));
+    var raw = value / 4, magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
     var steps = [1, 2, 2.5, 5, 10];
     for (var i = 0; i < steps.length; i++) {
-      if (steps[i] * magnitude >= value) { return steps[i] * magnitude; }
+      var step = steps[i] * magnitude;
+      if (step >= raw && step === Math.round(step)) { return step * 4; }
     }
-    return 10 * magnitude;
+    return 40 * magnitude;
   }
 
   function hourLabel(iso) {
@@ -32,7 +35,7 @@
     for (var g = 0; g <= 4; g++) {
       var y = pad.top + plotH - (plotH * g) / 4;
       svg.appendChild(el("line", { svg: true, class: "grid", attrs: { x1: pad.left, x2: width - pad.right, y1: y, y2: y } }));
-      svg.appendChild(el("text", { svg: true, class: "axis", text: String(Math.round((max * g) / 4)),
+      svg.appendChild(el("text", { svg: true, class: "axis", text: String((max * g) / 4),
         attrs: { x: pad.left - 6, y: y + 4, "text-anchor": "end" } }));
     }
     var labelEvery = width < 480 ? 6 : width < 800 ? 3 : 2;
@@ -94,8 +97,7 @@
     return String(Math.round(value));
   }
 
-  /* days: "YYYY-MM-DD" strings (oldest first); series: [{name, values}] drawn stacked in order, colour i.
-     The y axis shows the same four steps as its gridlines (niceMax keeps them whole numbers). */
+  /* days: "YYYY-MM-DD" strings (oldest first); series: [{name, values}] drawn stacked in order, colour i. */
   function stackedChart(container, days, series, unit) {
     var width = Math.max(container.clientWidth, 240), height = Math.max(container.clientHeight, 160);
     var pad = { left: 44, right: 8, top: 10, bottom: 24 };

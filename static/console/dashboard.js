@@ -29,7 +29,7 @@
     var total = sum(picked.requests), failed = sum(picked.errors);
     var rate = total ? Math.round((failed / total) * 1000) / 10 : 0;
     document.getElementById("chart-summary").textContent =
-      total + " requests · " + failed + " errors" + (total ? " (" + rate + "%)" : "");
+      total + (total === 1 ? " request · " : " requests · ") + failed + (failed === 1 ? " error" : " errors") + (total ? " (" + rate + "%)" : "");
     gp.barChart(document.getElementById("chart"), data.hours, picked.requests, picked.errors);
   }
 

@@ -44,6 +44,8 @@ def test_it_shows_totals_and_charts_per_key_and_model(logged_in, usage, theme):
     assert page.locator("#chart-key rect.bar-series").count() == 3  # one bar part per key and day with use
     assert page.locator("#chart-model rect.bar-series").count() == 3
     assert page.locator("#legend-key .legend-item").all_inner_texts() == ["ops team", "web app"]
+    axis = page.eval_on_selector_all("#chart-key text.axis", "els => els.map(e => e.textContent)")
+    assert axis[:5] == ["0", "5", "10", "15", "20"]  # the busiest day has 12: round gridlines up to 20
     assert page.locator("#usage-models tbody tr").count() == 2
     assert page.evaluate("document.documentElement.dataset.theme") == theme
     fills = page.eval_on_selector_all("#chart-key rect.bar-series", "els => els.map(e => getComputedStyle(e).fill)")
