@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.lifecycle import effective_status
@@ -45,6 +46,8 @@ class AccountSerializer(serializers.ModelSerializer):
     last_24h = serializers.SerializerMethodField(
         help_text="Upstream attempts this account made in the last 24 hours (as on the dashboard): requests, "
                   "errors, mean latency in ms.")
+    login_expires_in = serializers.SerializerMethodField(help_text="Seconds until the login expires (negative: "
+                                                                   "expired; null: unknown).")
 
     class Meta:
         model = Account
@@ -52,7 +55,7 @@ class AccountSerializer(serializers.ModelSerializer):
                   "proxy_url", "proxy_changed_by", "proxy_changed_at", "enabled", "status", "status_display",
                   "cooldown_until", "cooldown_remaining", "last_error", "attention_reason", "consecutive_failures",
                   "request_count", "success_count", "failure_count", "last_used_at", "logged_in_at",
-                  "login_expires_at", "created_at", "updated_at", "last_24h"]
+                  "login_expires_at", "login_expires_in", "created_at", "updated_at", "last_24h"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "cooldown_until", "attention_reason",
                             "consecutive_failures", "request_count", "success_count", "failure_count",
                             "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
@@ -79,6 +82,11 @@ class AccountSerializer(serializers.ModelSerializer):
 
     def get_cooldown_remaining(self, obj: Account) -> int:
         return int(obj.cooldown_remaining())
+
+    def get_login_expires_in(self, obj: Account) -> int | None:
+        if obj.login_expires_at is None:
+            return None
+        return int((obj.login_expires_at - timezone.now()).total_seconds())
 
     def get_last_error(self, obj: Account) -> dict | None:
         if not obj.last_error_kind:
@@ -114,10 +122,18 @@ class PoolSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PoolSettings
-        fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
-                  "cooldown_max_seconds", "unavailable_rest_seconds", "proxy_changed_by", "proxy_changed_at",
-                  "updated_at"]
+        fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "default_model",
+                  "cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds", "proxy_changed_by",
+                  "proxy_changed_at", "updated_at"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "updated_at"]
+
+    def validate_default_model(self, value: str) -> str:
+        from models_catalog.services import model_lookup
+
+        value = value.strip()
+        if value and model_lookup(name=value) is None:
+            raise serializers.ValidationError(f"{value!r} is not an enabled model id or alias in the catalogue.")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         pool: PoolSettings = self.instance

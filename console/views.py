@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 PAGES = {
     "dashboard": "Dashboard",
     "accounts": "Accounts",
+    "refresh": "Refresh",
     "models": "Models",
     "usage": "Usage",
     "settings": "Settings",
@@ -44,6 +45,7 @@ def _page(name: str):
 
 dashboard_page = _page("dashboard")
 accounts_page = _page("accounts")
+refresh_page = _page("refresh")
 models_page = _page("models")
 usage_page = _page("usage")
 settings_page = _page("settings")

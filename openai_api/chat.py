@@ -46,7 +46,7 @@ from metering.models import AttemptOutcome
 from metering.records import AttemptRecord, RequestRecord, request_observe, request_record
 from models_catalog.models import ModelConfig
 from openai_api.conversation import estimate_tokens, tokens_for_chars
-from openai_api.run_events import IDLE, Delta, Failed, Finished, Opened, RunEvent
+from openai_api.run_events import IDLE, Delta, Failed, Finished, MediaReady, Opened, RunEvent
 
 logger = logging.getLogger(__name__)
 ATTACHMENT_TOKENS = 258  # what one attached file is estimated to cost in prompt tokens
@@ -67,9 +67,13 @@ class ChatPlan:
     pool: PoolSettings  # read once, while planning: the run reuses it
     tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
     endpoint: str = "chat"  # the API face, as the request log records it ("chat" | "responses")
+    media_required: bool = False  # the answer must bring images (/v1/images): an answer without is retried
+    tools_override: ToolsSpec | None = None  # upstream tools other than the model's own (images: image only)
 
     @property
     def tools(self) -> ToolsSpec:
+        if self.tools_override is not None:
+            return self.tools_override
         return ToolsSpec(web_grounding=self.model.web_grounding, image_generation=self.model.image_generation,
                          video_generation=self.model.video_generation)
 
@@ -78,6 +82,14 @@ class _EmptyAnswer(Unavailable):
     """The upstream finished without text or media (thought-only answers happen): try another account."""
 
     account_fault = False
+
+
+class _NoMedia(_EmptyAnswer):
+    """An answer that had to bring an image came without one, even after waiting for late listings."""
+
+    @property
+    def kind(self) -> str:
+        return "no_image"
 
 
 @dataclass
@@ -116,6 +128,8 @@ class ChatRun:
         self._current: _Attempt | None = None  # the attempt in flight, until it is recorded
         self._admission: KeyAdmission | None = None  # what the key's limits counted for this run
         self.first_output_at: float | None = None  # when the answer's first output was handed out
+        self.last_error: UpstreamError | None = None  # the latest attempt's failure, for faces that explain it
+        self._answered_early = False  # the face had all it wanted (a stop sequence) and closed the run
 
     def events(self) -> Generator[RunEvent, None, None]:
         """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
@@ -128,7 +142,8 @@ class ChatRun:
             try:
                 self.outcome = yield from self._run_attempts()
             except GeneratorExit:
-                self.outcome = Failed(499, "client closed the request", code="client_closed")
+                self.outcome = Finished("stop") if self._answered_early else \
+                    Failed(499, "client closed the request", code="client_closed")
                 raise
             except Exception:  # noqa: BLE001 - a crash must still end the client's stream
                 logger.exception("chat run crashed", extra={"request_id": self.plan.request_id})
@@ -137,6 +152,11 @@ class ChatRun:
             yield self.outcome
         finally:
             self._wrap_up()  # once: after the outcome went out (whether or not more is asked), or on a close
+
+    def end_early(self) -> None:
+        """The face has the whole answer it will send (a stop sequence matched): closing the events after
+        this records the run as answered, not as a client that went away."""
+        self._answered_early = True
 
     def output_ready(self) -> bool:
         """Is the next piece of output already read, so asking for it will not wait on the upstream?"""
@@ -171,7 +191,7 @@ class ChatRun:
                 self._record_attempt(AttemptOutcome.OK)
                 return outcome
             except UpstreamError as error:
-                last_error = error
+                last_error = self.last_error = error
                 self._record_attempt(AttemptOutcome.ERROR, error.kind)
                 self._log_attempt_failure(attempt, error)
                 if not isinstance(error, _EmptyAnswer):
@@ -263,6 +283,8 @@ class ChatRun:
             return Finished("content_filter")
         if final is not None and final.state == "FAILED":
             raise Unavailable("the upstream reported the answer as FAILED", status=200, reason="FAILED")
+        if self.plan.media_required:
+            return (yield from self._finish_media(attempt, client, creds, session))
         if attempt.files:
             media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
                                                 session=attempt.session_path or session, files=attempt.files)
@@ -277,6 +299,23 @@ class ChatRun:
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
         yield from self._flush()
+        return Finished("stop")
+
+    # ---- answers that must bring media (/v1/images) ------------------------------------------------
+
+    def _finish_media(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
+        """The answer's images, waiting for ones the upstream lists late; none at all is _NoMedia, which
+        moves the run to another account (with a fresh deadline: this account did answer)."""
+        session_path = attempt.session_path or session
+        generated = attempt.files or files.media_await_listed(
+            client=client, creds=creds, session=session_path, wait=settings.GEMPOOL_IMAGE_WAIT_SECONDS,
+            interval=settings.GEMPOOL_IMAGE_POLL_INTERVAL)
+        media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
+                                            session=session_path, files=generated) if generated else []
+        if not media:
+            self.deadline = time.monotonic() + settings.GEMPOOL_FAILOVER_DEADLINE
+            raise _NoMedia("the answer came without an image", status=200, reason="NO_IMAGE")
+        yield MediaReady(media=tuple(media))
         return Finished("stop")
 
     # ---- emulated tool calls ---------------------------------------------------------------------

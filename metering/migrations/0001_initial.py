@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0009_requestlog_usage'),
+        ('accounts', '0010_requestlog_usage'),
     ]
 
     operations = [

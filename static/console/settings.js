@@ -1,4 +1,4 @@
-/* Settings: pool settings (proxy + test, media links, cooldowns), import / export, API keys. */
+/* Settings: pool settings (proxy + test, media links, default model, cooldowns), import / export, API keys. */
 (function () {
   "use strict";
   var gp = window.gp, el = gp.el;
@@ -19,6 +19,7 @@
     document.getElementById("proxy-changed").textContent = config.proxy_changed_by
       ? "Proxy last changed by " + config.proxy_changed_by + " at " + new Date(config.proxy_changed_at).toLocaleString() : "";
     form.elements.image_base_url.value = config.image_base_url;
+    form.elements.default_model.value = config.default_model;
     NUMBERS.forEach(function (name) { form.elements[name].value = config[name]; });
     var chip = document.getElementById("proxy-chip");
     chip.textContent = config.proxy_enabled && config.proxy ? "In use" : config.proxy ? "Stored, off" : "Direct";
@@ -31,7 +32,8 @@
   function settingsBody(form) {
     var body = {
       proxy_enabled: form.elements.proxy_enabled.checked,
-      image_base_url: form.elements.image_base_url.value.trim()
+      image_base_url: form.elements.image_base_url.value.trim(),
+      default_model: form.elements.default_model.value.trim()
     };
     var proxy = form.elements.proxy.value.trim();
     if (proxy) { body.proxy = proxy; } else if (form.elements.proxy_clear.checked) { body.proxy = ""; }
