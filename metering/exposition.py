@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
-from metering.collectors import AccountsCollector
+from metering.collectors import AccountsCollector, RefreshJobsCollector
 from metering.multiproc import ENV
 
 
@@ -28,4 +28,5 @@ def metrics_text() -> bytes:
     else:
         registry.register(_ThisProcess())
     registry.register(AccountsCollector())
+    registry.register(RefreshJobsCollector())
     return generate_latest(registry)

@@ -1,7 +1,7 @@
 """The gateway's Prometheus metrics: defined once here, observed from the request path and bookkeeping.
 
 Recording a sample is a dictionary lookup and an addition (a memory-mapped file write in multi-process
-mode). Figures that live in the database (accounts by state) are read at scrape time by
+mode). Figures that live in the database (accounts by state, login refresh jobs) are read at scrape time by
 metering.collectors, never per request.
 """
 from __future__ import annotations
@@ -46,13 +46,6 @@ UPSTREAM_ATTEMPT_SECONDS = Histogram(
 RATE_LIMIT_REJECTIONS = Counter(
     "gempool_rate_limit_rejections", "Requests refused by a limit before reaching the pool, by limit and key name.",
     ["limit", "key"])
-REFRESH_JOBS = Counter(
-    "gempool_refresh_jobs", "Account login refresh jobs finished, by outcome.", ["outcome"])
-
-
-def refresh_job_finished(*, outcome: str) -> None:
-    """Hook for the re-login worker: count one refresh job that ended with `outcome` (e.g. ok, failed)."""
-    REFRESH_JOBS.labels(outcome=outcome).inc()
 
 
 def rate_limit_rejected(*, limit: str, key: str) -> None:

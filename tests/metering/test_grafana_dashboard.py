@@ -11,7 +11,8 @@ from prometheus_client import REGISTRY
 from metering import metrics  # noqa: F401 - registers the metrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "gempool.json"
-DB_METRICS = {"gempool_accounts", "gempool_account_info"}  # metering.collectors, read at scrape time
+# metering.collectors: read from the database at scrape time
+DB_METRICS = {"gempool_accounts", "gempool_account_info", "gempool_refresh_jobs"}
 
 
 def _exported() -> set[str]:

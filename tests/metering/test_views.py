@@ -49,3 +49,15 @@ def test_rate_limit_rejections_are_counted_by_key(client, settings):
     assert response.status_code == 429
     after = metrics.RATE_LIMIT_REJECTIONS.labels(limit="requests_per_minute", key="throttled")._value.get()
     assert after - before == 2
+
+
+def test_refresh_jobs_are_counted_by_outcome_from_the_database(client, admin_key, make_account):
+    from logins.models import JobOutcome, RefreshJob
+
+    account = make_account()
+    for outcome in (JobOutcome.SUCCEEDED, JobOutcome.SUCCEEDED, JobOutcome.HARD_STOP):
+        RefreshJob.objects.create(account=account, outcome=outcome)
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {admin_key[1]}").content.decode()
+    assert total(text, "gempool_refresh_jobs", outcome="succeeded") == 2
+    assert total(text, "gempool_refresh_jobs", outcome="hard_stop") == 1
+    assert total(text, "gempool_refresh_jobs", outcome="running") == 0
