@@ -39,7 +39,7 @@ def test_a_wrong_password_is_refused(page, operator):
     assert "/login/" in page.url
 
 
-def test_add_an_account_toggle_it_and_test_it(logged_in, sim):
+def test_an_operator_adds_toggles_and_tests_an_account(logged_in, sim):
     page = logged_in
     sim.add_account(SimAccount(csesidx="880011", secure_c_ses="browser-ses-cookie", team_id="team-browser"))
     page.goto("/accounts/")
@@ -123,7 +123,7 @@ def test_the_theme_switch_persists_across_reloads(logged_in):
     assert (background == "rgb(17, 19, 24)") == (flipped == "dark")
 
 
-def test_import_a_config_file_and_see_its_problems_when_bad(logged_in, tmp_path):
+def test_the_settings_page_imports_a_config_file_and_lists_a_bad_ones_problems(logged_in, tmp_path):
     page = logged_in
     good = tmp_path / "business_gemini_session.json"
     good.write_text(json.dumps({"proxy": "", "proxy_enabled": False, "accounts": [

@@ -92,10 +92,8 @@ def test_an_abandoned_stream_is_closed_promptly(client, creds, sim) -> None:
     stream = client.stream_assist(creds, session=session, query="[[sim:delay=0.2]] [[sim:fragments=50]] x")
     next(stream)
     stream.close()
-    deadline = time.monotonic() + 3
-    while sim.stats()["streams"]["active"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sim.stats()["streams"]["active"] == 0
+    assert wait_until(lambda: sim.stats()["streams"]["active"] == 0, 3) is not None, (
+        f"the simulator still streams 3 s after the client closed: {sim.stats()['streams']}")
 
 
 def test_uploaded_files_are_used_and_named_in_the_answer(client, creds) -> None:
@@ -153,7 +151,7 @@ def test_an_unknown_session_is_not_found(client, creds) -> None:
 @pytest.mark.parametrize(
     "tools", [ToolsSpec(image_generation=True), ToolsSpec(web_grounding=False, image_generation=True)]
 )
-def test_image_generation_metadata_and_download(client, creds, tools) -> None:
+def test_a_generated_image_is_listed_in_the_metadata_and_downloads(client, creds, tools) -> None:
     session = client.create_session(creds)
     query = "draw a cat" if tools.web_grounding else "a cat"
     events = ask(client, creds, query, session=session, tools=tools)
@@ -209,7 +207,7 @@ def test_download_through_the_short_session_path_falls_back_and_base64_is_decode
         client.download_file(creds, session=session, file_id=file.file_id)
 
 
-def test_50_concurrent_streams(client, make_account, sim) -> None:
+def test_50_concurrent_streams_each_get_their_own_answer(client, make_account, sim) -> None:
     accounts = [make_account() for _ in range(5)]
     sessions = {a.key: client.create_session(a) for a in accounts}
 
@@ -226,7 +224,7 @@ def test_50_concurrent_streams(client, make_account, sim) -> None:
     assert sim.stats()["streams"]["peak"] >= 20
 
 
-def test_it_refreshes_jwt_once_for_50_threads_against_the_simulator(client, creds, sim) -> None:
+def test_the_jwt_is_refreshed_once_for_50_threads_against_the_simulator(client, creds, sim) -> None:
     barrier = threading.Barrier(50)
 
     def get() -> str:
@@ -396,7 +394,7 @@ def test_a_slow_first_byte_beyond_the_read_timeout_is_unavailable(sim, creds, si
             client.stream_assist(creds, session=session, query="[[sim:slow_first_byte=2]] hi")
 
 
-def test_the_control_api_over_http(sim, client, creds) -> None:
+def test_faults_are_added_used_and_cleared_through_the_control_api(sim, client, creds) -> None:
     def call(method: str, path: str, body: dict | None = None):
         return sim.control(method, path, body)
 
@@ -465,7 +463,7 @@ def _listening_url(process: subprocess.Popen) -> str:
 
 
 @pytest.mark.parametrize("python", [pytest.param(sys.executable, id="this-python"), "python3.11"])
-def test_it_runs_on_the_standard_library_alone_as_the_readme_starts_it(python) -> None:
+def test_the_simulator_runs_on_the_standard_library_alone_as_the_readme_starts_it(python) -> None:
     # README's "Try it without Google" starts it with the system python3, before anything is installed.
     interpreter = shutil.which(python)
     if interpreter is None:

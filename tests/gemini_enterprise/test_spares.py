@@ -28,13 +28,16 @@ class FakeCreate:
 
 
 def _refilled(spares: SpareSessions, create: FakeCreate, creds: Credentials = CREDS) -> None:
+    """Refill, then wait for the background thread to end: it stores the session (or clears its pending mark
+    after a failure) just after create() returns."""
     create.done.clear()
+    running = set(threading.enumerate())
     spares.refill(creds)
-    assert create.done.wait(5)
-    for _ in range(100):  # the thread stores the session just after create() returns
-        if len(spares) or create.error:
-            return
-        threading.Event().wait(0.01)
+    assert create.done.wait(5), "refill() never called create()"
+    for thread in set(threading.enumerate()) - running:
+        if thread.name == "spare-session":
+            thread.join(5)
+            assert not thread.is_alive(), "the refill thread was still running 5 s after create() returned"
 
 
 def test_a_refilled_spare_is_handed_out_exactly_once():

@@ -18,7 +18,7 @@ from tests.polling import wait_until
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
 
-def test_it_refreshes_an_expiring_login_and_puts_the_account_back_in_rotation(refresh_settings, seat, login_sim):
+def test_the_worker_refreshes_an_expiring_login_and_the_account_serves_again(refresh_settings, seat, login_sim):
     login_sim.configure_login(lifetime=3600)
     account, sim_account, _ = seat(expires_in=30 * 60)  # inside the 60-minute window
 

@@ -20,7 +20,7 @@ def _refresh_once(account):
 
 
 @pytest.mark.parametrize("fault", ["wrong_first_code", "slow_mail=2", "lost_mail", "decoy_mail", "onboarding"])
-def test_it_gets_through_what_a_patient_person_would(refresh_settings, seat, login_sim, fault):
+def test_the_flow_gets_through_what_a_patient_person_would(refresh_settings, seat, login_sim, fault):
     account, sim_account, _ = seat(expires_in=60)
     login_sim.add_fault(fault, csesidx=account.csesidx, count=1)
 
