@@ -34,7 +34,7 @@ def _open(page):
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_it_shows_totals_and_charts_per_key_and_model(logged_in, usage, theme):
+def test_the_usage_page_shows_totals_and_charts_per_key_and_model(logged_in, usage, theme):
     page = logged_in
     page.add_init_script(f"window.localStorage.setItem('gempool-theme', '{theme}')")
     _open(page)
@@ -97,7 +97,7 @@ def test_an_empty_range_says_so(logged_in):
     assert page.locator('[data-total="requests"]').inner_text() == "0"
 
 
-def test_it_fits_a_phone(logged_in, usage):
+def test_the_usage_page_fits_a_phone(logged_in, usage):
     page = logged_in
     page.set_viewport_size({"width": 390, "height": 844})
     _open(page)

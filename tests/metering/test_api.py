@@ -30,7 +30,7 @@ def usage(db):
 RANGE = {"from": "2026-12-01", "to": "2026-12-03"}
 
 
-def test_it_totals_a_range_and_draws_series_per_key_and_model(staff_client, usage):
+def test_usage_totals_a_range_and_draws_series_per_key_and_model(staff_client, usage):
     data = staff_client.get("/api/usage", RANGE).json()
     assert data["totals"] == {"requests": 11, "errors": 1, "prompt_tokens": 110, "completion_tokens": 11,
                               "attachments": 0, "latency_ms_avg": 100}
@@ -41,7 +41,7 @@ def test_it_totals_a_range_and_draws_series_per_key_and_model(staff_client, usag
     assert [s["name"] for s in data["by_model"]] == ["gemini-2.5-pro", "gemini-2.5-flash"]  # busiest first
 
 
-def test_it_filters_by_key_and_model_and_groups_by_several(staff_client, usage):
+def test_usage_filters_by_key_and_model_and_groups_by_several(staff_client, usage):
     data = staff_client.get("/api/usage", {**RANGE, "key": usage["ops"].pk, "group_by": "key,model"}).json()
     assert [(r["key"]["name"], r["model"], r["requests"]) for r in data["rows"]] == [
         ("ops", "gemini-2.5-flash", 3), ("ops", "gemini-2.5-pro", 5)]
@@ -70,7 +70,7 @@ def test_the_csv_export_has_one_line_per_group_and_defuses_formulas(staff_client
     assert len(lines) == 1 + 4
 
 
-def test_it_needs_staff_or_an_admin_key(client, api_key, admin_key):
+def test_usage_needs_staff_or_an_admin_key(client, api_key, admin_key):
     assert client.get("/api/usage").status_code in (401, 403)
     assert client.get("/api/usage", HTTP_AUTHORIZATION=f"Bearer {api_key[1]}").status_code == 403
     assert client.get("/api/usage", HTTP_AUTHORIZATION=f"Bearer {admin_key[1]}").status_code == 200

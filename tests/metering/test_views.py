@@ -8,7 +8,7 @@ from tests.metering.scrape import samples, total
 pytestmark = pytest.mark.django_db
 
 
-def test_it_refuses_anonymous_and_non_admin_keys(client, api_key):
+def test_metrics_refuse_anonymous_callers_and_chat_keys(client, api_key):
     assert client.get("/metrics").status_code in (401, 403)
     refused = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
     assert refused.status_code == 403 and refused.json()["error"]["message"]
