@@ -6,6 +6,7 @@ from pathlib import Path
 from corsheaders.defaults import default_headers as default_cors_headers
 from django.utils.csp import CSP
 
+from gempool_site.cpus import available_cpus
 from gempool_site.env import (
     LOG_LEVELS,
     database_from_url,
@@ -103,6 +104,10 @@ if REDIS_URL:
             "KEY_PREFIX": env_str("GEMPOOL_CACHE_PREFIX", "gempool"),
         },
     }
+elif env_int("GEMPOOL_WORKERS", available_cpus(), minimum=1) > 1:
+    # Several worker processes must share rate limits, JWTs and locks: one SQLite file they all open.
+    CACHES = {"default": {"BACKEND": "gempool_site.sqlite_cache.SQLiteCache",
+                          "LOCATION": str(DATA_DIR / "cache.sqlite3")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gempool"}}
 

@@ -51,6 +51,8 @@ from openai_api.run_events import IDLE, Delta, Failed, Finished, MediaReady, Ope
 logger = logging.getLogger(__name__)
 ATTACHMENT_TOKENS = 258  # what one attached file is estimated to cost in prompt tokens
 
+SPARE_IN_FLIGHT_WAIT = 5.0  # seconds a request waits for its account's spare session being made
+
 
 @dataclass(frozen=True)
 class ChatPlan:
@@ -120,7 +122,6 @@ class ChatRun:
         self.account: Account | None = None
         self.outcome: RunEvent | None = None
         self.usage_chars = {"content": 0, "reasoning": 0}
-        self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
         self._stream: AssistStream | None = None  # the upstream answer being relayed
         self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
         self.tool_calls = 0
@@ -151,7 +152,7 @@ class ChatRun:
                                       code="internal_error")
             yield self.outcome
         finally:
-            self._wrap_up()  # once: after the outcome went out (whether or not more is asked), or on a close
+            self._bookkeep()  # once: after the outcome went out (whether or not more is asked), or on a close
 
     def end_early(self) -> None:
         """The face has the whole answer it will send (a stop sequence matched): closing the events after
@@ -162,14 +163,6 @@ class ChatRun:
         """Is the next piece of output already read, so asking for it will not wait on the upstream?"""
         stream = self._stream
         return stream is not None and not self.buffered and stream.output_ready()
-
-    def _wrap_up(self) -> None:
-        self._bookkeep()
-        spares = get_spare_sessions()
-        if spares is not None and isinstance(self.outcome, Finished):
-            # The account answered: its next request finds a session waiting. Made after the answer,
-            # so this request never waits behind it.
-            spares.refill(self._refill)
 
     def _run_attempts(self) -> Iterator[RunEvent]:
         pool = self.plan.pool
@@ -220,7 +213,12 @@ class ChatRun:
                 if spares is not None:
                     spares.discard(creds)
                 raise
-        self._refill = creds
+        if spares is not None:
+            # The account is answering: its next request finds a session waiting. Made while this answer
+            # is being written upstream (the wait for its first fragment is the longest), on its own
+            # thread so this request never waits behind it, and ready long before a client that asks
+            # again the moment it reads [DONE] (one account, sequential streams: bench/ttft_probe.py).
+            spares.refill(creds)
         self._stream = stream
         self._parser = self.plan.tool_emulation.parser() if self.plan.tool_emulation else None
         try:
@@ -235,7 +233,10 @@ class ChatRun:
 
     def _open(self, client, creds, attempt: _Attempt, spares) -> tuple[AssistStream, str]:
         """The answer's stream and its session: a spare session if the account has one, else a new one."""
-        spare = spares.take(creds) if spares is not None else None
+        # A spare still being made (the previous answer just ended) is waited for: it started before any
+        # session this request could make would. Not for long: one slower than a few round trips is stuck.
+        wait = min(SPARE_IN_FLIGHT_WAIT, self.deadline - time.monotonic())
+        spare = spares.take(creds, wait=wait) if spares is not None else None
         if spare is None:
             return self._ask(client, creds, attempt, client.create_session(creds))
         try:

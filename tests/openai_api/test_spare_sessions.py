@@ -49,3 +49,24 @@ def test_an_expired_spare_is_replaced_without_failing_over_or_blaming_the_accoun
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE and account.failure_count == 0
     assert wait_until(lambda: success_count(account) == 2, 5) is not None
+
+
+def test_a_request_that_comes_while_its_spare_is_being_made_waits_for_it(openai_client, pool_account, sim):
+    """One account, streams asked one after the other the moment the last one ended (as the openai SDK does):
+    the spare for the next request is made while the answer streams, and a request that comes before it is
+    ready waits for it instead of making a session of its own."""
+    pool_account()
+    # The spare made during the first stream takes long enough to still be on its way when the next comes.
+    sim.add_fault("slow_first_byte:2", endpoint="createSession", count=2)
+    _stream(openai_client, "first")
+    assert sim.stats()["requests"].get("createSession") == 2  # the first stream's own, and the spare
+    # A session this request made itself would fail, and with one account so would the request.
+    sim.add_fault("500", endpoint="createSession", count=1)
+    assert _stream(openai_client, "second")  # a session of its own would have met the 500 (and failed)
+    assert sim.stats()["sessions_reused"] == 0
+
+
+def _stream(client, text: str) -> str:
+    stream = client.chat.completions.create(model="gemini-2.5-flash", stream=True,
+                                            messages=[{"role": "user", "content": text}])
+    return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
