@@ -141,13 +141,11 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "is_admin", "requests_per_day", "tokens_per_day", "max_concurrent", "expires_at",
-                    "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "prefix", "is_admin", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["is_admin"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
-    fields = ["name", "prefix", "is_admin", "rate_limit_per_minute", "allowed_models", "expires_at",
-              "requests_per_day", "tokens_per_day", "max_concurrent", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "is_admin", "rate_limit_per_minute", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke_keys"]
 
     def has_add_permission(self, request) -> bool:

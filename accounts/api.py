@@ -26,7 +26,6 @@ from accounts.proxies import pool_proxy_change_check, pool_proxy_current, proxy_
 from accounts.serializers import (
     AccountSerializer,
     AccountTestRequestSerializer,
-    ApiKeyLimitsSerializer,
     ApiKeySerializer,
     PoolSettingsSerializer,
     ProxyTestRequestSerializer,
@@ -268,25 +267,6 @@ class ApiKeyListView(APIView):
         # The raw key leaves the server only here, once; nothing may cache this response.
         return Response({**ApiKeySerializer(api_key).data, "key": raw}, status=status.HTTP_201_CREATED,
                         headers={"Cache-Control": "no-store"})
-
-
-class ApiKeyDetailView(APIView):
-    required_permissions = {"GET": ("accounts.view_apikey",), "PATCH": MANAGE_KEYS}
-    serializer_class = ApiKeyLimitsSerializer
-
-    @extend_schema(responses=ApiKeySerializer)
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(ApiKeySerializer(get_object_or_404(ApiKey, pk=pk)).data)
-
-    @extend_schema(request=ApiKeyLimitsSerializer, responses=ApiKeySerializer)
-    def patch(self, request: Request, pk: int) -> Response:
-        api_key = get_object_or_404(ApiKey, pk=pk)
-        serializer = ApiKeyLimitsSerializer(api_key, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        services.api_key_update(api_key=api_key, data=serializer.validated_data)
-        logger.info("api key updated", extra={"key_prefix": api_key.prefix, "by": _actor(request),
-                                              "fields": ",".join(sorted(serializer.validated_data))})
-        return Response(ApiKeySerializer(api_key).data)
 
 
 class ApiKeyRevokeView(APIView):

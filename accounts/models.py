@@ -96,17 +96,6 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # Limits (accounts.key_limits enforces them); blank: none.
-    allowed_models = models.JSONField(default=list, blank=True,
-                                      help_text="Model ids this key may use; empty: every enabled model.")
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Requests fail with 401 from then on.")
-    requests_per_day = models.PositiveIntegerField(null=True, blank=True,
-                                                   help_text="Completions per day (UTC); blank: unlimited.")
-    tokens_per_day = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="Estimated tokens per day (UTC); a request is admitted while the day's "
-                                         "use is under it, and its tokens count once answered. Blank: unlimited.")
-    max_concurrent = models.PositiveIntegerField(null=True, blank=True,
-                                                 help_text="Completions in flight at once; blank: unlimited.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -120,51 +109,6 @@ class ApiKey(models.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
-
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        if not isinstance(self.allowed_models, list) or not all(isinstance(m, str) for m in self.allowed_models):
-            raise ValidationError({"allowed_models": 'A list of model ids, e.g. ["gemini-2.5-flash"] (empty: all).'})
-
-    def expired(self, now=None) -> bool:
-        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
-
-    @property
-    def has_limits(self) -> bool:
-        """Does a completion with this key need accounts.key_limits at all?"""
-        return bool(self.allowed_models or self.requests_per_day is not None or self.tokens_per_day is not None
-                    or self.max_concurrent is not None)
-
-
-class KeyDayUse(models.Model):
-    """A limited key's completions and estimated tokens on one day (UTC), counted at admission (requests) and
-    after the answer (tokens), with atomic upserts: every worker and instance shares the same count."""
-
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    requests = models.PositiveIntegerField(default=0)
-    tokens = models.PositiveBigIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["api_key", "day"], name="key_day_use_unique")]
-
-    def __str__(self) -> str:
-        return f"key {self.api_key_id} on {self.day}: {self.requests} requests, {self.tokens} tokens"
-
-
-class KeyInFlight(models.Model):
-    """A completion in flight for a key with a concurrency limit. The row ends with the request; one a
-    crashed worker left behind stops counting at `expires_at`."""
-
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
-    expires_at = models.DateTimeField()
-
-    class Meta:
-        indexes = [models.Index(fields=["api_key", "expires_at"], name="key_in_flight_idx")]
-
-    def __str__(self) -> str:
-        return f"key {self.api_key_id} in flight until {self.expires_at}"
 
 
 class PoolSettings(models.Model):

@@ -199,16 +199,10 @@ class ApiKeySerializer(serializers.ModelSerializer):
     revoked = serializers.BooleanField(read_only=True)
     rate_limit_per_minute = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
                                                      allow_null=True)
-    allowed_models = serializers.ListField(child=serializers.CharField(max_length=100), required=False,
-                                           max_length=200, help_text="Model ids; empty: every enabled model.")
-    requests_per_day = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False, allow_null=True)
-    tokens_per_day = serializers.IntegerField(min_value=1, max_value=10**12, required=False, allow_null=True)
-    max_concurrent = serializers.IntegerField(min_value=1, max_value=100_000, required=False, allow_null=True)
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "is_admin", "rate_limit_per_minute", "allowed_models", "expires_at",
-                  "requests_per_day", "tokens_per_day", "max_concurrent", "created_at", "last_used_at",
+        fields = ["id", "name", "prefix", "is_admin", "rate_limit_per_minute", "created_at", "last_used_at",
                   "revoked_at", "revoked"]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
 
@@ -217,19 +211,3 @@ class ApiKeySerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("This field may not be blank.")
         return value.strip()
 
-    def validate_allowed_models(self, value: list[str]) -> list[str]:
-        from models_catalog.models import ModelConfig
-
-        wanted = list(dict.fromkeys(v.strip() for v in value if v.strip()))
-        known = set(ModelConfig.objects.filter(id__in=wanted).values_list("id", flat=True))
-        unknown = [m for m in wanted if m not in known]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown model(s): {', '.join(unknown)}.")
-        return wanted
-
-
-class ApiKeyLimitsSerializer(ApiKeySerializer):
-    """PATCH /api/keys/<id>: the name and limits; the scope (admin) stays as created."""
-
-    class Meta(ApiKeySerializer.Meta):
-        read_only_fields = [*ApiKeySerializer.Meta.read_only_fields, "is_admin"]

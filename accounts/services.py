@@ -40,24 +40,13 @@ def _hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_key_create(*, name: str, is_admin: bool = False, rate_limit_per_minute: int | None = None,
-                   **limits) -> tuple[ApiKey, str]:
-    """Create a key; returns the record and the raw key, which is never stored or shown again.
-
-    `limits`: allowed_models, expires_at, requests_per_day, tokens_per_day, max_concurrent (accounts.key_limits).
-    """
+def api_key_create(*, name: str, is_admin: bool = False, rate_limit_per_minute: int | None = None
+                   ) -> tuple[ApiKey, str]:
+    """Create a key; returns the record and the raw key, which is never stored or shown again."""
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(name=name, prefix=raw[:10], key_hash=_hash_key(raw), is_admin=is_admin,
-                                    rate_limit_per_minute=rate_limit_per_minute, **limits)
+                                    rate_limit_per_minute=rate_limit_per_minute)
     return api_key, raw
-
-
-def api_key_update(*, api_key: ApiKey, data: dict) -> ApiKey:
-    """Change a key's name or limits; they apply from its next request."""
-    for name, value in data.items():
-        setattr(api_key, name, value)
-    api_key.save(update_fields=list(data))
-    return api_key
 
 
 def api_key_verify(*, raw: str) -> ApiKey | None:

@@ -30,8 +30,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_verify(raw=raw.strip())
         if api_key is None:
             raise exceptions.AuthenticationFailed("Incorrect API key provided.")
-        if api_key.expired():
-            raise exceptions.AuthenticationFailed(f"This API key expired at {api_key.expires_at:%Y-%m-%d %H:%M} UTC.")
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -19,7 +19,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import pool as account_pool
-from accounts.key_limits import KeyAdmission, KeyRefusal, key_admit, key_release
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client, get_spare_sessions
 from completions.tool_emulation import StreamingToolParser, ToolEmulation
@@ -127,7 +126,6 @@ class ChatRun:
         self.tool_calls = 0
         self.attempt_records: list[AttemptRecord] = []  # every upstream attempt, for its account's figures
         self._current: _Attempt | None = None  # the attempt in flight, until it is recorded
-        self._admission: KeyAdmission | None = None  # what the key's limits counted for this run
         self.first_output_at: float | None = None  # when the answer's first output was handed out
         self.last_error: UpstreamError | None = None  # the latest attempt's failure, for faces that explain it
         self._answered_early = False  # the face had all it wanted (a stop sequence) and closed the run
@@ -168,9 +166,6 @@ class ChatRun:
         pool = self.plan.pool
         tried: set[int] = set()
         last_error: UpstreamError | None = None
-        refused = self._admit()
-        if refused is not None:
-            return refused
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
             account = _lease(exclude=tried)
             if account is None:
@@ -417,15 +412,6 @@ class ChatRun:
             "status": error.status, "produced": attempt.produced,
             "latency_ms": round((time.monotonic() - self.started) * 1000)})
 
-    def _admit(self) -> Failed | None:
-        """The API key's limits (model, daily budgets, concurrency): a refusal ends the run before any lease."""
-        admitted = _key_admit(api_key=self.plan.api_key, model_id=self.plan.model.id)
-        if isinstance(admitted, KeyRefusal):
-            return Failed(admitted.status, admitted.message, type=admitted.type, code=admitted.code,
-                          retry_after=admitted.retry_after)
-        self._admission = admitted
-        return None
-
     def _record_attempt(self, outcome: str, error_kind: str = "") -> None:
         attempt, self._current = self._current, None
         if attempt is not None:
@@ -456,7 +442,6 @@ class ChatRun:
                 if answered:
                     account_pool.report_success(account=self.account)
                 request_record(record)
-                key_release(admission=self._admission, tokens=record.prompt_tokens + record.completion_tokens)
             request_observe(record)
         except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
             logger.exception("could not record the request", extra={
@@ -490,11 +475,6 @@ class ChatRun:
 @releases_connections
 def _lease(*, exclude: set[int]) -> Account | None:
     return account_pool.lease_account(exclude=exclude)
-
-
-@releases_connections
-def _key_admit(*, api_key: ApiKey | None, model_id: str) -> KeyAdmission | KeyRefusal | None:
-    return key_admit(api_key=api_key, model_id=model_id)
 
 
 @releases_connections

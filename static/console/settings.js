@@ -114,70 +114,14 @@
       el("td", { class: "primary-cell cell-title", data: { label: "Name" }, text: key.name }),
       el("td", { data: { label: "Key" } }, [el("code", { text: key.prefix + "…" })]),
       el("td", { data: { label: "Scope" }, text: key.is_admin ? "admin + chat" : "chat" }),
-      el("td", { data: { label: "Rate" }, text: key.rate_limit_per_minute === null ? "default" : key.rate_limit_per_minute ? key.rate_limit_per_minute + "/min" : "unlimited" }),
-      el("td", { data: { label: "Limits" }, class: "key-limits", text: limitsText(key) }),
+      el("td", { data: { label: "Limit" }, text: key.rate_limit_per_minute === null ? "default" : key.rate_limit_per_minute ? key.rate_limit_per_minute + "/min" : "unlimited" }),
       el("td", { data: { label: "Created" }, text: gp.dateTime(key.created_at) }),
       el("td", { data: { label: "Last used" }, text: gp.ago(key.last_used_at) }),
       el("td", { data: { label: "State" } }, [key.revoked ? gp.badge("disabled", "revoked") : gp.badge("active", "live")]),
       el("td", { class: "actions-cell" }, [key.revoked ? null : el("div", { class: "row-actions" }, [
-        el("button", { type: "button", class: "btn btn-text btn-small", text: "Limits", data: { action: "limits" }, on: { click: function () { openLimits(key); } } }),
         el("button", { type: "button", class: "btn btn-text btn-small", text: "Revoke", on: { click: function () { revokeKey(key); } } })
       ])])
     ]);
-  }
-
-  var LIMIT_FIELDS = ["requests_per_day", "tokens_per_day", "max_concurrent"];
-  var editingKey = null;
-
-  function limitsText(key) {
-    var parts = [];
-    if (key.requests_per_day !== null) { parts.push(key.requests_per_day.toLocaleString() + " req/day"); }
-    if (key.tokens_per_day !== null) { parts.push(key.tokens_per_day.toLocaleString() + " tokens/day"); }
-    if (key.max_concurrent !== null) { parts.push(key.max_concurrent + " at once"); }
-    if (key.allowed_models.length) { parts.push(key.allowed_models.length === 1 ? key.allowed_models[0] : key.allowed_models.length + " models"); }
-    if (key.expires_at) { parts.push("expires " + gp.dateTime(key.expires_at)); }
-    return parts.length ? parts.join(" · ") : "none";
-  }
-
-  function openLimits(key) {
-    var form = document.getElementById("limits-form");
-    editingKey = key;
-    form.reset();
-    gp.clearErrors(form);
-    document.getElementById("limits-dialog-title").textContent = "Limits of " + key.name;
-    LIMIT_FIELDS.forEach(function (name) { form.elements[name].value = key[name] === null ? "" : String(key[name]); });
-    form.elements.expires_at.value = key.expires_at ? key.expires_at.slice(0, 16) : "";
-    var box = document.getElementById("limits-models");
-    box.querySelectorAll("label").forEach(function (node) { node.remove(); });
-    gp.api("GET", "/api/models").then(function (models) {
-      models.forEach(function (m) {
-        box.appendChild(el("label", { class: "field-check" }, [
-          el("input", { type: "checkbox", name: "allowed_models", value: m.id, checked: key.allowed_models.indexOf(m.id) >= 0 }),
-          el("span", { text: m.id })
-        ]));
-      });
-    }, function (err) { gp.toast(err.message, "error"); });
-    document.getElementById("limits-dialog").showModal();
-  }
-
-  function saveLimits(event) {
-    event.preventDefault();
-    var form = event.target, button = document.getElementById("limits-save"), body = {};
-    LIMIT_FIELDS.forEach(function (name) {
-      var value = form.elements[name].value.trim();
-      body[name] = value === "" ? null : Number(value);
-    });
-    var expires = form.elements.expires_at.value;
-    body.expires_at = expires ? expires + ":00Z" : null;  /* the field is in UTC, like the day budgets */
-    body.allowed_models = Array.prototype.filter.call(form.querySelectorAll('[name="allowed_models"]'), function (box) { return box.checked; })
-      .map(function (box) { return box.value; });
-    gp.busy(button, true);
-    gp.api("PATCH", "/api/keys/" + editingKey.id, body).then(function (key) {
-      gp.busy(button, false);
-      document.getElementById("limits-dialog").close();
-      gp.toast("Saved the limits of " + key.name, "ok");
-      loadKeys();
-    }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
   }
 
   function loadKeys() {
@@ -228,7 +172,6 @@
     document.getElementById("proxy-test").addEventListener("click", testProxy);
     document.getElementById("import-form").addEventListener("submit", importConfig);
     document.getElementById("key-form").addEventListener("submit", createKey);
-    document.getElementById("limits-form").addEventListener("submit", saveLimits);
     document.getElementById("new-key-copy").addEventListener("click", copyKey);
     document.getElementById("new-key-hide").addEventListener("click", function () {
       document.getElementById("new-key").hidden = true;
