@@ -41,6 +41,7 @@ from accounts.serializers import (
 from gempool_site.auth import crud_permissions
 from gempool_site.exceptions import GempoolError
 from gempool_site.password_hashing import run_off_event_loop_with_db
+from metering.figures import account_figures
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,12 @@ class AccountListView(generics.ListCreateAPIView):
         logger.info("account created", extra={"account_id": account.pk, "by": _actor(self.request)})
         if account.proxy_url:
             proxy_change_record(target=account, actor=_actor(self.request))
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if self.request is not None and self.request.method == "GET":
+            context["figures"] = account_figures()  # one query for the whole list (see the serializer)
+        return context
 
 
 class AccountDetailView(generics.RetrieveUpdateDestroyAPIView):

@@ -163,10 +163,16 @@ class RequestLog(models.Model):
     error_kind = models.CharField(max_length=40, blank=True, default="")
     request_id = models.CharField(max_length=40, blank=True, default="")
     tool_calls = models.PositiveSmallIntegerField(default=0, help_text="Tool calls the answer made (emulated).")
+    # Usage, estimated as the answer's usage block is (the upstream reports no token counts).
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    attachments = models.PositiveSmallIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time to the first output; blank: none.")
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["account", "created_at"], name="requestlog_account_idx")]
+        indexes = [models.Index(fields=["account", "created_at"], name="requestlog_account_idx"),
+                   models.Index(fields=["api_key", "created_at"], name="requestlog_key_idx")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.endpoint} {self.status_code}"

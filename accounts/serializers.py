@@ -12,6 +12,7 @@ from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
 from accounts.proxies import validate_proxy_url
 from accounts.services import proxy_mask
 from gempool_site.crypto import mask
+from metering.figures import AccountFigures, account_figures
 
 MASK_MARK = "••••"  # a value holding this is a masked display sent back, never a new secret
 
@@ -42,6 +43,9 @@ class AccountSerializer(serializers.ModelSerializer):
     status_display = serializers.SerializerMethodField()
     cooldown_remaining = serializers.SerializerMethodField()
     last_error = serializers.SerializerMethodField()
+    last_24h = serializers.SerializerMethodField(
+        help_text="Upstream attempts this account made in the last 24 hours (as on the dashboard): requests, "
+                  "errors, mean latency in ms.")
     login_expires_in = serializers.SerializerMethodField(help_text="Seconds until the login expires (negative: "
                                                                    "expired; null: unknown).")
 
@@ -51,7 +55,7 @@ class AccountSerializer(serializers.ModelSerializer):
                   "proxy_url", "proxy_changed_by", "proxy_changed_at", "enabled", "status", "status_display",
                   "cooldown_until", "cooldown_remaining", "last_error", "attention_reason", "consecutive_failures",
                   "request_count", "success_count", "failure_count", "last_used_at", "logged_in_at",
-                  "login_expires_at", "login_expires_in", "created_at", "updated_at"]
+                  "login_expires_at", "login_expires_in", "created_at", "updated_at", "last_24h"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "cooldown_until", "attention_reason",
                             "consecutive_failures", "request_count", "success_count", "failure_count",
                             "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
@@ -88,6 +92,13 @@ class AccountSerializer(serializers.ModelSerializer):
         if not obj.last_error_kind:
             return None
         return {"kind": obj.last_error_kind, "message": obj.last_error_reason, "at": obj.last_error_at}
+
+    def get_last_24h(self, obj: Account) -> dict:
+        """From the context's `figures` (one query for a whole list), else this account's own query."""
+        figures = self.context.get("figures")
+        if figures is None:
+            figures = account_figures(account_ids=[obj.pk])
+        return figures.get(obj.pk, AccountFigures()).as_dict()
 
     def to_representation(self, instance: Account) -> dict:
         data = super().to_representation(instance)
@@ -199,3 +210,4 @@ class ApiKeySerializer(serializers.ModelSerializer):
         if not value.strip():
             raise serializers.ValidationError("This field may not be blank.")
         return value.strip()
+

@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", views.accounts_page, name="console-accounts"),
     path("refresh/", views.refresh_page, name="console-refresh"),
     path("models/", views.models_page, name="console-models"),
+    path("usage/", views.usage_page, name="console-usage"),
     path("settings/", views.settings_page, name="console-settings"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),

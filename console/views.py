@@ -21,6 +21,7 @@ PAGES = {
     "accounts": "Accounts",
     "refresh": "Refresh",
     "models": "Models",
+    "usage": "Usage",
     "settings": "Settings",
 }
 
@@ -46,6 +47,7 @@ dashboard_page = _page("dashboard")
 accounts_page = _page("accounts")
 refresh_page = _page("refresh")
 models_page = _page("models")
+usage_page = _page("usage")
 settings_page = _page("settings")
 
 

@@ -118,6 +118,16 @@ def env_bind(name: str, default: str) -> str:
     return value
 
 
+def env_extra_bind(name: str, *, main_bind: str) -> str:
+    """An optional second HOST:PORT ("" when unset), which must not use the main listener's port."""
+    if not env_str(name):
+        return ""
+    value = env_bind(name, "")
+    if value.rpartition(":")[2] == main_bind.rpartition(":")[2]:
+        raise ImproperlyConfigured(f"{name} needs a port of its own, not the one of GEMPOOL_BIND ({main_bind}).")
+    return value
+
+
 def env_renamed(old: str, new: str) -> None:
     """Refuse a variable that was renamed, rather than silently ignoring what the operator set."""
     if _raw(old) is not None:

@@ -15,6 +15,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from metering import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -130,6 +132,14 @@ def _validation_response(exc: drf.ValidationError) -> Response:
     return Response(body, status=400)
 
 
+def _count_rejection(context: dict) -> None:
+    """A DRF throttle refused the request: count it on /metrics, under the key's name when a key was used."""
+    request = context.get("request")
+    api_key = getattr(request, "auth", None)
+    name = getattr(api_key, "name", None)
+    metrics.rate_limit_rejected(limit="requests_per_minute" if name is not None else "anonymous", key=name or "")
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: render every known error as the envelope; unknown ones as a logged 500."""
     if isinstance(exc, GempoolError):
@@ -144,6 +154,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = drf.PermissionDenied()
     if isinstance(exc, drf.ValidationError):
         return _validation_response(exc)
+    if isinstance(exc, drf.Throttled):
+        _count_rejection(context)
     if isinstance(exc, drf.APIException):
         type_, code = _DRF_TYPES.get(exc.status_code, ("invalid_request_error", None))
         if isinstance(exc, drf.ParseError):

@@ -5,10 +5,19 @@ the variable. (gunicorn puts its working directory, the project root, on sys.pat
 """
 from __future__ import annotations
 
-from gempool_site.cpus import available_cpus
-from gempool_site.env import LOG_LEVELS, env_bind, env_choice, env_int, env_str
+from pathlib import Path
 
-bind = env_bind("GEMPOOL_BIND", "127.0.0.1:8000")
+from gempool_site.cpus import available_cpus
+from gempool_site.env import LOG_LEVELS, env_bind, env_choice, env_extra_bind, env_int, env_str
+from metering import multiproc
+
+bind = [env_bind("GEMPOOL_BIND", "127.0.0.1:8000")]
+if metrics_bind := env_extra_bind("GEMPOOL_METRICS_BIND", main_bind=bind[0]):
+    bind.append(metrics_bind)  # serves only /metrics (metering.middleware)
+# Every worker writes its Prometheus samples into this gateway's directory; /metrics adds them up.
+metrics_dir = multiproc.chosen_directory(
+    data_dir=env_str("GEMPOOL_DATA_DIR", str(Path(__file__).resolve().parent.parent / "data")), bind=bind[0])
+raw_env = [f"{multiproc.ENV}={metrics_dir}"]  # set by the master for itself and every worker
 # gevent: a stream is a greenlet that mostly sleeps on the upstream socket. bench/results.md compares
 # it with gthread, where hundreds of OS threads fought over the GIL (and SQLite's write lock) and
 # 1000 concurrent streams failed; gthread stays selectable.
@@ -33,6 +42,16 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 # fight over it, and nothing here uses it.
 control_socket_disable = True
 forwarded_allow_ips = env_str("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server) -> None:
+    """In the master, before any worker: samples of a previous run must not add to this one's."""
+    multiproc.empty(metrics_dir)
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended (restart, crash): its live gauges stop counting; its counters stay in the sum."""
+    multiproc.worker_exited(worker.pid)
 
 
 def post_worker_init(worker) -> None:

@@ -16,7 +16,7 @@ API_PREFIXES = ("/v1/", "/api/")
 
 def is_api_path(path: str) -> bool:
     """True for the routes whose clients expect JSON error envelopes."""
-    return path.startswith(API_PREFIXES) or path in ("/v1", "/api", "/health")
+    return path.startswith(API_PREFIXES) or path in ("/v1", "/api", "/health", "/metrics")
 
 
 class ApiErrorMiddleware:

@@ -93,3 +93,10 @@ def execute(sql: str, params: Sequence[Any] = (), *, using: str = "default") -> 
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def fetch_value(sql: str, params: Sequence[Any] = (), *, using: str = "default") -> Any:
+    """Run one statement that returns a single value (a SELECT, or a write with RETURNING) and return it."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]

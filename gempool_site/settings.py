@@ -12,6 +12,7 @@ from gempool_site.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_extra_bind,
     env_float,
     env_int,
     env_list,
@@ -49,11 +50,13 @@ INSTALLED_APPS = [
     "anthropic_api",
     "logins",
     "console",
+    "metering",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "metering.middleware.MetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -200,6 +203,8 @@ GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, mini
 # Expected life of a login whose cookies carry no expiry of their own (Gemini Business: about 12 h).
 GEMPOOL_LOGIN_LIFETIME_HOURS = env_float("GEMPOOL_LOGIN_LIFETIME_HOURS", 12.0, minimum=0.01, maximum=24 * 365)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
+# A second listener that serves only /metrics, without credentials (keep it on a private address).
+GEMPOOL_METRICS_BIND = env_extra_bind("GEMPOOL_METRICS_BIND", main_bind=env_str("GEMPOOL_BIND", "127.0.0.1:8000"))
 # Retention of the request log and media runs at most this often (seconds) across every process, after a
 # response; 0 leaves it to `manage.py housekeeping` (cron).
 GEMPOOL_HOUSEKEEPING_INTERVAL = env_float("GEMPOOL_HOUSEKEEPING_INTERVAL", 600.0, minimum=0)

@@ -8,6 +8,7 @@ from rest_framework.renderers import JSONRenderer
 
 from gempool_site.middleware import make_error_handlers
 from gempool_site.security import without_csp
+from metering.urls import metrics_urlpatterns
 
 # Most requests are /v1 calls and URL resolution tries patterns in order: those come first.
 urlpatterns = [
@@ -20,8 +21,10 @@ urlpatterns = [
     path("api/", include("accounts.urls")),
     path("api/", include("models_catalog.urls")),
     path("api/", include("logins.urls")),
+    path("api/", include("metering.urls")),
     path("", include("files_app.media_urls")),
     path("", include("openai_api.health_urls")),
+    path("", include(metrics_urlpatterns)),
     path("", include("console.urls")),
 ]
 

@@ -11,14 +11,14 @@ import logging
 import secrets
 import time
 from collections.abc import Generator, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import pool as account_pool
-from accounts.dashboard import request_log_add
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client, get_spare_sessions
 from completions.tool_emulation import StreamingToolParser, ToolEmulation
@@ -41,10 +41,14 @@ from gemini_enterprise.types import (
     ToolsSpec,
 )
 from gempool_site.db import releases_connections
+from metering.models import AttemptOutcome
+from metering.records import AttemptRecord, RequestRecord, request_observe, request_record
 from models_catalog.models import ModelConfig
+from openai_api.conversation import estimate_tokens, tokens_for_chars
 from openai_api.run_events import IDLE, Delta, Failed, Finished, MediaReady, Opened, RunEvent
 
 logger = logging.getLogger(__name__)
+ATTACHMENT_TOKENS = 258  # what one attached file is estimated to cost in prompt tokens
 
 SPARE_IN_FLIGHT_WAIT = 5.0  # seconds a request waits for its account's spare session being made
 
@@ -97,6 +101,8 @@ class _Attempt:
     files: list[GeneratedFile] = field(default_factory=list)
     session_path: str = ""
     final: FinalState | None = None
+    started: float = field(default_factory=time.monotonic)
+    started_at: datetime = field(default_factory=timezone.now)
 
 
 class ChatRun:
@@ -118,6 +124,9 @@ class ChatRun:
         self._stream: AssistStream | None = None  # the upstream answer being relayed
         self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
         self.tool_calls = 0
+        self.attempt_records: list[AttemptRecord] = []  # every upstream attempt, for its account's figures
+        self._current: _Attempt | None = None  # the attempt in flight, until it is recorded
+        self.first_output_at: float | None = None  # when the answer's first output was handed out
         self.last_error: UpstreamError | None = None  # the latest attempt's failure, for faces that explain it
         self._answered_early = False  # the face had all it wanted (a stop sequence) and closed the run
 
@@ -164,17 +173,23 @@ class ChatRun:
             tried.add(account.pk)
             self.attempts += 1
             self.account = account
-            attempt = _Attempt(account=account)
+            attempt = self._current = _Attempt(account=account)
             try:
-                return (yield from self._attempt(attempt, pool))
+                outcome = yield from self._attempt(attempt, pool)
+                self._record_attempt(AttemptOutcome.OK)
+                return outcome
             except UpstreamError as error:
                 last_error = self.last_error = error
+                self._record_attempt(AttemptOutcome.ERROR, error.kind)
                 self._log_attempt_failure(attempt, error)
                 if not isinstance(error, _EmptyAnswer):
                     _report_failure(account=account, error=error, pool=pool)
                 if not error.retryable_elsewhere or attempt.produced:
                     return self._failed_for(error, mid_stream=attempt.produced)
                 self._buffer.clear()
+                # The next account's answer (or none) is what the request gets: this one's failure
+                # stays on its own attempt record, never on the account that answers.
+                self.account, self.first_output_at = None, None
         if last_error is not None and time.monotonic() >= self.deadline:
             return Failed(504, f"No account answered within {settings.GEMPOOL_FAILOVER_DEADLINE:g} s; the last "
                                f"error was {last_error.kind}.", code="upstream_timeout")
@@ -350,6 +365,8 @@ class ChatRun:
 
     def _output(self, attempt: _Attempt, delta: Delta) -> Iterator[Delta]:
         self.usage_chars[delta.kind] += len(delta.text)
+        if self.first_output_at is None:
+            self.first_output_at = time.monotonic()
         if self.buffered:
             self._buffer.append(delta)
         else:
@@ -395,33 +412,59 @@ class ChatRun:
             "status": error.status, "produced": attempt.produced,
             "latency_ms": round((time.monotonic() - self.started) * 1000)})
 
+    def _record_attempt(self, outcome: str, error_kind: str = "") -> None:
+        attempt, self._current = self._current, None
+        if attempt is not None:
+            self.attempt_records.append(AttemptRecord(
+                account_id=attempt.account.pk, started_at=attempt.started_at, outcome=outcome,
+                latency_ms=round((time.monotonic() - attempt.started) * 1000), error_kind=error_kind))
+
+    def tokens_estimate(self) -> tuple[int, int, int]:
+        """Estimated (prompt, completion, reasoning) tokens: the upstream reports no counts. Completion
+        tokens include the reasoning ones, as OpenAI counts them."""
+        reasoning = tokens_for_chars(self.usage_chars["reasoning"])
+        prompt = estimate_tokens(self.plan.query) + ATTACHMENT_TOKENS * len(self.plan.stored_files)
+        return prompt, tokens_for_chars(self.usage_chars["content"]) + reasoning, reasoning
+
     def _bookkeep(self) -> None:
-        """The request-log row and, if the run finished, the answering account's success: one transaction."""
+        """The request-log row, its attempts and usage, and if the run finished, the answering account's
+        success: one transaction, then the metrics."""
         answered = isinstance(self.outcome, Finished)
+        if self._current is not None:  # the run ended inside an attempt: the client left, or we crashed
+            closed = answered or (isinstance(self.outcome, Failed) and self.outcome.code == "client_closed")
+            self._record_attempt(AttemptOutcome.OK if answered else
+                                 AttemptOutcome.CLIENT_CLOSED if closed else AttemptOutcome.CRASHED)
         # The answer is complete by now: bookkeeping trouble (a locked or unreachable database) is
         # logged, never turned into an error at the end of an answer the client already has.
         try:
-            with transaction.atomic() if answered else nullcontext():
+            record = self._request_record()
+            with transaction.atomic():
                 if answered:
                     account_pool.report_success(account=self.account)
-                self._add_log_row()
+                request_record(record)
+            request_observe(record)
         except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
             logger.exception("could not record the request", extra={
                 "request_id": self.plan.request_id, "account_id": self.account.pk if self.account else None})
 
-    def _add_log_row(self) -> None:
+    def _request_record(self) -> RequestRecord:
         outcome = self.outcome
         status = 200
         error_kind = ""
         if isinstance(outcome, Failed):
             error_kind = outcome.code or "error"
             status = 200 if (self._opened and not self.buffered) else outcome.status
-        request_log_add(
-            account_id=self.account.pk if self.account else None,
-            api_key_id=self.plan.api_key.pk if self.plan.api_key else None, endpoint=self.plan.endpoint,
-            model=self.plan.model.id, stream=not self.buffered, status_code=status, attempts=self.attempts,
-            error_kind=error_kind, latency_ms=round((time.monotonic() - self.started) * 1000),
-            request_id=self.plan.request_id, tool_calls=self.tool_calls)
+        prompt_tokens, completion_tokens, _ = self.tokens_estimate()
+        ttft = None if self.buffered or self.first_output_at is None else self.first_output_at - self.started
+        api_key = self.plan.api_key
+        return RequestRecord(
+            endpoint=self.plan.endpoint, model=self.plan.model.id, stream=not self.buffered, status_code=status,
+            latency_ms=round((time.monotonic() - self.started) * 1000), request_id=self.plan.request_id,
+            account_id=self.account.pk if self.account else None, api_key_id=api_key.pk if api_key else None,
+            key_name=api_key.name if api_key else "", error_kind=error_kind, tool_calls=self.tool_calls,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            attachments=len(self.plan.stored_files), ttft_ms=None if ttft is None else round(ttft * 1000),
+            attempts=tuple(self.attempt_records))
 
 
 # ---- the run's database work before an upstream wait ------------------------------------------------

@@ -55,7 +55,7 @@ def admin_key(db):
     return api_key_create(name="test admin", is_admin=True)
 
 
-OPERATOR_APPS = ("accounts", "models_catalog", "files_app", "logins")
+OPERATOR_APPS = ("accounts", "models_catalog", "files_app", "logins", "metering")
 
 
 def grant_operator_permissions(user) -> None:

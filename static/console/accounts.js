@@ -72,8 +72,10 @@
       el("td", { data: { label: "Cooldown" } }, [cooldownCell(account)]),
       el("td", { class: "nowrap", data: { label: "Login" } }, [loginCell(account)]),
       el("td", { data: { label: "Last error" } }, [errorCell(account)]),
-      el("td", { class: "num", data: { label: "Requests" }, title: account.success_count + " ok, " + account.failure_count + " failed",
-        text: account.request_count }),
+      el("td", { class: "num", data: { label: "Requests (24 h)" }, text: account.last_24h.requests }),
+      el("td", { class: "num", data: { label: "Errors (24 h)" }, text: account.last_24h.errors }),
+      el("td", { class: "num nowrap", data: { label: "Latency (24 h)" },
+        text: account.last_24h.latency_ms_avg === null ? "—" : account.last_24h.latency_ms_avg + " ms" }),
       el("td", { class: "nowrap", data: { label: "Last used" }, text: gp.ago(account.last_used_at) }),
       el("td", { class: "actions-cell" }, [actions(account)])
     ]);

@@ -24,6 +24,7 @@
 
   function selectedSeries(data) {
     var choice = document.getElementById("chart-account").value;
+    if (choice === "all") { return data.totals; }  /* requests as clients made them: a failover is one request */
     var series = data.series.filter(function (s) { return choice === "all" || String(s.account_id) === choice; });
     var requests = data.hours.map(function (_, i) { return sum(series.map(function (s) { return s.requests[i]; })); });
     var errors = data.hours.map(function (_, i) { return sum(series.map(function (s) { return s.errors[i]; })); });
@@ -35,7 +36,7 @@
     var total = sum(picked.requests), failed = sum(picked.errors);
     var rate = total ? Math.round((failed / total) * 1000) / 10 : 0;
     document.getElementById("chart-summary").textContent =
-      total + " requests · " + failed + " errors" + (total ? " (" + rate + "%)" : "");
+      total + (total === 1 ? " request · " : " requests · ") + failed + (failed === 1 ? " error" : " errors") + (total ? " (" + rate + "%)" : "");
     gp.barChart(document.getElementById("chart"), data.hours, picked.requests, picked.errors);
   }
 
@@ -60,6 +61,7 @@
         el("td", {}, [s.status ? gp.badge(s.status, STATUS_LABELS[s.status]) : el("span", { class: "nil", text: "—" })]),
         el("td", { class: "num", text: requests }),
         el("td", { class: "num", text: errors }),
+        el("td", { class: "num", text: s.latency_ms_avg === null ? "—" : s.latency_ms_avg + " ms" }),
         el("td", { class: "col-trend" }, [gp.sparkline(s.requests, s.errors)])
       ]));
     });

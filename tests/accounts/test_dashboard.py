@@ -10,13 +10,20 @@ from django.utils import timezone
 
 from accounts.dashboard import dashboard_summary
 from accounts.models import AccountStatus, RequestLog
+from metering.models import AttemptOutcome, RequestAttempt
 
 pytestmark = pytest.mark.django_db
 
 
 def log(account=None, *, ago: timedelta = timedelta(0), status: int = 200, kind: str = "") -> RequestLog:
-    return RequestLog.objects.create(created_at=timezone.now() - ago, account=account, status_code=status,
-                                     latency_ms=120, error_kind=kind, model="gemini-2.5-flash")
+    """A request and, when it had an account, that account's one attempt (failed when `kind` says so)."""
+    at = timezone.now() - ago
+    row = RequestLog.objects.create(created_at=at, account=account, status_code=status, latency_ms=120,
+                                    error_kind=kind, model="gemini-2.5-flash")
+    if account is not None:
+        RequestAttempt.objects.create(request=row, account=account, started_at=at, latency_ms=100,
+                                      outcome=AttemptOutcome.ERROR if kind else AttemptOutcome.OK, error_kind=kind)
+    return row
 
 
 def test_the_summary_buckets_requests_and_errors_per_account_per_hour(make_account):
@@ -40,6 +47,21 @@ def test_requests_of_deleted_accounts_still_count(make_account):
     gone.delete()
     series = dashboard_summary()["series"]
     assert series[-1]["account_id"] is None and series[-1]["requests"][-1] == 1
+    assert series[-1]["label"] == "(deleted account)"
+
+
+def test_the_all_accounts_totals_count_requests_and_each_account_its_own_attempts(make_account):
+    a, b = make_account(), make_account()
+    failed_over = log(b)  # a request that a rate-limited, then b answered
+    RequestAttempt.objects.create(request=failed_over, account=a, started_at=timezone.now(), latency_ms=30,
+                                  outcome=AttemptOutcome.ERROR, error_kind="rate_limited")
+    log(status=429, kind="all_accounts_cooling_down")  # no account was tried: no seat's error
+    summary = dashboard_summary()
+    series = {s["account_id"]: s for s in summary["series"]}
+    assert summary["totals"]["requests"][-1] == 2 and summary["totals"]["errors"][-1] == 1
+    assert (series[a.pk]["requests"][-1], series[a.pk]["errors"][-1], series[a.pk]["latency_ms_avg"]) == (1, 1, 30)
+    assert (series[b.pk]["requests"][-1], series[b.pk]["errors"][-1], series[b.pk]["latency_ms_avg"]) == (1, 0, 100)
+    assert None not in series
 
 
 def test_the_api_serves_the_summary_with_the_proxy_state(staff_client, make_account):
@@ -61,3 +83,14 @@ def test_a_stream_that_broke_after_its_first_byte_counts_as_an_error(make_accoun
     log(account, status=200, kind="unavailable")
     series = {s["account_id"]: s for s in dashboard_summary()["series"]}
     assert series[account.pk]["errors"][-1] == 1
+
+
+def test_pruning_takes_old_requests_with_their_attempts(make_account, settings):
+    from accounts.dashboard import request_log_prune
+
+    account = make_account()
+    old, recent = log(account, ago=timedelta(days=9)), log(account, ago=timedelta(days=1))
+    assert request_log_prune(days=7) == 1
+    assert list(RequestLog.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert list(RequestAttempt.objects.values_list("request_id", flat=True)) == [recent.pk]
+    assert old.pk not in RequestAttempt.objects.values_list("request_id", flat=True)

@@ -193,7 +193,10 @@ def test_the_dashboard_draws_the_last_24_hours(logged_in, make_account):
          for h in range(5)] + [RequestLog(account=account, created_at=now, status_code=429, latency_ms=50,
                                           error_kind="rate_limited")])
     page.goto("/")
-    page.locator("#chart-summary", has_text="6 requests · 1 errors").wait_for()
+    page.locator("#chart-summary", has_text="6 requests · 1 error (").wait_for()
+    # Five gridlines, each labelled with the round value it marks (at most 2 requests an hour: 0/1/2/3/4).
+    axis = page.eval_on_selector_all("#chart svg text.axis", "els => els.map(e => e.textContent)")
+    assert axis[:5] == ["0", "1", "2", "3", "4"]
     assert page.locator("#chart svg rect.bar-req").count() == 5
     assert page.locator("#chart svg rect.bar-err").count() == 1
     page.locator("#per-account tbody tr", has_text="Busy seat").wait_for()
@@ -260,3 +263,13 @@ def test_the_console_works_at_phone_width(logged_in, make_account):
     row.wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert row.locator("[data-action=test]").is_visible()
+
+
+def test_the_chart_axis_labels_match_its_gridlines(logged_in):
+    page = logged_in
+    now = timezone.now()
+    RequestLog.objects.bulk_create([RequestLog(created_at=now, status_code=200, latency_ms=100) for _ in range(25)])
+    page.goto("/")
+    page.locator("#chart-summary", has_text="25 requests · 0 errors").wait_for()
+    axis = page.eval_on_selector_all("#chart svg text.axis", "els => els.map(e => e.textContent)")
+    assert axis[:5] == ["0", "10", "20", "30", "40"]  # never 0/6/13/19/25: labels that are not where they sit

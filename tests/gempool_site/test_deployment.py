@@ -55,3 +55,14 @@ def test_env_example_lists_every_setting_the_code_reads():
     assert read - documented == set(), "add these to .env.example and the README"
     readme = (ROOT / "README.md").read_text()
     assert {name for name in read if f"`{name}`" not in readme and name not in readme} == set()
+
+
+def test_the_monitoring_profile_adds_prometheus_and_grafana():
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (scripts/test installs it when run as root)")
+    result = subprocess.run([binary, "--profile", "monitoring", "config"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    for needle in ("prometheus:", "grafana:", "deploy/grafana/gempool.json", "GEMPOOL_METRICS_BIND"):
+        assert needle in result.stdout

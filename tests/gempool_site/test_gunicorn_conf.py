@@ -26,8 +26,26 @@ def test_the_gunicorn_config_reads_good_values(monkeypatch):
                         ("GEMPOOL_WORKER_CLASS", "GThread"), ("GEMPOOL_LOG_LEVEL", "WARNING")):
         monkeypatch.setenv(name, value)
     config = runpy.run_path(str(GUNICORN_CONF))
-    assert (config["bind"], config["workers"], config["accesslog"]) == ("0.0.0.0:9000", 3, None)
+    assert (config["bind"], config["workers"], config["accesslog"]) == (["0.0.0.0:9000"], 3, None)
     assert (config["worker_class"], config["loglevel"]) == ("gthread", "warning")
+
+
+def test_a_metrics_bind_adds_a_listener_and_the_samples_dir_reaches_the_workers(monkeypatch, tmp_path):
+    for name, value in (("GEMPOOL_BIND", "127.0.0.1:9000"), ("GEMPOOL_METRICS_BIND", "127.0.0.1:9464"),
+                        ("GEMPOOL_DATA_DIR", str(tmp_path))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    config = runpy.run_path(str(GUNICORN_CONF))
+    assert config["bind"] == ["127.0.0.1:9000", "127.0.0.1:9464"]
+    assert config["raw_env"] == [f"PROMETHEUS_MULTIPROC_DIR={config['metrics_dir']}"]
+    assert config["metrics_dir"].parent == tmp_path / "prometheus"
+
+
+def test_a_metrics_bind_on_the_main_port_is_refused(monkeypatch):
+    monkeypatch.setenv("GEMPOOL_BIND", "127.0.0.1:9000")
+    monkeypatch.setenv("GEMPOOL_METRICS_BIND", "0.0.0.0:9000")
+    with pytest.raises(ImproperlyConfigured, match="GEMPOOL_METRICS_BIND needs a port of its own"):
+        runpy.run_path(str(GUNICORN_CONF))
 
 
 def test_by_default_there_is_one_worker_per_usable_cpu(monkeypatch):

@@ -1,0 +1,63 @@
+"""/api/usage: usage per day, key and model from the daily rollup, as JSON or a CSV download."""
+from __future__ import annotations
+
+import csv
+import io
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from metering.serializers import UsageQuerySerializer
+from metering.usage import COUNTS, usage_report, usage_rows
+
+USAGE_PERMISSIONS = {"GET": ("metering.view_usageday",)}
+QUERY_PARAMETERS = [
+    OpenApiParameter("from", str, description="first day, YYYY-MM-DD (UTC); default: 29 days before `to`"),
+    OpenApiParameter("to", str, description="last day, inclusive; default: today"),
+    OpenApiParameter("key", int, description="an API key id (0: requests without a key)"),
+    OpenApiParameter("model", str, description="a model id"),
+    OpenApiParameter("group_by", str, description="comma list of day, key, model (default: day)"),
+]
+
+
+def _query(request: Request):
+    params = UsageQuerySerializer(data=request.query_params.dict())
+    params.is_valid(raise_exception=True)
+    return params.query()
+
+
+class UsageView(APIView):
+    required_permissions = USAGE_PERMISSIONS
+
+    @extend_schema(parameters=QUERY_PARAMETERS, responses={200: OpenApiResponse(
+        description="totals, rows per group, and per-day series per key and per model")})
+    def get(self, request: Request) -> Response:
+        return Response(usage_report(query=_query(request)))
+
+
+class UsageExportView(APIView):
+    required_permissions = USAGE_PERMISSIONS
+
+    @extend_schema(parameters=QUERY_PARAMETERS, responses={(200, "text/csv"): {"type": "string"}})
+    def get(self, request: Request) -> HttpResponse:
+        query = _query(request)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        head = [g for g in ("day", "key", "model") if g in query.group_by]
+        writer.writerow([*(["key_id", "key"] if "key" in head else []), *[h for h in head if h != "key"],
+                         *COUNTS, "latency_ms_avg"])
+        for row in usage_rows(query=query):
+            writer.writerow([*([row["key"]["id"], _cell(row["key"]["name"])] if "key" in head else []),
+                             *[row[h] for h in head if h != "key"], *[row[name] for name in COUNTS],
+                             "" if row["latency_ms_avg"] is None else row["latency_ms_avg"]])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="gempool-usage-{query.start}-to-{query.end}.csv"')
+        return response
+
+
+def _cell(text: str) -> str:
+    """Key names are free text: never let a spreadsheet read one as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

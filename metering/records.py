@@ -1,0 +1,119 @@
+"""A finished request's bookkeeping: its request-log row, one row per upstream attempt, the day's usage.
+
+`request_record` runs after the client has its answer, inside the caller's transaction, in three
+statements whatever the number of attempts (an INSERT returning the log row's id, one multi-row INSERT
+for the attempts, one upsert of the usage rollup). `request_observe` then adds the same figures to the
+Prometheus metrics, so /metrics and the database count the same things.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connections
+from django.utils import timezone
+
+from accounts.dashboard import request_log_add
+from gempool_site import rawsql
+from metering import metrics
+from metering.models import AttemptOutcome
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One upstream attempt: which account, when it started, how long it took and how it ended."""
+
+    account_id: int
+    started_at: datetime
+    latency_ms: int
+    outcome: str  # an AttemptOutcome value
+    error_kind: str = ""
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What one /v1 request did, as the request log, the usage rollup and the metrics record it."""
+
+    endpoint: str
+    model: str
+    stream: bool
+    status_code: int
+    latency_ms: int
+    request_id: str
+    account_id: int | None  # the account whose attempt produced the answer (None: no attempt did)
+    api_key_id: int | None
+    key_name: str
+    error_kind: str = ""
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attachments: int = 0
+    ttft_ms: int | None = None
+    attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> bool:
+        # A stream that broke after its first byte keeps HTTP 200 but has an error kind: still an error.
+        return self.status_code >= 400 or bool(self.error_kind)
+
+
+def request_record(record: RequestRecord, *, now: datetime | None = None) -> int:
+    """Write the request's rows (the caller holds the transaction); returns the request-log row's id."""
+    now = now or timezone.now()
+    log_id = request_log_add(
+        account_id=record.account_id, api_key_id=record.api_key_id, endpoint=record.endpoint, model=record.model,
+        stream=record.stream, status_code=record.status_code, latency_ms=record.latency_ms,
+        attempts=len(record.attempts), error_kind=record.error_kind, request_id=record.request_id,
+        tool_calls=record.tool_calls, prompt_tokens=record.prompt_tokens,
+        completion_tokens=record.completion_tokens, attachments=record.attachments, ttft_ms=record.ttft_ms,
+        created_at=now)
+    if record.attempts:
+        _attempts_add(log_id, record.attempts)
+    _usage_add(record, now)
+    return log_id
+
+
+def _attempts_add(log_id: int, attempts: tuple[AttemptRecord, ...]) -> None:
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(attempts))
+    params: list = []
+    for attempt in attempts:
+        params += [log_id, attempt.account_id, rawsql.db_datetime(attempt.started_at), attempt.latency_ms,
+                   attempt.outcome, attempt.error_kind[:40]]
+    rawsql.execute("INSERT INTO metering_requestattempt (request_id, account_id, started_at, latency_ms, outcome, "
+                   f"error_kind) VALUES {rows}", params)
+
+
+_USAGE_COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens", "attachments", "latency_ms_total")
+# ON CONFLICT ... DO UPDATE is atomic on SQLite and PostgreSQL alike: concurrent requests never lose a count.
+_USAGE_UPSERT = (
+    f"INSERT INTO metering_usageday (day, api_key_id, model, {', '.join(_USAGE_COUNTS)}) "
+    f"VALUES (%s, %s, %s, {', '.join(['%s'] * len(_USAGE_COUNTS))}) "
+    "ON CONFLICT (day, api_key_id, model) DO UPDATE SET "
+    + ", ".join(f"{name} = metering_usageday.{name} + excluded.{name}" for name in _USAGE_COUNTS))
+
+
+def _usage_add(record: RequestRecord, now: datetime) -> None:
+    day = connections["default"].ops.adapt_datefield_value(now.astimezone(UTC).date())
+    rawsql.execute(_USAGE_UPSERT, [day, record.api_key_id or 0, record.model[:100], 1, int(record.failed),
+                                   record.prompt_tokens, record.completion_tokens, record.attachments,
+                                   record.latency_ms])
+
+
+def request_observe(record: RequestRecord) -> None:
+    """Add the request and its attempts to the Prometheus metrics."""
+    metrics.COMPLETIONS.labels(endpoint=record.endpoint, model=record.model, key=record.key_name,
+                               status=str(record.status_code), error=record.error_kind).inc()
+    metrics.COMPLETION_SECONDS.labels(endpoint=record.endpoint, model=record.model).observe(record.latency_ms / 1000)
+    if record.ttft_ms is not None:
+        metrics.COMPLETION_TTFT_SECONDS.labels(endpoint=record.endpoint, model=record.model).observe(
+            record.ttft_ms / 1000)
+    metrics.COMPLETION_TOKENS.labels(kind="prompt", model=record.model, key=record.key_name).inc(record.prompt_tokens)
+    metrics.COMPLETION_TOKENS.labels(kind="completion", model=record.model, key=record.key_name).inc(
+        record.completion_tokens)
+    for attempt in record.attempts:
+        account = str(attempt.account_id)
+        metrics.UPSTREAM_ATTEMPTS.labels(account=account, outcome=attempt.outcome).inc()
+        if attempt.outcome == AttemptOutcome.ERROR:
+            metrics.UPSTREAM_ERRORS.labels(account=account, kind=attempt.error_kind or "unknown").inc()
+        metrics.UPSTREAM_ATTEMPT_TIME.labels(account=account).inc(attempt.latency_ms / 1000)
+        metrics.UPSTREAM_ATTEMPT_SECONDS.observe(attempt.latency_ms / 1000)

@@ -1,0 +1,15 @@
+"""/metrics (mounted at the root) and /api/usage (mounted under /api/)."""
+from __future__ import annotations
+
+from django.urls import path
+
+from metering import api, views
+
+urlpatterns = [  # under /api/
+    path("usage", api.UsageView.as_view(), name="api-usage"),
+    path("usage/export", api.UsageExportView.as_view(), name="api-usage-export"),
+]
+
+metrics_urlpatterns = [
+    path("metrics", views.MetricsView.as_view(), name="metrics"),
+]
