@@ -18,7 +18,9 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts import pool as account_pool
+from accounts import quotas
 from accounts.dashboard import request_log_add
+from accounts.key_limits import KeyAdmission
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client, get_spare_sessions
 from completions.tool_emulation import StreamingToolParser, ToolEmulation
@@ -42,6 +44,7 @@ from gemini_enterprise.types import (
 )
 from gempool_site.db import releases_connections
 from models_catalog.models import ModelConfig
+from openai_api.conversation import estimate_tokens, tokens_for_chars
 from openai_api.run_events import IDLE, Delta, Failed, Finished, Opened, RunEvent
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,12 @@ class ChatPlan:
     pool: PoolSettings  # read once, while planning: the run reuses it
     tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
     endpoint: str = "chat"  # the API face, as the request log records it ("chat" | "responses")
+    admission: KeyAdmission | None = None  # the key's budgets and concurrency slot (accounts.key_limits)
+
+    @property
+    def quota_kinds(self) -> tuple[str, ...]:
+        """The daily quota kinds an answer may use up: an account must have each left (accounts.quotas)."""
+        return quotas.request_kinds(self.model)
 
     @property
     def tools(self) -> ToolsSpec:
@@ -105,6 +114,7 @@ class ChatRun:
         self._stream: AssistStream | None = None  # the upstream answer being relayed
         self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
         self.tool_calls = 0
+        self._current: _Attempt | None = None  # the attempt under way, or the last one
 
     def events(self) -> Generator[RunEvent, None, None]:
         """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
@@ -132,8 +142,16 @@ class ChatRun:
         stream = self._stream
         return stream is not None and not self.buffered and stream.output_ready()
 
+    def token_estimate(self) -> tuple[int, int, int]:
+        """Estimated (prompt, completion, reasoning) tokens so far; completion includes reasoning."""
+        reasoning = tokens_for_chars(self.usage_chars["reasoning"])
+        content = tokens_for_chars(self.usage_chars["content"])
+        prompt = estimate_tokens(self.plan.query) + 258 * len(self.plan.stored_files)
+        return prompt, content + reasoning, reasoning
+
     def _wrap_up(self) -> None:
         self._bookkeep()
+        self._count_limits()
         spares = get_spare_sessions()
         if spares is not None and isinstance(self.outcome, Finished):
             # The account answered: its next request finds a session waiting. Made after the answer,
@@ -145,13 +163,13 @@ class ChatRun:
         tried: set[int] = set()
         last_error: UpstreamError | None = None
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
-            account = _lease(exclude=tried)
+            account = _lease(exclude=tried, kinds=self.plan.quota_kinds)
             if account is None:
                 break
             tried.add(account.pk)
             self.attempts += 1
             self.account = account
-            attempt = _Attempt(account=account)
+            attempt = self._current = _Attempt(account=account)
             try:
                 return (yield from self._attempt(attempt, pool))
             except UpstreamError as error:
@@ -217,7 +235,10 @@ class ChatRun:
         return stream, session
 
     def _relay(self, stream, attempt: _Attempt) -> Iterator[RunEvent]:
+        admission = self.plan.admission
         for event in stream:
+            if admission is not None:
+                admission.renew()  # the key's concurrency slot lives while the answer moves
             if isinstance(event, TextDelta) and event.text:
                 attempt.text_chars += len(event.text)
                 text = event.text if self._parser is None else self._parser.feed(event.text)
@@ -336,6 +357,10 @@ class ChatRun:
             return Failed(503, f"No account could answer after {self.attempts} attempt(s); the last error was "
                                f"{last_error.kind}.", code="upstream_unavailable")
         state = _pool_state()
+        if not tried:
+            quota_out = self._quota_exhausted(state)
+            if quota_out is not None:
+                return quota_out
         if state.soonest_recovery is not None:
             wait = max(1, int((state.soonest_recovery.timestamp() - time.time()) + 0.999))
             return Failed(429, f"Every account is cooling down; the first is back in {wait} s.",
@@ -344,6 +369,17 @@ class ChatRun:
             return Failed(503, "No account is configured and enabled.", code="no_accounts")
         return Failed(503, "No account can serve right now (they need a new login or failed just now).",
                       code="no_available_accounts")
+
+    def _quota_exhausted(self, state: account_pool.PoolState) -> Failed | None:
+        """429 when the accounts that could serve have used up today's quota of this request's kinds."""
+        rest = _quota_rest(kinds=self.plan.quota_kinds)
+        if not rest.resting or rest.soonest_reset is None:
+            return None
+        back = min(filter(None, (rest.soonest_reset, state.soonest_recovery)))
+        wait = max(1, int((back.timestamp() - time.time()) + 0.999))
+        return Failed(429, f"Every account that could serve has used up its daily {'/'.join(self.plan.quota_kinds)} "
+                           f"quota or is resting; the first is back in {wait} s.", type="rate_limit_error",
+                      code="daily_quota_exhausted", retry_after=wait)
 
     def _all_resting(self) -> bool:
         state = _pool_state()
@@ -369,6 +405,18 @@ class ChatRun:
             logger.exception("could not record the request", extra={
                 "request_id": self.plan.request_id, "account_id": self.account.pk if self.account else None})
 
+    def _count_limits(self) -> None:
+        """After the answer: the key's estimated tokens and concurrency slot; the account's daily quotas."""
+        try:
+            if self.plan.admission is not None:
+                self.plan.admission.finish(tokens=sum(self.token_estimate()[:2]) if self._opened else 0)
+            if isinstance(self.outcome, Finished) and self._current is not None:
+                _count_answer(account=self._current.account, pool=self.plan.pool,
+                              mime_types=[item.mime_type for item in self._current.files])
+        except Exception:  # noqa: BLE001 - counting must never break a finished answer
+            logger.exception("could not count the request against its limits", extra={
+                "request_id": self.plan.request_id, "account_id": self.account.pk if self.account else None})
+
     def _add_log_row(self) -> None:
         outcome = self.outcome
         status = 200
@@ -390,8 +438,18 @@ class ChatRun:
 
 
 @releases_connections
-def _lease(*, exclude: set[int]) -> Account | None:
-    return account_pool.lease_account(exclude=exclude)
+def _lease(*, exclude: set[int], kinds: tuple[str, ...]) -> Account | None:
+    return account_pool.lease_account(exclude=exclude, kinds=kinds)
+
+
+@releases_connections
+def _count_answer(*, account: Account, pool: PoolSettings, mime_types: list[str]) -> None:
+    quotas.quota_count_answer(account=account, pool=pool, mime_types=mime_types)
+
+
+@releases_connections
+def _quota_rest(*, kinds: tuple[str, ...]) -> quotas.QuotaRest:
+    return quotas.pool_quota_rest(kinds=kinds)
 
 
 @releases_connections

@@ -10,7 +10,6 @@ from completions.tool_types import ToolCall
 from gempool_site.exceptions import GempoolError
 from openai_api import sse
 from openai_api.chat import ChatPlan, ChatRun
-from openai_api.conversation import estimate_tokens, tokens_for_chars
 from openai_api.run_events import Delta, Failed, Finished, Idle, RunEvent
 
 
@@ -25,10 +24,8 @@ class RunFailed(GempoolError):
 
 
 def _usage(plan: ChatPlan, run: ChatRun) -> dict:
-    reasoning = tokens_for_chars(run.usage_chars["reasoning"])
-    content = tokens_for_chars(run.usage_chars["content"])
-    return sse.usage_block(prompt_tokens=estimate_tokens(plan.query) + 258 * len(plan.stored_files),
-                           completion_tokens=content + reasoning, reasoning_tokens=reasoning)
+    prompt, completion, reasoning = run.token_estimate()
+    return sse.usage_block(prompt_tokens=prompt, completion_tokens=completion, reasoning_tokens=reasoning)
 
 
 class AfterSendResponse(Response):
