@@ -15,6 +15,7 @@ from django.db import transaction
 from rest_framework import serializers
 
 from accounts import services
+from accounts.lifecycle import QUOTA_KINDS
 from accounts.models import Account, PoolSettings
 from accounts.proxies import validate_proxy_url
 from gempool_site.exceptions import BadRequestError
@@ -73,6 +74,17 @@ class CsesidxField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class DailyQuotasSerializer(serializers.Serializer):
+    """`daily_quotas` (gempool's key): answers, images and videos per account and quota day; 0 = unlimited.
+
+    Top level: the pool's (kinds left out keep their stored values). In an account row: its overrides (kinds
+    left out use the pool's; a row without the key has none)."""
+
+    text = StrictIntegerField(min_value=0, max_value=1_000_000, required=False)
+    image = StrictIntegerField(min_value=0, max_value=1_000_000, required=False)
+    video = StrictIntegerField(min_value=0, max_value=1_000_000, required=False)
+
+
 class ConfigAccountSerializer(serializers.Serializer):
     team_id = StrictCharField(max_length=255)
     secure_c_ses = StrictCharField(max_length=8192)
@@ -83,6 +95,7 @@ class ConfigAccountSerializer(serializers.Serializer):
     label = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     proxy = StrictCharField(max_length=500, required=False, allow_blank=True, default="",
                             validators=[validate_proxy_url])
+    daily_quotas = DailyQuotasSerializer(required=False)
 
 
 class ConfigModelSerializer(serializers.Serializer):
@@ -120,6 +133,7 @@ class ConfigSerializer(serializers.Serializer):
     proxy_enabled = StrictBooleanField(required=False)
     image_base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
     cooldown = CooldownSerializer(required=False)
+    daily_quotas = DailyQuotasSerializer(required=False)
     accounts = ConfigAccountSerializer(many=True, required=False, default=list)
     models = ConfigModelSerializer(many=True, required=False, default=list)
 
@@ -261,6 +275,8 @@ def _import_settings(config: dict) -> None:
         pool.cooldown_base_seconds = config["cooldown"]["base_seconds"]
         pool.cooldown_max_seconds = config["cooldown"]["max_seconds"]
         pool.unavailable_rest_seconds = config["cooldown"]["unavailable_rest_seconds"]
+    for kind, quota in config.get("daily_quotas", {}).items():
+        setattr(pool, f"daily_{kind}_quota", quota)
     pool.save()
 
 
@@ -268,7 +284,8 @@ def _import_account(row: dict) -> bool:
     """Create the account, or change its stored fields and move its life cycle as an operator's edit would."""
     data = {"team_id": row["team_id"], "csesidx": row["csesidx"], "secure_c_ses": row["secure_c_ses"],
             "host_c_oses": row["host_c_oses"], "user_agent": row["user_agent"], "label": row["label"],
-            "proxy_url": row["proxy"], "enabled": row["available"]}
+            "proxy_url": row["proxy"], "enabled": row["available"],
+            **{f"daily_{kind}_quota": (row.get("daily_quotas") or {}).get(kind) for kind in QUOTA_KINDS}}
     account = Account.objects.filter(team_id=row["team_id"], csesidx=row["csesidx"]).only("pk").first()
     if account is None:
         services.account_create(data=data)
@@ -312,6 +329,7 @@ def config_export() -> dict:
             "max_seconds": pool.cooldown_max_seconds,
             "unavailable_rest_seconds": pool.unavailable_rest_seconds,
         },
+        "daily_quotas": {kind: getattr(pool, f"daily_{kind}_quota") for kind in QUOTA_KINDS},
         "accounts": [_account_row(account) for account in Account.objects.order_by("id")],
         "models": [_model_row(model) for model in ModelConfig.objects.order_by("sort_order", "id")],
     }
@@ -323,7 +341,7 @@ def config_export_text() -> str:
 
 
 def _account_row(account: Account) -> dict:
-    return {
+    row = {
         "team_id": account.team_id,
         "secure_c_ses": account.secure_c_ses,
         "host_c_oses": account.host_c_oses,
@@ -333,6 +351,10 @@ def _account_row(account: Account) -> dict:
         "label": account.label,
         "proxy": account.proxy_url,
     }
+    overrides = {kind: getattr(account, f"daily_{kind}_quota") for kind in QUOTA_KINDS}
+    if any(quota is not None for quota in overrides.values()):  # only then: older files stay as they were
+        row["daily_quotas"] = {kind: quota for kind, quota in overrides.items() if quota is not None}
+    return row
 
 
 def _model_row(model: ModelConfig) -> dict:

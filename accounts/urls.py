@@ -16,6 +16,7 @@ urlpatterns = [
     path("proxy/test", api.ProxyTestView.as_view(), name="api-proxy-test"),
     path("proxy/status", api.ProxyStatusView.as_view(), name="api-proxy-status"),
     path("keys", api.ApiKeyListView.as_view(), name="api-keys"),
+    path("keys/<int:pk>", api.ApiKeyDetailView.as_view(), name="api-key"),
     path("keys/<int:pk>/revoke", api.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("dashboard", api.DashboardView.as_view(), name="api-dashboard"),
 ]
