@@ -243,3 +243,86 @@ def test_two_processes_sharing_redis_let_exactly_the_budget_through():
     finally:
         for name in client.scan_iter(f"{prefix}:*"):
             client.delete(name)
+
+
+# ---- editing: /api/keys/<id> and the admin ---------------------------------------------------------
+
+
+def _patch(client, url: str, body: dict, **headers):
+    return client.patch(url, data=json.dumps(body), content_type="application/json", **headers)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("catalogue")
+def test_an_admin_key_sets_and_clears_a_keys_limits_and_sees_todays_use(client, admin_key):
+    target = _key()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {admin_key[1]}"}
+    body = {"allowed_models": ["gemini-2.5-pro", "gemini-2.5-pro", " gemini-imagen "], "daily_request_budget": 10,
+            "daily_token_budget": 5000, "max_concurrent_requests": 3, "expires_at": "2031-01-01T00:00:00Z"}
+    response = _patch(client, f"/api/keys/{target.pk}", body, **auth)
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["allowed_models"] == ["gemini-2.5-pro", "gemini-imagen"]
+    assert (data["daily_request_budget"], data["daily_token_budget"], data["max_concurrent_requests"]) == (10, 5000, 3)
+    assert data["expired"] is False and data["usage_today"] == {"requests": 0, "tokens": 0, "in_flight": 0}
+    key_admit(api_key=ApiKey.objects.get(pk=target.pk))
+    assert client.get(f"/api/keys/{target.pk}", **auth).json()["usage_today"] == {
+        "requests": 1, "tokens": 0, "in_flight": 1}
+    cleared = _patch(client, f"/api/keys/{target.pk}", {"daily_request_budget": None, "allowed_models": []}, **auth)
+    assert cleared.json()["daily_request_budget"] is None and cleared.json()["max_concurrent_requests"] == 3
+    assert ApiKey.objects.get(pk=target.pk).allowed_models == []
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("catalogue")
+def test_bad_limits_are_refused_with_the_field_named(client, admin_key):
+    target = _key()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {admin_key[1]}"}
+    response = _patch(client, f"/api/keys/{target.pk}", {"allowed_models": ["gemini-2.5-pro", "gpt-9"],
+                                                         "max_concurrent_requests": 0}, **auth)
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert "gpt-9" in str(fields["allowed_models"]) and "max_concurrent_requests" in fields
+    assert ApiKey.objects.get(pk=target.pk).max_concurrent_requests is None
+
+
+@pytest.mark.django_db
+def test_a_key_cannot_be_made_an_admin_key_after_its_creation(client, admin_key):
+    target = _key()
+    response = _patch(client, f"/api/keys/{target.pk}", {"is_admin": True, "name": "renamed"},
+                      HTTP_AUTHORIZATION=f"Bearer {admin_key[1]}")
+    assert response.status_code == 200 and response.json()["is_admin"] is False
+    assert ApiKey.objects.get(pk=target.pk).name == "renamed"
+
+
+@pytest.mark.django_db
+def test_changing_limits_needs_the_manage_api_keys_permission(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(username="viewer", password="x-horse-42", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_apikey"))
+    client.force_login(user)
+    target = _key()
+    assert client.get(f"/api/keys/{target.pk}").status_code == 200
+    refused = _patch(client, f"/api/keys/{target.pk}", {"daily_request_budget": 1})
+    assert refused.status_code == 403 and "accounts.manage_api_keys" in refused.json()["error"]["message"]
+    user.user_permissions.add(Permission.objects.get(codename="manage_api_keys"))
+    user = django_user_model.objects.get(pk=user.pk)  # a fresh permission cache
+    client.force_login(user)
+    assert _patch(client, f"/api/keys/{target.pk}", {"daily_request_budget": 1}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("catalogue")
+def test_the_admin_edits_a_keys_limits_and_refuses_an_unknown_model(admin_client):
+    target = _key()
+    url = f"/admin/accounts/apikey/{target.pk}/change/"
+    form = {"name": "via admin", "is_admin": "", "rate_limit_per_minute": "", "allowed_models": '["gemini-2.5-pro"]',
+            "expires_at_0": "", "expires_at_1": "", "daily_request_budget": "7", "daily_token_budget": "",
+            "max_concurrent_requests": "2"}
+    assert admin_client.post(url, form).status_code == 302
+    target.refresh_from_db()
+    assert (target.allowed_models, target.daily_request_budget, target.max_concurrent_requests) == (
+        ["gemini-2.5-pro"], 7, 2)
+    refused = admin_client.post(url, {**form, "allowed_models": '["gpt-9"]'})
+    assert refused.status_code == 200 and "Unknown model id(s): gpt-9" in refused.content.decode()

@@ -189,3 +189,74 @@ def test_a_429_naming_the_image_quota_fails_over_and_the_account_keeps_serving_t
     served = {lease_account(kinds=("text",)).pk for _ in range(2)}
     assert first.pk in served
     assert lease_account(kinds=("text", "image"), now=timezone.now()).pk == second.pk
+
+
+# ---- configuration: /api/config, /api/accounts, the config file ----------------------------------
+
+
+@pytest.mark.django_db
+def test_pool_quotas_are_read_and_written_through_api_config(staff_client):
+    response = staff_client.put("/api/config", data=json.dumps({"daily_image_quota": 2, "daily_video_quota": 1}),
+                                content_type="application/json")
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert (data["daily_text_quota"], data["daily_image_quota"], data["daily_video_quota"]) == (0, 2, 1)
+    assert data["quota_reset"]["hour"] == 0 and data["quota_reset"]["timezone"] == "UTC"
+    bad = staff_client.put("/api/config", data=json.dumps({"daily_text_quota": -1}), content_type="application/json")
+    assert bad.status_code == 400 and "daily_text_quota" in bad.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+def test_accounts_show_their_own_quotas_and_todays_use(staff_client, make_account):
+    pool = PoolSettings.load()
+    pool.daily_image_quota = 3
+    pool.save()
+    account = make_account()
+    quota_count_answer(account=account, pool=pool, mime_types=["image/png"])
+    response = staff_client.patch(f"/api/accounts/{account.pk}", data=json.dumps({"daily_text_quota": 50}),
+                                  content_type="application/json")
+    assert response.status_code == 200 and response.json()["daily_text_quota"] == 50
+    listed = staff_client.get("/api/accounts").json()[0]
+    assert listed["quota_today"] == {"text": {"used": 1, "quota": 50, "exhausted_until": None},
+                                     "image": {"used": 1, "quota": 3, "exhausted_until": None},
+                                     "video": {"used": 0, "quota": 0, "exhausted_until": None}}
+    assert listed["daily_image_quota"] is None  # the pool's
+
+
+@pytest.mark.django_db
+def test_quotas_survive_export_import_export_byte_identical(tmp_path, make_account):
+    import io
+
+    from django.core.management import call_command
+
+    pool = PoolSettings.load()
+    pool.daily_text_quota, pool.daily_image_quota = 120, 2
+    pool.save()
+    make_account(daily_image_quota=5, daily_video_quota=0)
+    make_account()  # no overrides: its row carries no daily_quotas, as older files
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    call_command("exportconfig", str(first), stderr=io.StringIO())
+    document = json.loads(first.read_text())
+    assert document["daily_quotas"] == {"text": 120, "image": 2, "video": 0}
+    assert document["accounts"][0]["daily_quotas"] == {"image": 5, "video": 0}
+    assert "daily_quotas" not in document["accounts"][1]
+    Account.objects.all().delete()
+    PoolSettings.objects.all().delete()
+    call_command("importconfig", str(first), stdout=io.StringIO())
+    call_command("exportconfig", str(second), stderr=io.StringIO())
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.django_db
+def test_a_bad_quota_in_the_config_file_names_its_place(tmp_path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"daily_quotas": {"image": "lots"}, "accounts": [
+        {"team_id": "t", "secure_c_ses": "s", "csesidx": "1", "daily_quotas": {"text": -1}}]}))
+    with pytest.raises(CommandError) as refused:
+        call_command("importconfig", str(path), stdout=io.StringIO())
+    assert "daily_quotas.image" in str(refused.value) and "accounts[0].daily_quotas.text" in str(refused.value)
