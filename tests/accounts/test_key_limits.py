@@ -66,6 +66,21 @@ def test_a_model_outside_the_allow_list_is_refused_with_403_model_not_allowed(cl
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("catalogue")
+def test_the_responses_api_applies_the_same_limits(client):
+    _, raw = api_key_create(name="pro only", allowed_models=["gemini-2.5-pro"])
+    response = client.post("/v1/responses", data=json.dumps({"model": "gemini-2.5-flash", "input": "hi"}),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "model_not_allowed"
+    _, spent = api_key_create(name="spent", daily_request_budget=1)
+    key_admit(api_key=ApiKey.objects.get(name="spent"))
+    response = client.post("/v1/responses", data=json.dumps({"model": "gemini-2.5-flash", "input": "hi"}),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {spent}")
+    assert response.status_code == 429 and response.json()["error"]["code"] == "daily_request_budget_exceeded"
+    assert int(response["Retry-After"]) >= 1
+
+
+@pytest.mark.django_db
 def test_an_expired_key_gets_401_api_key_expired_on_v1_and_on_api(client):
     _, raw = api_key_create(name="gone", expires_at=timezone.now() - timedelta(seconds=1))
     response = client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")
