@@ -218,12 +218,15 @@ def _redis_or_skip() -> None:
 
 
 ADMIT_MANY = """
-import django, json, sys
+import django, json, os, sys, time
 django.setup()
 from accounts.key_limits import key_admit
 from accounts.models import ApiKey
 from gempool_site.exceptions import KeyLimitExceeded
 key = ApiKey(pk=4242, prefix="gp-multi", daily_request_budget=int(sys.argv[1]), max_concurrent_requests=3)
+print("ready", flush=True)
+while not os.path.exists(sys.argv[3]):  # both start counting together
+    time.sleep(0.001)
 admitted = refused = 0
 for _ in range(int(sys.argv[2])):
     try:
@@ -236,13 +239,17 @@ print(json.dumps({"admitted": admitted, "refused": refused}))
 
 
 @pytest.mark.redis
-def test_two_processes_sharing_redis_let_exactly_the_budget_through():
+def test_two_processes_sharing_redis_let_exactly_the_budget_through(tmp_path):
     _redis_or_skip()
     prefix = f"gempool-test-{secrets.token_hex(6)}"  # this test's own keys in the shared Redis
+    go = tmp_path / "go"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "REDIS_URL": "redis://127.0.0.1:6379/0",
            "GEMPOOL_CACHE_PREFIX": prefix, "GEMPOOL_QUOTA_TIMEZONE": "UTC"}
-    workers = [subprocess.Popen([sys.executable, "-c", ADMIT_MANY, "150", "120"], cwd=ROOT, env=env,
+    workers = [subprocess.Popen([sys.executable, "-c", ADMIT_MANY, "500", "400", str(go)], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+    go.touch()
     results = []
     for worker in workers:
         out, err = worker.communicate(timeout=120)
@@ -252,8 +259,8 @@ def test_two_processes_sharing_redis_let_exactly_the_budget_through():
 
     client = redis.Redis(host="127.0.0.1", port=6379)
     try:
-        assert sum(r["admitted"] for r in results) == 150, results  # no lost count, no double count
-        assert sum(r["refused"] for r in results) == 90
+        assert sum(r["admitted"] for r in results) == 500, results  # no lost count, no double count
+        assert sum(r["refused"] for r in results) == 300
         assert all(r["admitted"] > 0 for r in results)  # both really counted on the same budget
     finally:
         for name in client.scan_iter(f"{prefix}:*"):
