@@ -1,6 +1,10 @@
 FROM python:3.13-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 GEMPOOL_DATA_DIR=/data GEMPOOL_BIND=0.0.0.0:8000
 WORKDIR /app
+# Debian's Chromium for the refresh worker (Playwright drives it), Xvfb for running it headed.
+RUN apt-get update && apt-get install -y --no-install-recommends chromium xvfb xauth fonts-liberation \
+    && rm -rf /var/lib/apt/lists/*
+ENV GEMPOOL_REFRESH_CHROMIUM=/usr/bin/chromium
 COPY requirements.txt constraints.txt ./
 RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt
 COPY . .

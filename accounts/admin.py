@@ -189,7 +189,7 @@ class PoolSettingsForm(ProxyPolicyMixin, SecretReplaceForm):
 
     class Meta:
         model = PoolSettings
-        fields = ["proxy_url", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
+        fields = ["proxy_url", "proxy_enabled", "image_base_url", "default_model", "cooldown_base_seconds",
                   "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota", "daily_image_quota",
                   "daily_video_quota"]
 

@@ -178,9 +178,10 @@ class ConfigImportView(APIView):
             400: OpenApiResponse(description="the config is invalid; error.problems lists every problem")})
     def post(self, request: Request) -> Response:
         dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
-        config = config_parse_bytes(self._raw(request))  # ConfigInvalid: the handler lists every problem
         proxy_before = pool_proxy_current()
-        summary = config_import(config=config, dry_run=dry_run)
+        # ConfigInvalid (from parsing, or from the import's checks against the stored catalogue, which undo
+        # it): the handler lists every problem.
+        summary = config_import(config=config_parse_bytes(self._raw(request)), dry_run=dry_run)
         logger.info("config imported", extra={"by": _actor(request), "dry_run": dry_run})
         if not dry_run:
             pool_proxy_change_check(before=proxy_before, actor=_actor(request))

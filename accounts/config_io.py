@@ -20,7 +20,8 @@ from accounts.models import Account, PoolSettings
 from accounts.proxies import validate_proxy_url
 from gempool_site.exceptions import BadRequestError
 from gempool_site.parsers import has_lone_surrogate, may_hold_lone_surrogate
-from models_catalog.models import ModelConfig
+from models_catalog.models import ModelAlias, ModelConfig
+from models_catalog.services import aliases_problems, model_lookup
 
 CAPABILITIES = ("text", "image_generation", "video_generation", "web_grounding")
 
@@ -108,6 +109,8 @@ class ConfigModelSerializer(serializers.Serializer):
                                                    default=Decimal("0"), min_value=Decimal("0"))
     upstream_model_id = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     capabilities = serializers.ListField(child=serializers.ChoiceField(CAPABILITIES), required=False)
+    # gempool's own key (the original tool ignores it): absent keeps the model's aliases, a list replaces them.
+    aliases = serializers.ListField(child=StrictCharField(max_length=100), required=False, max_length=50)
     enabled = StrictBooleanField(required=False, default=True)
 
     def validate_id(self, value: str) -> str:
@@ -132,6 +135,7 @@ class ConfigSerializer(serializers.Serializer):
     proxy = StrictCharField(max_length=500, required=False, allow_blank=True, validators=[validate_proxy_url])
     proxy_enabled = StrictBooleanField(required=False)
     image_base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
+    default_model = StrictCharField(required=False, allow_blank=True, max_length=100)
     cooldown = CooldownSerializer(required=False)
     daily_quotas = DailyQuotasSerializer(required=False)
     accounts = ConfigAccountSerializer(many=True, required=False, default=list)
@@ -164,6 +168,13 @@ def _duplicate_problems(accounts: list[dict], models: list[dict]) -> list[str]:
         if row["id"] in model_rows:
             problems.append(f"models[{index}].id: duplicates models[{model_rows[row['id']]}] ({row['id']!r}).")
         model_rows.setdefault(row["id"], index)
+    named: dict[str, str] = {row["id"]: f"models[{index}].id" for index, row in enumerate(models)}
+    for index, row in enumerate(models):
+        for position, alias in enumerate(row.get("aliases") or []):
+            where = f"models[{index}].aliases[{position}]"
+            if alias in named:
+                problems.append(f"{where}: {alias!r} is already used as {named[alias]}.")
+            named.setdefault(alias, where)
     return problems
 
 
@@ -258,6 +269,8 @@ def config_import(*, config: dict, dry_run: bool = False) -> ImportSummary:
             created = _import_model(row, position)
             summary.models_created += created
             summary.models_updated += not created
+        _import_aliases(config.get("models", []))
+        _check_default_model(config)
         if dry_run:
             transaction.set_rollback(True)
     return summary
@@ -271,6 +284,8 @@ def _import_settings(config: dict) -> None:
         pool.proxy_enabled = config["proxy_enabled"]
     if "image_base_url" in config:
         pool.image_base_url = config["image_base_url"]
+    if "default_model" in config:
+        pool.default_model = config["default_model"]
     if "cooldown" in config:
         pool.cooldown_base_seconds = config["cooldown"]["base_seconds"]
         pool.cooldown_max_seconds = config["cooldown"]["max_seconds"]
@@ -314,6 +329,32 @@ def _import_model(row: dict, position: int) -> bool:
     return created
 
 
+def _import_aliases(rows: list[dict]) -> None:
+    """Replace the aliases of the rows that list them, checked against the whole catalogue as it now stands
+    (models the file does not mention keep theirs), and make sure no imported id is another model's alias;
+    a clash raises ConfigInvalid, which undoes the import."""
+    listed = [(index, row) for index, row in enumerate(rows) if "aliases" in row]
+    ModelAlias.objects.filter(model_id__in=[row["id"] for _, row in listed]).delete()
+    problems = []
+    for index, row in listed:
+        problems += [f"models[{index}].aliases: {problem}"
+                     for problem in aliases_problems(model_id=row["id"], aliases=row["aliases"])]
+    index_of = {row["id"]: index for index, row in enumerate(rows)}
+    taken = ModelAlias.objects.filter(alias__in=index_of).values_list("alias", "model_id")
+    problems += [f"models[{index_of[alias]}].id: {alias!r} is already an alias of {owner!r}."
+                 for alias, owner in sorted(taken)]
+    if problems:
+        raise ConfigInvalid(problems)
+    ModelAlias.objects.bulk_create([ModelAlias(alias=alias, model_id=row["id"])
+                                    for _, row in listed for alias in row["aliases"]])
+
+
+def _check_default_model(config: dict) -> None:
+    name = config.get("default_model")
+    if name and model_lookup(name=name) is None:
+        raise ConfigInvalid([f"default_model: {name!r} is not an enabled model id or alias in the catalogue."])
+
+
 # ---- export ---------------------------------------------------------------------------------
 
 
@@ -324,6 +365,7 @@ def config_export() -> dict:
         "proxy": pool.proxy_url,
         "proxy_enabled": pool.proxy_enabled,
         "image_base_url": pool.image_base_url,
+        "default_model": pool.default_model,
         "cooldown": {
             "base_seconds": pool.cooldown_base_seconds,
             "max_seconds": pool.cooldown_max_seconds,
@@ -331,7 +373,8 @@ def config_export() -> dict:
         },
         "daily_quotas": {kind: getattr(pool, f"daily_{kind}_quota") for kind in QUOTA_KINDS},
         "accounts": [_account_row(account) for account in Account.objects.order_by("id")],
-        "models": [_model_row(model) for model in ModelConfig.objects.order_by("sort_order", "id")],
+        "models": [_model_row(model) for model in
+                   ModelConfig.objects.order_by("sort_order", "id").prefetch_related("alias_rows")],
     }
 
 
@@ -368,5 +411,6 @@ def _model_row(model: ModelConfig) -> dict:
         "price_per_1k_tokens": int(price) if price == price.to_integral_value() else float(price),
         "upstream_model_id": model.upstream_model_id,
         "capabilities": model.capabilities,
+        "aliases": model.aliases,
         "enabled": model.enabled,
     }

@@ -10,7 +10,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from accounts.lifecycle import effective_status
-from accounts.models import Account, RequestLog
+from accounts.models import Account, AccountStatus, RequestLog
 from accounts.pool import pool_counts
 from accounts.serializers import proxy_status
 from accounts.upstream import pool_settings_get
@@ -31,11 +31,27 @@ def dashboard_summary(*, now: datetime | None = None) -> dict:
     return {
         "generated_at": now,
         "accounts": pool_counts(now=now),
+        "logins": login_counts(now=now),
         "hours": hours,
         "series": _hourly_series(hours),
         "recent_errors": _recent_errors(),
         "proxy": proxy_status(pool_settings_get()),
     }
+
+
+LOGIN_SOON = timedelta(hours=2)
+
+
+def login_counts(*, now: datetime) -> dict[str, int]:
+    """Logins expiring within 2 h (enabled accounts), and accounts that only a person can bring back:
+    a refresh hit a hard stop (needs_attention), or the login is gone and no mailbox can renew it."""
+    on = Account.objects.filter(enabled=True).exclude(status=AccountStatus.DISABLED)
+    return on.aggregate(
+        expiring_within_2h=Count("id", filter=Q(login_expires_at__lte=now + LOGIN_SOON)
+                                 & ~Q(status__in=[AccountStatus.NEEDS_LOGIN, AccountStatus.NEEDS_ATTENTION])),
+        need_a_person=Count("id", filter=Q(status=AccountStatus.NEEDS_ATTENTION) | (
+            Q(status=AccountStatus.NEEDS_LOGIN) & (Q(login_profile__isnull=True)
+                                                   | Q(login_profile__mailbox__isnull=True)))))
 
 
 def _hour_starts(now: datetime) -> list[datetime]:

@@ -143,6 +143,10 @@ class PoolSettings(models.Model):
     proxy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     image_base_url = models.URLField(blank=True, default="",
                                      help_text="Base of /image/ links; blank: the request's own host.")
+    default_model = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="A catalogue model (id or alias) that serves requests naming a model gempool does not know; "
+                  "blank: such requests get model_not_found.")
     cooldown_base_seconds = models.PositiveIntegerField(default=60)
     cooldown_max_seconds = models.PositiveIntegerField(default=3600)
     unavailable_rest_seconds = models.PositiveIntegerField(default=15)

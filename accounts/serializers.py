@@ -55,6 +55,8 @@ class AccountSerializer(serializers.ModelSerializer):
     daily_video_quota = serializers.IntegerField(**QUOTA_FIELD, allow_null=True, help_text="null: the pool's quota")
     quota_today = serializers.SerializerMethodField(help_text="per kind: used today, the quota in force (0 = "
                                                               "unlimited) and until when it is used up")
+    login_expires_in = serializers.SerializerMethodField(help_text="Seconds until the login expires (negative: "
+                                                                   "expired; null: unknown).")
 
     class Meta:
         model = Account
@@ -62,8 +64,8 @@ class AccountSerializer(serializers.ModelSerializer):
                   "proxy_url", "proxy_changed_by", "proxy_changed_at", "enabled", "status", "status_display",
                   "cooldown_until", "cooldown_remaining", "last_error", "attention_reason", "consecutive_failures",
                   "request_count", "success_count", "failure_count", "last_used_at", "logged_in_at",
-                  "login_expires_at", "daily_text_quota", "daily_image_quota", "daily_video_quota", "quota_today",
-                  "created_at", "updated_at"]
+                  "login_expires_at", "login_expires_in", "daily_text_quota", "daily_image_quota",
+                  "daily_video_quota", "quota_today", "created_at", "updated_at"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "cooldown_until", "attention_reason",
                             "consecutive_failures", "request_count", "success_count", "failure_count",
                             "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
@@ -103,6 +105,11 @@ class AccountSerializer(serializers.ModelSerializer):
                        "exhausted_until": _future(getattr(obj, f"{kind}_exhausted_until"), now)}
                 for kind in QUOTA_KINDS}
 
+    def get_login_expires_in(self, obj: Account) -> int | None:
+        if obj.login_expires_at is None:
+            return None
+        return int((obj.login_expires_at - timezone.now()).total_seconds())
+
     def get_last_error(self, obj: Account) -> dict | None:
         if not obj.last_error_kind:
             return None
@@ -135,10 +142,19 @@ class PoolSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PoolSettings
-        fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "cooldown_base_seconds",
-                  "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota", "daily_image_quota",
-                  "daily_video_quota", "quota_reset", "proxy_changed_by", "proxy_changed_at", "updated_at"]
+        fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "default_model",
+                  "cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota",
+                  "daily_image_quota", "daily_video_quota", "quota_reset", "proxy_changed_by", "proxy_changed_at",
+                  "updated_at"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "updated_at"]
+
+    def validate_default_model(self, value: str) -> str:
+        from models_catalog.services import model_lookup
+
+        value = value.strip()
+        if value and model_lookup(name=value) is None:
+            raise serializers.ValidationError(f"{value!r} is not an enabled model id or alias in the catalogue.")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         pool: PoolSettings = self.instance

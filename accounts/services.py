@@ -254,7 +254,7 @@ def _account_record_test(*, account: Account, error: UpstreamError | None) -> st
 
 # ---- pool settings and proxy ----------------------------------------------------------------
 
-POOL_SETTINGS_FIELDS = ("proxy_url", "proxy_enabled", "image_base_url", "cooldown_base_seconds",
+POOL_SETTINGS_FIELDS = ("proxy_url", "proxy_enabled", "image_base_url", "default_model", "cooldown_base_seconds",
                         "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota", "daily_image_quota",
                         "daily_video_quota")
 PROXY_TEST_TIMEOUT = 10.0  # seconds for connect and for the first byte; a slower proxy is not usable anyway

@@ -125,14 +125,15 @@ class Simulator(Managed):
 
     def __init__(self, *, accounts_file: Path, log_path: Path, fragment_delay: float = 0.0,
                  fragments: int = 8, thought_fragments: int = 2, nagle: bool = False,
-                 threads: bool = False) -> None:
+                 threads: bool = False, typical_writes: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # bench/simulator.py = `python -m gemini_enterprise.simulator` under gevent, with TCP_NODELAY (see there).
         argv = [PYTHON, str(ROOT / "bench" / "simulator.py"), "--port", str(self.port),
                 "--accounts", str(accounts_file), "--fragment-delay", str(fragment_delay),
                 "--fragments", str(fragments), "--thought-fragments", str(thought_fragments),
-                "--log-level", "WARNING", *(["--nagle"] if nagle else []), *(["--threads"] if threads else [])]
+                "--log-level", "WARNING", *(["--nagle"] if nagle else []), *(["--threads"] if threads else []),
+                *(["--typical-writes"] if typical_writes else [])]
         super().__init__(argv, clean_env(), log_path)
 
     def start(self) -> Simulator:
@@ -186,7 +187,7 @@ class Gateway(Managed):
 
     def __init__(self, deployment: Deployment, *, upstream_url: str, worker_class: str, workers: int,
                  threads: int, worker_connections: int, log_path: Path,
-                 config: str = "gempool_site/gunicorn.conf.py") -> None:
+                 config: str = "gempool_site/gunicorn.conf.py", extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = deployment.env(
@@ -199,6 +200,7 @@ class Gateway(Managed):
             GEMPOOL_WORKER_CONNECTIONS=str(worker_connections),
             GEMPOOL_ACCESS_LOG="",  # off, as in production behind a proxy that logs
             GEMPOOL_LOG_LEVEL="INFO",  # the production default: its cost is part of what we measure
+            **(extra_env or {}),
         )
         argv = [PYTHON, "-m", "gunicorn", "--config", config, "gempool_site.wsgi"]
         super().__init__(argv, env, log_path)

@@ -168,6 +168,24 @@ def section_ttft(results: dict) -> str:
                      "errors (d/g)"], rows))
 
 
+def section_seq_ttft(results: dict) -> str:
+    probe = results.get("seq_ttft")
+    if not probe:
+        return ""
+    if probe.get("error"):
+        return "## (f) First token, sequential streams\n\nFailed: " + probe["error"][-500:]
+    rows = [[r["client"], ms(r["direct_p50_ms"]), ms(r["gateway_p50_ms"]), f"**{ms(r['added_p50_ms'])}**",
+             ms(r["added_mean_ms"]), ms(r["gateway_cpu_ms_per_stream"]), r["errors"]] for r in probe["results"]]
+    return ("## (f) First token, sequential streams\n\n`bench/ttft_probe.py`: one account, one stream after the "
+            f"other, {probe['fragments']} fragments each {probe['fragment_delay']:g} s apart, an upstream that "
+            "writes with Nagle on (each chunk in three writes); `openai` = the openai SDK on one client, "
+            "`close` = a fresh `Connection: close` connection per stream. Direct = widgetStreamAssist on a "
+            f"session made beforehand. {probe['streams']} streams per side and client; times in ms; target: "
+            "added p50 ≤ 5 ms.\n\n"
+            + table(["client", "direct p50", "gateway p50", "added p50", "added mean", "gateway CPU ms/stream",
+                     "errors"], rows))
+
+
 def section_streams(results: dict) -> str:
     rows = []
     direct = None
@@ -361,7 +379,8 @@ def render(results: dict) -> str:
         section_machine(results),
         "## Targets\n\n" + summary if summary else "",
         meaning(results),
-        section_latency(results), section_ttft(results), section_streams(results), section_upload(results),
+        section_latency(results), section_ttft(results), section_seq_ttft(results), section_streams(results),
+        section_upload(results),
         section_leasing(results), section_logs(results),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"

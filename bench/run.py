@@ -46,6 +46,7 @@ from bench.procs import (  # noqa: E402
     write_accounts_file,
 )
 from bench.upload import upload_then_chat  # noqa: E402
+from gempool_site.cpus import available_cpus  # noqa: E402
 
 BENCH = ROOT / "bench"
 SHORT_QUERY = "Say hello in one short sentence."
@@ -72,7 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer requests and levels (about 3 minutes)")
     parser.add_argument("--worker-class", choices=("gthread", "gevent", "all"), default="all")
     parser.add_argument("--levels", help="concurrent stream levels (default: 100,250,500,1000; quick: 100,500)")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1)")
+    parser.add_argument("--workers", type=int, default=available_cpus(),
+                        help="gunicorn worker processes (default: one per usable CPU, the project default)")
     parser.add_argument("--accounts", type=int, default=20, help="accounts in the gateway's pool (default 20)")
     parser.add_argument("--database-url", default="",
                         help="PostgreSQL server for the gateway (a throwaway database is created on it and "
@@ -80,7 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lease-postgres", default="auto",
                         help="leasing on PostgreSQL too: auto (if 127.0.0.1:5432 answers; not in --quick), "
                              "off, or a server URL")
-    parser.add_argument("--skip", default="", help="comma list of parts to skip: latency,ttft,streams,upload,lease")
+    parser.add_argument("--skip", default="",
+                        help="comma list of parts to skip: latency,ttft,streams,upload,seqttft,lease")
     parser.add_argument("--output", default=str(BENCH / "results.md"), help="where to write the markdown")
     parser.add_argument("--sim-nagle", action="store_true",
                         help="simulator with Nagle on (~40 ms stalls per response, see bench/README.md)")
@@ -314,6 +317,24 @@ def run_leasing(args) -> list[dict]:
     return out
 
 
+def run_seq_ttft(args) -> dict:
+    """(f) first token of sequential streams: bench/ttft_probe.py (its own simulator and gateway)."""
+    streams = 8 if args.quick else 24
+    log(f"(f) first token, sequential streams on one account, Nagle-on upstream ({streams} per side and client)")
+    argv = [PYTHON, str(BENCH / "ttft_probe.py"), "--client", "openai,close", "--streams", str(streams),
+            "--blocks", "4", "--workers", str(args.workers)]
+    if args.database_url:
+        log("  (f) runs on SQLite only")
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200, cwd=ROOT, start_new_session=True,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 1200 s"}
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return {"error": proc.stderr[-1500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 # ---- the run -----------------------------------------------------------------------------------------
 
 
@@ -382,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         for worker_class in args.classes:
             run_class(results["classes"].setdefault(worker_class, {}), worker_class, args, deployment, accounts,
                       accounts_file, api_key, tmp)
+        if "seqttft" not in args.skip:
+            results["seq_ttft"] = run_seq_ttft(args)
         if "lease" not in args.skip:
             results["leasing"] = run_leasing(args)
     except (KeyboardInterrupt, Interrupted):

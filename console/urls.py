@@ -8,6 +8,7 @@ from console import views
 urlpatterns = [
     path("", views.dashboard_page, name="console-dashboard"),
     path("accounts/", views.accounts_page, name="console-accounts"),
+    path("refresh/", views.refresh_page, name="console-refresh"),
     path("models/", views.models_page, name="console-models"),
     path("settings/", views.settings_page, name="console-settings"),
     path("login/", views.LoginView.as_view(), name="login"),

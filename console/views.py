@@ -1,4 +1,4 @@
-"""The web console: a login page and four pages whose data comes from /api through small scripts."""
+"""The web console: a login page and five pages whose data comes from /api through small scripts."""
 from __future__ import annotations
 
 import logging
@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 PAGES = {
     "dashboard": "Dashboard",
     "accounts": "Accounts",
+    "refresh": "Refresh",
     "models": "Models",
     "settings": "Settings",
 }
@@ -43,6 +44,7 @@ def _page(name: str):
 
 dashboard_page = _page("dashboard")
 accounts_page = _page("accounts")
+refresh_page = _page("refresh")
 models_page = _page("models")
 settings_page = _page("settings")
 

@@ -130,6 +130,28 @@ def media_fetch_generated(*, client: GeminiClient, creds: Credentials, account: 
     return stored
 
 
+def media_await_listed(*, client: GeminiClient, creds: Credentials, session: str, wait: float, interval: float,
+                       sleep: Callable[[float], None] = time.sleep,
+                       clock: Callable[[], float] = time.monotonic) -> list[GeneratedFile]:
+    """The images a session's answer made that its stream never named: generation can outlive the answer,
+    and the upstream lists such files later. Polls the session's AI_GENERATED files every `interval` seconds
+    until one shows up or `wait` seconds have passed; [] if none did. A failing list call is raised
+    (UpstreamError), as the run must try another account then. Call it outside any transaction."""
+    from gemini_enterprise.types import GeneratedFile
+
+    deadline = clock() + wait
+    while True:
+        listed = [meta for meta in client.list_file_metadata(creds, session=session, origin="AI_GENERATED")
+                  if meta.mime_type.startswith("image/")]
+        if listed:
+            logger.info("late-listed images found", extra={"account": creds.key, "count": len(listed)})
+            return [GeneratedFile(file_id=meta.file_id, mime_type=meta.mime_type, name=meta.name)
+                    for meta in listed]
+        if clock() + interval > deadline:
+            return []
+        sleep(interval)
+
+
 def _metadata_for(client: GeminiClient, creds: Credentials, session: str, file_ids: set[str], *,
                   attempts: int, retry_delay: float, sleep: Callable[[float], None]) -> dict[str, FileMetadata]:
     found: dict[str, FileMetadata] = {}

@@ -25,7 +25,9 @@ from django.utils import timezone
 
 from files_app import content_types, storage
 from files_app.media import (
+    media_await_listed,
     media_fetch_generated,
+    media_open,
     media_prune,
     media_prune_orphans,
     media_url,
@@ -45,7 +47,9 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "data_uri_decode",
     "fetch_image_url",
+    "media_await_listed",
     "media_fetch_generated",
+    "media_open",
     "media_prune",
     "media_prune_orphans",
     "media_url",

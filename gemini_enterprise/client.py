@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from typing import Any, Self
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from gemini_enterprise.assist import AssistStream
 from gemini_enterprise.auth import MemoryTokenStore, TokenManager, TokenStore, XsrfGrant, getoxsrf
@@ -27,6 +26,7 @@ from gemini_enterprise.errors import (
     Unavailable,
     error_from_response,
 )
+from gemini_enterprise.transport import QuickAckAdapter
 from gemini_enterprise.types import ClientConfig, ContextFile, Credentials, FileMetadata, ToolsSpec
 
 logger = logging.getLogger(__name__)
@@ -338,7 +338,7 @@ class GeminiClient:
 
 def _new_session(proxy: str | None, config: ClientConfig) -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=config.pool_maxsize, max_retries=0)
+    adapter = QuickAckAdapter(pool_connections=4, pool_maxsize=config.pool_maxsize, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.verify = config.verify_tls

@@ -1,8 +1,11 @@
 """SpareSessions: one unused upstream session per account, created ahead of the request that needs it.
 
 Every completion needs a session of its own (widgetCreateSession), a whole upstream round trip before the
-question can even be sent. Creating the next one in the background right after an account is used takes
-that round trip off the next request's path; each session still serves exactly one request.
+question can even be sent. Creating the next one in the background as soon as an account starts answering
+takes that round trip off the next request's path; each session still serves exactly one request. A request
+that arrives while its account's spare is still being made waits for that one (`take(wait=…)`) instead of
+making a second: the one in flight started earlier, so it is never the slower of the two (clients that
+send their next request the moment an answer ends, one account, bench/ttft_probe.py).
 """
 from __future__ import annotations
 
@@ -26,13 +29,20 @@ class SpareSessions:
         self._max_age = max_age
         self._clock = clock
         self._spares: dict[tuple[str, str], tuple[str, float]] = {}
-        self._pending: set[tuple[str, str]] = set()
+        self._pending: dict[tuple[str, str], threading.Event] = {}  # set once that creation has ended
         self._lock = threading.Lock()
 
-    def take(self, creds: Credentials) -> str | None:
-        """The account's spare session (now no longer spare), or None if there is none fresh enough."""
+    def take(self, creds: Credentials, *, wait: float = 0.0) -> str | None:
+        """The account's spare session (now no longer spare), or None if there is none fresh enough.
+
+        If the account's spare is being made right now, wait up to `wait` seconds for it."""
+        key = _key(creds)
         with self._lock:
-            spare = self._spares.pop(_key(creds), None)
+            spare = self._spares.pop(key, None)
+            in_flight = self._pending.get(key) if spare is None else None
+        if in_flight is not None and wait > 0 and in_flight.wait(wait):
+            with self._lock:
+                spare = self._spares.pop(key, None)
         if spare is None or self._clock() - spare[1] > self._max_age:
             return None
         return spare[0]
@@ -43,7 +53,7 @@ class SpareSessions:
         with self._lock:
             if key in self._spares or key in self._pending:
                 return
-            self._pending.add(key)
+            self._pending[key] = threading.Event()
         threading.Thread(target=self._create_spare, args=(creds, key), name="spare-session",
                          daemon=True).start()
 
@@ -57,19 +67,19 @@ class SpareSessions:
             return len(self._spares)
 
     def _create_spare(self, creds: Credentials, key: tuple[str, str]) -> None:
+        session = None
         try:
             session = self._create(creds)
         except UpstreamError as error:
             # Speculative work: the next request finds no spare, creates its session itself and meets the
             # same error there, where failover and the account's health are handled.
             logger.info("spare session not created", extra={"account": creds.key, "kind": error.kind})
-            session = None
         finally:
             with self._lock:
-                self._pending.discard(key)
-        if session is not None:
-            with self._lock:
-                self._spares[key] = (session, self._clock())
+                if session is not None:
+                    self._spares[key] = (session, self._clock())
+                ended = self._pending.pop(key)
+            ended.set()
 
 
 def _key(creds: Credentials) -> tuple[str, str]:

@@ -110,13 +110,33 @@ def error_body(message: str, *, type: str = "invalid_request_error", param: str 
     return {"error": body}
 
 
-def error_response(status: int, message: str, **kwargs: Any) -> JsonResponse:
-    """A plain Django JSON response carrying the envelope (for code outside DRF)."""
+def error_response(status: int, message: str, *, path: str = "", **kwargs: Any) -> JsonResponse:
+    """A plain Django JSON response carrying the envelope of the API `path` belongs to (for code outside DRF)."""
     headers = kwargs.pop("headers", None) or {}
-    response = JsonResponse(error_body(message, **kwargs), status=status)
+    body = anthropic_error_body(status, message) if path.startswith(ANTHROPIC_PATH_PREFIX) else \
+        error_body(message, **kwargs)
+    response = JsonResponse(body, status=status)
     for name, value in headers.items():
         response[name] = value
     return response
+
+
+ANTHROPIC_PATH_PREFIX = "/v1/messages"  # Anthropic's face: its clients read Anthropic's envelope
+_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+                    503: "overloaded_error", 529: "overloaded_error"}
+
+
+def anthropic_error_type(status: int) -> str:
+    """Anthropic's error type for an HTTP status (api_error for any other server-side failure)."""
+    if status in _ANTHROPIC_TYPES:
+        return _ANTHROPIC_TYPES[status]
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
+    """Anthropic's error envelope."""
+    return {"type": "error", "error": {"type": anthropic_error_type(status), "message": message}}
 
 
 _DRF_TYPES = {

@@ -5,6 +5,7 @@ the variable. (gunicorn puts its working directory, the project root, on sys.pat
 """
 from __future__ import annotations
 
+from gempool_site.cpus import available_cpus
 from gempool_site.env import LOG_LEVELS, env_bind, env_choice, env_int, env_str
 
 bind = env_bind("GEMPOOL_BIND", "127.0.0.1:8000")
@@ -12,7 +13,10 @@ bind = env_bind("GEMPOOL_BIND", "127.0.0.1:8000")
 # it with gthread, where hundreds of OS threads fought over the GIL (and SQLite's write lock) and
 # 1000 concurrent streams failed; gthread stays selectable.
 worker_class = env_choice("GEMPOOL_WORKER_CLASS", "gevent", ("gevent", "gthread"))
-workers = env_int("GEMPOOL_WORKERS", 1, minimum=1)
+# One gevent worker per usable CPU: a worker is one event loop, so one core; a single worker saturates its
+# core at about 150-200 completions/s and leaves the others idle (bench/README.md, "Workers").
+# Without REDIS_URL the workers share their cache through a SQLite file (settings.CACHES).
+workers = env_int("GEMPOOL_WORKERS", available_cpus(), minimum=1)
 threads = env_int("GEMPOOL_THREADS", 512, minimum=1)
 worker_connections = env_int("GEMPOOL_WORKER_CONNECTIONS", 2000, minimum=1)
 backlog = 2048

@@ -27,7 +27,7 @@ class ApiErrorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_api_path(request.path) and self._too_large(request):
-            return error_response(413, "Request body is too large.", code="request_too_large")
+            return error_response(413, "Request body is too large.", code="request_too_large", path=request.path)
         return self.get_response(request)
 
     @staticmethod
@@ -46,19 +46,19 @@ class ApiErrorMiddleware:
         if not is_api_path(request.path):
             return None
         if isinstance(exc, RequestDataTooBig):
-            return error_response(413, "Request body is too large.", code="request_too_large")
+            return error_response(413, "Request body is too large.", code="request_too_large", path=request.path)
         if isinstance(exc, SuspiciousOperation):
-            return error_response(400, "Bad request.")
+            return error_response(400, "Bad request.", path=request.path)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "The server had an error while processing your request.",
-                              type="server_error", code="internal_error")
+                              type="server_error", code="internal_error", path=request.path)
 
 
 def _api_or_default(status: int, message: str, code: str, default: Callable) -> Callable:
     def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         if is_api_path(request.path):
             type_ = "server_error" if status >= 500 else "invalid_request_error"
-            return error_response(status, message, type=type_, code=code)
+            return error_response(status, message, type=type_, code=code, path=request.path)
         return default(request, exception) if exception is not None else default(request)
     return handler
 

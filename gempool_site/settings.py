@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.utils.csp import CSP
 
+from gempool_site.cpus import available_cpus
 from gempool_site.env import (
     LOG_LEVELS,
     database_from_url,
@@ -45,6 +47,8 @@ INSTALLED_APPS = [
     "models_catalog",
     "files_app",
     "openai_api",
+    "anthropic_api",
+    "logins",
     "console",
 ]
 
@@ -98,6 +102,10 @@ if REDIS_URL:
             "KEY_PREFIX": env_str("GEMPOOL_CACHE_PREFIX", "gempool"),
         },
     }
+elif env_int("GEMPOOL_WORKERS", available_cpus(), minimum=1) > 1:
+    # Several worker processes must share rate limits, JWTs and locks: one SQLite file they all open.
+    CACHES = {"default": {"BACKEND": "gempool_site.sqlite_cache.SQLiteCache",
+                          "LOCATION": str(DATA_DIR / "cache.sqlite3")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gempool"}}
 
@@ -174,6 +182,10 @@ GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum
 # One session per account created ahead of its next request (0 turns it off); older spares are not used.
 GEMPOOL_SPARE_SESSION_MAX_AGE = env_float("GEMPOOL_SPARE_SESSION_MAX_AGE", 300.0, minimum=0, maximum=3600)
 GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
+# Images the upstream lists late (generation can outlive the answer): how long /v1/images waits for them per
+# account, polling the session's generated files every GEMPOOL_IMAGE_POLL_INTERVAL seconds.
+GEMPOOL_IMAGE_WAIT_SECONDS = env_float("GEMPOOL_IMAGE_WAIT_SECONDS", 60.0, minimum=0, maximum=600)
+GEMPOOL_IMAGE_POLL_INTERVAL = env_float("GEMPOOL_IMAGE_POLL_INTERVAL", 2.0, minimum=0.05, maximum=60)
 GEMPOOL_MEDIA_RETENTION_HOURS = env_float("GEMPOOL_MEDIA_RETENTION_HOURS", 72.0, minimum=0.01)
 GEMPOOL_URL_FETCH_TIMEOUT = env_float("GEMPOOL_URL_FETCH_TIMEOUT", 15.0, minimum=1, maximum=120)
 # Client-supplied image URLs may never reach internal addresses; only a lab setup (or the tests, which
@@ -200,11 +212,39 @@ env_renamed("GEMPOOL_MEDIA_PRUNE_INTERVAL", "GEMPOOL_HOUSEKEEPING_INTERVAL")
 # Stored Responses API answers (GET /v1/responses/{id}, previous_response_id); OpenAI keeps them 30 days.
 GEMPOOL_RESPONSE_RETENTION_DAYS = env_int("GEMPOOL_RESPONSE_RETENTION_DAYS", 30, minimum=1)
 
+# Re-login of expiring accounts (the refreshworker command; README "Keeping logins fresh").
+# The three login hosts, like the API hosts, so the worker can be pointed at the simulator.
+GEMPOOL_LOGIN_AUTH_URL = env_url("GEMPOOL_LOGIN_AUTH_URL", "https://auth.business.gemini.google")
+GEMPOOL_LOGIN_VERIFY_URL = env_url("GEMPOOL_LOGIN_VERIFY_URL", "https://accountverification.business.gemini.google")
+GEMPOOL_LOGIN_BUSINESS_URL = env_url("GEMPOOL_LOGIN_BUSINESS_URL", "https://business.gemini.google")
+# The flow's URLs, selectors and texts: blank = the built-in logins/flow.json; a path = that file instead.
+GEMPOOL_LOGIN_FLOW_FILE = env_str("GEMPOOL_LOGIN_FLOW_FILE", "")
+GEMPOOL_LOGIN_EMAIL_SUBMIT = env_choice("GEMPOOL_LOGIN_EMAIL_SUBMIT", "url", ("url", "form"))
+GEMPOOL_REFRESH_WINDOW_MINUTES = env_float("GEMPOOL_REFRESH_WINDOW_MINUTES", 60.0, minimum=0)
+GEMPOOL_REFRESH_BROWSERS = env_int("GEMPOOL_REFRESH_BROWSERS", 1, minimum=1, maximum=32)
+GEMPOOL_REFRESH_HEADLESS = env_bool("GEMPOOL_REFRESH_HEADLESS", True)
+GEMPOOL_REFRESH_CHROMIUM = env_str("GEMPOOL_REFRESH_CHROMIUM", "/usr/bin/chromium")
+GEMPOOL_REFRESH_POLL_SECONDS = env_float("GEMPOOL_REFRESH_POLL_SECONDS", 30.0, minimum=0.1, maximum=3600)
+GEMPOOL_REFRESH_BACKOFF_SECONDS = env_float("GEMPOOL_REFRESH_BACKOFF_SECONDS", 300.0, minimum=1)
+GEMPOOL_REFRESH_BACKOFF_MAX_SECONDS = env_float("GEMPOOL_REFRESH_BACKOFF_MAX_SECONDS", 21600.0, minimum=1)
+# A claimed account is left alone by other workers this long; a crashed worker's claim runs out after it.
+GEMPOOL_REFRESH_CLAIM_SECONDS = env_float("GEMPOOL_REFRESH_CLAIM_SECONDS", 900.0, minimum=10)
+GEMPOOL_REFRESH_JOB_RETENTION_DAYS = env_int("GEMPOOL_REFRESH_JOB_RETENTION_DAYS", 14, minimum=1)
+GEMPOOL_MAILBOX_TIMEOUT = env_float("GEMPOOL_MAILBOX_TIMEOUT", 20.0, minimum=1, maximum=300)
+# Extra CA certificates (PEM) trusted for IMAP servers, e.g. a self-hosted mail server's private CA.
+GEMPOOL_MAILBOX_CA_FILE = env_str("GEMPOOL_MAILBOX_CA_FILE", "")
+# Microsoft's OAuth token endpoint; {tenant} is the mailbox's tenant (consumers, organizations or an id).
+GEMPOOL_MS_TOKEN_URL = env_url("GEMPOOL_MS_TOKEN_URL",
+                               "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+
 # CORS applies to the OpenAI-compatible API only; the management API is same-origin.
 CORS_URLS_REGEX = r"^/(v1/|image/|health$)"
 CORS_ALLOWED_ORIGINS = [o for o in env_list("GEMPOOL_CORS_ORIGINS", ["*"]) if o != "*"]
 CORS_ALLOW_ALL_ORIGINS = env_list("GEMPOOL_CORS_ORIGINS", ["*"]) == ["*"]
 CORS_ALLOW_CREDENTIALS = False
+# Browser clients of the Anthropic face send its key and version headers (the SDK's browser mode adds the last).
+CORS_ALLOW_HEADERS = (*default_cors_headers, "x-api-key", "anthropic-version", "anthropic-beta",
+                      "anthropic-dangerous-direct-browser-access")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -11,6 +11,7 @@ from gempool_site.security import without_csp
 
 # Most requests are /v1 calls and URL resolution tries patterns in order: those come first.
 urlpatterns = [
+    path("v1/", include("anthropic_api.urls")),
     path("v1/", include("openai_api.urls")),
     path("v1/", include("files_app.urls")),
     path("admin/", without_csp(admin.site.urls)),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(renderer_classes=[JSONRenderer]), name="api-schema"),
     path("api/", include("accounts.urls")),
     path("api/", include("models_catalog.urls")),
+    path("api/", include("logins.urls")),
     path("", include("files_app.media_urls")),
     path("", include("openai_api.health_urls")),
     path("", include("console.urls")),

@@ -17,7 +17,7 @@ MODEL_PERMISSIONS = crud_permissions("models_catalog", "modelconfig")
 # Generic views: DRF parses, validates and renders; the hooks hand each write to the service.
 class ModelListView(generics.ListCreateAPIView):
     required_permissions = MODEL_PERMISSIONS
-    queryset = ModelConfig.objects.order_by("sort_order", "id")
+    queryset = ModelConfig.objects.order_by("sort_order", "id").prefetch_related("alias_rows")
     serializer_class = ModelConfigSerializer
 
     def perform_create(self, serializer: ModelConfigSerializer) -> None:

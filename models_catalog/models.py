@@ -37,8 +37,29 @@ class ModelConfig(models.Model):
         return self.id
 
     @property
+    def aliases(self) -> list[str]:
+        """Other names clients may send for this model, sorted (prefetch `alias_rows` when listing)."""
+        return sorted(row.alias for row in self.alias_rows.all())
+
+    @property
     def capabilities(self) -> list[str]:
         """The capability names, in a fixed order."""
         flags = [("text", self.supports_text), ("image_generation", self.image_generation),
                  ("video_generation", self.video_generation), ("web_grounding", self.web_grounding)]
         return [name for name, on in flags if on]
+
+
+class ModelAlias(models.Model):
+    """Another name for a catalogue model (`claude-sonnet-4-5` -> `gemini-2.5-pro`). Unique among aliases by
+    its key; models_catalog.services.aliases_check keeps it distinct from every model id too."""
+
+    alias = models.CharField(primary_key=True, max_length=100, validators=[model_id_validator])
+    model = models.ForeignKey(ModelConfig, on_delete=models.CASCADE, related_name="alias_rows")
+
+    class Meta:
+        ordering = ["alias"]
+        verbose_name = "model alias"
+        verbose_name_plural = "model aliases"
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.model_id}"

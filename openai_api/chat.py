@@ -45,9 +45,11 @@ from gemini_enterprise.types import (
 from gempool_site.db import releases_connections
 from models_catalog.models import ModelConfig
 from openai_api.conversation import estimate_tokens, tokens_for_chars
-from openai_api.run_events import IDLE, Delta, Failed, Finished, Opened, RunEvent
+from openai_api.run_events import IDLE, Delta, Failed, Finished, MediaReady, Opened, RunEvent
 
 logger = logging.getLogger(__name__)
+
+SPARE_IN_FLIGHT_WAIT = 5.0  # seconds a request waits for its account's spare session being made
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,21 @@ class ChatPlan:
     pool: PoolSettings  # read once, while planning: the run reuses it
     tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
     endpoint: str = "chat"  # the API face, as the request log records it ("chat" | "responses")
+    media_required: bool = False  # the answer must bring images (/v1/images): an answer without is retried
+    tools_override: ToolsSpec | None = None  # upstream tools other than the model's own (images: image only)
     admission: KeyAdmission | None = None  # the key's budgets and concurrency slot (accounts.key_limits)
+    admission_ends_with_run: bool = True  # False: the caller runs several plans under one admission, ends it
 
     @property
     def quota_kinds(self) -> tuple[str, ...]:
-        """The daily quota kinds an answer may use up: an account must have each left (accounts.quotas)."""
-        return quotas.request_kinds(self.model)
+        """The daily quota kinds an answer may use up: an account must have each left (accounts.quotas).
+        Read from the upstream tools the run offers, so an images plan needs image quota left."""
+        return quotas.request_kinds(self.tools)
 
     @property
     def tools(self) -> ToolsSpec:
+        if self.tools_override is not None:
+            return self.tools_override
         return ToolsSpec(web_grounding=self.model.web_grounding, image_generation=self.model.image_generation,
                          video_generation=self.model.video_generation)
 
@@ -82,6 +90,14 @@ class _EmptyAnswer(Unavailable):
     """The upstream finished without text or media (thought-only answers happen): try another account."""
 
     account_fault = False
+
+
+class _NoMedia(_EmptyAnswer):
+    """An answer that had to bring an image came without one, even after waiting for late listings."""
+
+    @property
+    def kind(self) -> str:
+        return "no_image"
 
 
 @dataclass
@@ -110,10 +126,11 @@ class ChatRun:
         self.account: Account | None = None
         self.outcome: RunEvent | None = None
         self.usage_chars = {"content": 0, "reasoning": 0}
-        self._refill: Credentials | None = None  # the account that answered: its next spare session comes after
         self._stream: AssistStream | None = None  # the upstream answer being relayed
         self._parser: StreamingToolParser | None = None  # reads calls out of the answer when tools were offered
         self.tool_calls = 0
+        self.last_error: UpstreamError | None = None  # the latest attempt's failure, for faces that explain it
+        self._answered_early = False  # the face had all it wanted (a stop sequence) and closed the run
         self._current: _Attempt | None = None  # the attempt under way, or the last one
 
     def events(self) -> Generator[RunEvent, None, None]:
@@ -127,7 +144,8 @@ class ChatRun:
             try:
                 self.outcome = yield from self._run_attempts()
             except GeneratorExit:
-                self.outcome = Failed(499, "client closed the request", code="client_closed")
+                self.outcome = Finished("stop") if self._answered_early else \
+                    Failed(499, "client closed the request", code="client_closed")
                 raise
             except Exception:  # noqa: BLE001 - a crash must still end the client's stream
                 logger.exception("chat run crashed", extra={"request_id": self.plan.request_id})
@@ -135,12 +153,23 @@ class ChatRun:
                                       code="internal_error")
             yield self.outcome
         finally:
-            self._wrap_up()  # once: after the outcome went out (whether or not more is asked), or on a close
+            # Once: after the outcome went out (whether or not more is asked), or on a close.
+            self._bookkeep()
+            self._count_limits()
+
+    def end_early(self) -> None:
+        """The face has the whole answer it will send (a stop sequence matched): closing the events after
+        this records the run as answered, not as a client that went away."""
+        self._answered_early = True
 
     def output_ready(self) -> bool:
         """Is the next piece of output already read, so asking for it will not wait on the upstream?"""
         stream = self._stream
         return stream is not None and not self.buffered and stream.output_ready()
+
+    def tokens_to_charge(self) -> int:
+        """The estimated tokens a key's daily token budget is charged for this run: none if it never opened."""
+        return sum(self.token_estimate()[:2]) if self._opened else 0
 
     def token_estimate(self) -> tuple[int, int, int]:
         """Estimated (prompt, completion, reasoning) tokens so far; completion includes reasoning."""
@@ -148,15 +177,6 @@ class ChatRun:
         content = tokens_for_chars(self.usage_chars["content"])
         prompt = estimate_tokens(self.plan.query) + 258 * len(self.plan.stored_files)
         return prompt, content + reasoning, reasoning
-
-    def _wrap_up(self) -> None:
-        self._bookkeep()
-        self._count_limits()
-        spares = get_spare_sessions()
-        if spares is not None and isinstance(self.outcome, Finished):
-            # The account answered: its next request finds a session waiting. Made after the answer,
-            # so this request never waits behind it.
-            spares.refill(self._refill)
 
     def _run_attempts(self) -> Iterator[RunEvent]:
         pool = self.plan.pool
@@ -173,7 +193,7 @@ class ChatRun:
             try:
                 return (yield from self._attempt(attempt, pool))
             except UpstreamError as error:
-                last_error = error
+                last_error = self.last_error = error
                 self._log_attempt_failure(attempt, error)
                 if not isinstance(error, _EmptyAnswer):
                     _report_failure(account=account, error=error, pool=pool)
@@ -198,7 +218,12 @@ class ChatRun:
                 if spares is not None:
                     spares.discard(creds)
                 raise
-        self._refill = creds
+        if spares is not None:
+            # The account is answering: its next request finds a session waiting. Made while this answer
+            # is being written upstream (the wait for its first fragment is the longest), on its own
+            # thread so this request never waits behind it, and ready long before a client that asks
+            # again the moment it reads [DONE] (one account, sequential streams: bench/ttft_probe.py).
+            spares.refill(creds)
         self._stream = stream
         self._parser = self.plan.tool_emulation.parser() if self.plan.tool_emulation else None
         try:
@@ -213,7 +238,10 @@ class ChatRun:
 
     def _open(self, client, creds, attempt: _Attempt, spares) -> tuple[AssistStream, str]:
         """The answer's stream and its session: a spare session if the account has one, else a new one."""
-        spare = spares.take(creds) if spares is not None else None
+        # A spare still being made (the previous answer just ended) is waited for: it started before any
+        # session this request could make would. Not for long: one slower than a few round trips is stuck.
+        wait = min(SPARE_IN_FLIGHT_WAIT, self.deadline - time.monotonic())
+        spare = spares.take(creds, wait=wait) if spares is not None else None
         if spare is None:
             return self._ask(client, creds, attempt, client.create_session(creds))
         try:
@@ -264,6 +292,8 @@ class ChatRun:
             return Finished("content_filter")
         if final is not None and final.state == "FAILED":
             raise Unavailable("the upstream reported the answer as FAILED", status=200, reason="FAILED")
+        if self.plan.media_required:
+            return (yield from self._finish_media(attempt, client, creds, session))
         if attempt.files:
             media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
                                                 session=attempt.session_path or session, files=attempt.files)
@@ -278,6 +308,25 @@ class ChatRun:
         if not attempt.text_chars:
             raise _EmptyAnswer("the upstream answered with no text and no media", status=200)
         yield from self._flush()
+        return Finished("stop")
+
+    # ---- answers that must bring media (/v1/images) ------------------------------------------------
+
+    def _finish_media(self, attempt: _Attempt, client, creds, session: str) -> Iterator[RunEvent]:
+        """The answer's images, waiting for ones the upstream lists late; none at all is _NoMedia, which
+        moves the run to another account (with a fresh deadline: this account did answer)."""
+        session_path = attempt.session_path or session
+        if not attempt.files:  # kept on the attempt: the account's daily image quota counts them
+            attempt.files = files.media_await_listed(
+                client=client, creds=creds, session=session_path, wait=settings.GEMPOOL_IMAGE_WAIT_SECONDS,
+                interval=settings.GEMPOOL_IMAGE_POLL_INTERVAL)
+        generated = attempt.files
+        media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
+                                            session=session_path, files=generated) if generated else []
+        if not media:
+            self.deadline = time.monotonic() + settings.GEMPOOL_FAILOVER_DEADLINE
+            raise _NoMedia("the answer came without an image", status=200, reason="NO_IMAGE")
+        yield MediaReady(media=tuple(media))
         return Finished("stop")
 
     # ---- emulated tool calls ---------------------------------------------------------------------
@@ -408,8 +457,8 @@ class ChatRun:
     def _count_limits(self) -> None:
         """After the answer: the key's estimated tokens and concurrency slot; the account's daily quotas."""
         try:
-            if self.plan.admission is not None:
-                self.plan.admission.finish(tokens=sum(self.token_estimate()[:2]) if self._opened else 0)
+            if self.plan.admission is not None and self.plan.admission_ends_with_run:
+                self.plan.admission.finish(tokens=self.tokens_to_charge())
             if isinstance(self.outcome, Finished) and self._current is not None:
                 _count_answer(account=self._current.account, pool=self.plan.pool,
                               mime_types=[item.mime_type for item in self._current.files])

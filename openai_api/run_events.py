@@ -1,10 +1,14 @@
 """What a ChatRun yields, in order: Opened, then Deltas (and Idles), then the ToolCalls the answer made (if
-tools were offered), then Finished or Failed."""
+tools were offered) or the MediaReady of a run that must bring images, then Finished or Failed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from completions.tool_types import ToolCall
+
+if TYPE_CHECKING:
+    from files_app.models import GeneratedMedia
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,13 @@ IDLE = Idle()
 
 
 @dataclass(frozen=True)
+class MediaReady:
+    """The media an answer made, stored and servable at /image/<name> (runs whose plan requires media)."""
+
+    media: tuple[GeneratedMedia, ...]
+
+
+@dataclass(frozen=True)
 class Finished:
     finish_reason: str  # "stop" | "content_filter" | "tool_calls"
 
@@ -44,4 +55,4 @@ class Failed:
     retry_after: int | None = None
 
 
-RunEvent = Opened | Delta | Idle | ToolCall | Finished | Failed
+RunEvent = Opened | Delta | Idle | ToolCall | MediaReady | Finished | Failed

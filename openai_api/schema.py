@@ -116,3 +116,26 @@ create_response = extend_schema(
     request=ResponseRequestSerializer,
     responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
 )
+
+IMAGE_FIELDS = {
+    "prompt": {"type": "string", "description": "What to draw (or how to change the image)."},
+    "model": {"type": "string", "description": "An image-capable catalogue model or alias; other names use "
+                                               "the first enabled image model."},
+    "n": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
+    "size": {"type": "string", "description": "WIDTHxHEIGHT or auto; passed on to the model as a wish."},
+    "response_format": {"type": "string", "enum": ["url", "b64_json"], "default": "url"},
+}
+
+create_image = extend_schema(
+    summary="Create images from a prompt (OpenAI images API)",
+    request={"application/json": {"type": "object", "required": ["prompt"], "properties": IMAGE_FIELDS}},
+    responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
+)
+
+edit_image = extend_schema(
+    summary="Edit an uploaded image by a prompt (OpenAI images API, multipart)",
+    request={"multipart/form-data": {"type": "object", "required": ["prompt", "image"], "properties": {
+        **IMAGE_FIELDS, "image": {"type": "string", "format": "binary"},
+        "mask": {"type": "string", "format": "binary", "description": "Accepted and ignored."}}}},
+    responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
+)

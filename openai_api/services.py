@@ -5,42 +5,60 @@ from accounts.key_limits import key_admit, key_check_model
 from accounts.models import ApiKey
 from accounts.pool import pool_counts
 from accounts.upstream import pool_settings_get
-from gempool_site import rawsql
 from gempool_site.exceptions import NotFoundError, RateLimitExceeded
 from gempool_site.throttles import API_KEY_MINUTE, api_key_charge
 from models_catalog.models import ModelConfig
+from models_catalog.services import enabled_names, model_lookup, models_enabled
 from openai_api.attachments import resolve_attachments
 from openai_api.chat import ChatPlan, new_request_id
 from openai_api.conversation import render_query
 
-MODEL_ROWS = rawsql.ModelRows(ModelConfig)  # resolved on every chat completion: plain SQL (see rawsql)
 CREATED_EPOCH = 1735689600  # models have no meaningful creation time upstream; a fixed one keeps lists stable
 
 
 def model_resolve(*, model_id: str) -> ModelConfig:
-    """The enabled catalogue entry clients name; 404 model_not_found listing the valid ids otherwise."""
-    model = MODEL_ROWS.fetch_one("id = %s AND enabled = %s", [model_id, True])
+    """The enabled catalogue entry clients name, by id or alias; else the pool's default model when one is
+    set; else 404 model_not_found listing the valid names."""
+    model = model_lookup(name=model_id)
     if model is None:
-        valid = ", ".join(ModelConfig.objects.filter(enabled=True).values_list("id", flat=True))
+        fallback = pool_settings_get().default_model
+        model = model_lookup(name=fallback) if fallback else None
+    if model is None:
+        valid = ", ".join(enabled_names())
         raise NotFoundError(f"The model {model_id!r} does not exist or is disabled. Available models: {valid}.",
                        param="model", code="model_not_found")
     return model
 
 
-def model_as_openai(model: ModelConfig) -> dict:
-    """A /v1/models entry: OpenAI's fields plus gempool's catalogue details."""
-    return {
-        "id": model.id, "object": "model", "created": CREATED_EPOCH, "owned_by": "gempool",
+def model_as_openai(model: ModelConfig, *, name: str | None = None) -> dict:
+    """A /v1/models entry: OpenAI's fields plus gempool's catalogue details; `name` lists it under an alias
+    (then `alias_for` names the model that serves it)."""
+    entry = {
+        "id": name or model.id, "object": "model", "created": CREATED_EPOCH, "owned_by": "gempool",
         "name": model.name or model.id, "description": model.description,
         "context_length": model.context_length, "max_tokens": model.max_tokens,
         "capabilities": model.capabilities,
     }
+    if name and name != model.id:
+        entry["alias_for"] = model.id
+    return entry
+
+
+def model_detail(*, model_id: str) -> dict:
+    """GET /v1/models/<id>: a model or an alias (listed under the name asked for); unknown names are 404
+    even with a default model set, since nothing is listed under them."""
+    model = model_lookup(name=model_id)
+    if model is None:
+        raise NotFoundError(f"The model {model_id!r} does not exist or is disabled.", param="model",
+                       code="model_not_found")
+    return model_as_openai(model, name=model_id)
 
 
 def models_list() -> dict:
-    """GET /v1/models: the enabled models in catalogue order."""
-    return {"object": "list", "data": [model_as_openai(m) for m in MODEL_ROWS.fetch_all(
-        "enabled = %s", [True], tail="ORDER BY sort_order, id")]}
+    """GET /v1/models: the enabled models in catalogue order, then their aliases as models too."""
+    models = models_enabled()
+    return {"object": "list", "data": [model_as_openai(m) for m in models]
+            + [model_as_openai(m, name=alias) for m in models for alias in m.aliases]}
 
 
 def attachments_charge(*, messages: list, api_key: ApiKey | None) -> None:
@@ -54,8 +72,10 @@ def attachments_charge(*, messages: list, api_key: ApiKey | None) -> None:
                                 headers={"Retry-After": str(wait)})
 
 
-def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str) -> ChatPlan:
-    """Resolve the model and attachments and render the conversation, before any upstream call."""
+def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str,
+                    endpoint: str = "chat") -> ChatPlan:
+    """Resolve the model and attachments and render the conversation, before any upstream call.
+    `endpoint` names the API face in the request log (chat, messages)."""
     messages = data["parsed_messages"]
     attachments_charge(messages=messages, api_key=api_key)
     model = model_resolve(model_id=data["model"])
@@ -75,6 +95,7 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
         api_key=api_key,
         pool=pool,
         tool_emulation=tools,
+        endpoint=endpoint,
         admission=key_admit(api_key=api_key),  # last: nothing after it may fail and strand a concurrency slot
     )
 

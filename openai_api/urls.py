@@ -10,5 +10,7 @@ urlpatterns = [
     path("chat/completions", views.ChatCompletionsView.as_view(), name="v1-chat-completions"),
     path("responses", views.ResponsesView.as_view(), name="v1-responses"),
     path("responses/<str:response_id>", views.ResponseDetailView.as_view(), name="v1-response"),
+    path("images/generations", views.ImageGenerationsView.as_view(), name="v1-images-generations"),
+    path("images/edits", views.ImageEditsView.as_view(), name="v1-images-edits"),
     path("status", views.StatusView.as_view(), name="v1-status"),
 ]

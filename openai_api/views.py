@@ -4,16 +4,18 @@ from __future__ import annotations
 import time
 
 from django.http import JsonResponse
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from gempool_site.exceptions import BadRequestError
 from gempool_site.v1 import V1View
-from openai_api import responses, services
+from openai_api import images, responses, services
 from openai_api.responses_api import face as responses_face
 from openai_api.responses_api.plan import response_plan_build
 from openai_api.responses_api.serializers import ResponseRequestSerializer
 from openai_api.responses_api.store import stored_response_delete, stored_response_get
-from openai_api.schema import chat_completions, create_response, openai_json
+from openai_api.schema import chat_completions, create_image, create_response, edit_image, openai_json
 from openai_api.serializers import ChatCompletionRequestSerializer
 
 
@@ -26,7 +28,7 @@ class ModelListView(V1View):
 class ModelDetailView(V1View):
     @openai_json("One enabled model")
     def get(self, request: Request, model_id: str) -> Response:
-        return Response(services.model_as_openai(services.model_resolve(model_id=model_id)))
+        return Response(services.model_detail(model_id=model_id))
 
 
 class ChatCompletionsView(V1View):
@@ -62,6 +64,31 @@ class ResponseDetailView(V1View):
     @openai_json("Delete a stored response")
     def delete(self, request: Request, response_id: str) -> Response:
         return Response(stored_response_delete(response_id=response_id, api_key=request.auth))
+
+
+class ImageGenerationsView(V1View):
+    @create_image
+    def post(self, request: Request) -> Response:
+        parsed = images.image_request_parse(request.data)
+        plan = images.images_plan_build(request=parsed, api_key=request.auth,
+                                        request_base_url=request.build_absolute_uri("/"))
+        return Response(images.images_create(plan=plan, request=parsed))
+
+
+class ImageEditsView(V1View):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @edit_image
+    def post(self, request: Request) -> Response:
+        parsed = images.image_request_parse(request.data)
+        uploads = request.FILES.getlist("image") or request.FILES.getlist("image[]")
+        if not uploads:
+            raise BadRequestError("Attach the image to edit as the multipart field 'image'.", param="image")
+        stored = [images.image_upload_store(upload=upload, owner=request.auth, param="image")
+                  for upload in uploads]
+        plan = images.images_plan_build(request=parsed, api_key=request.auth,
+                                        request_base_url=request.build_absolute_uri("/"), images=stored)
+        return Response(images.images_create(plan=plan, request=parsed))
 
 
 class StatusView(V1View):

@@ -55,7 +55,7 @@ def admin_key(db):
     return api_key_create(name="test admin", is_admin=True)
 
 
-OPERATOR_APPS = ("accounts", "models_catalog", "files_app")
+OPERATOR_APPS = ("accounts", "models_catalog", "files_app", "logins")
 
 
 def grant_operator_permissions(user) -> None:
@@ -156,7 +156,8 @@ def gateway(django_db_setup, django_db_blocker, simulator):
 
     process = GatewayProcess(database=database_url(connection.settings_dict), upstream_url=simulator.url,
                              data_dir=str(django_settings.DATA_DIR), secret_key=django_settings.SECRET_KEY,
-                             extra_env={"GEMPOOL_KEEPALIVE_SECONDS": "0.5"}).start()
+                             extra_env={"GEMPOOL_KEEPALIVE_SECONDS": "0.5", "GEMPOOL_IMAGE_WAIT_SECONDS": "3",
+                                        "GEMPOOL_IMAGE_POLL_INTERVAL": "0.2"}).start()
     yield process
     process.stop()
 

@@ -47,6 +47,9 @@ class GatewayProcess:
             "GEMPOOL_API_URL": upstream_url,
             "GEMPOOL_BIND": f"127.0.0.1:{self.port}",
             "GEMPOOL_THREADS": "64",
+            # One worker unless a test asks for more (tests/multi_instance): what a test observes through
+            # one connection and the next must not depend on which worker took each.
+            "GEMPOOL_WORKERS": "1",
             "GEMPOOL_ACCESS_LOG": "",
             "GEMPOOL_LOG_LEVEL": "INFO",
             "GEMPOOL_FAILOVER_DEADLINE": "15",

@@ -5,12 +5,14 @@ import base64
 import datetime
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from gemini_enterprise.simulator import login_control, media
 from gemini_enterprise.simulator.httperrors import HttpFault, decode_b64, google_error
 from gemini_enterprise.simulator.scenario import (
     IMAGE_TEXT,
+    NO_IMAGE_TEXT,
     VIDEO_TEXT,
     StreamPlan,
     answer_text,
@@ -97,7 +99,7 @@ def widget_listSessionFileMetadata(handler: SimHandler, account: SimAccount, req
     match = ORIGIN_FILTER.search(str(request.get("filter") or ""))
     with handler.server.sim.lock:
         files = list(session.files.values())
-    items = [_metadata(session, f) for f in files if match is None or f.origin == match.group(1)]
+    items = [_metadata(session, f) for f in files if f.listed and (match is None or f.origin == match.group(1))]
     handler.send_json(200, {"listSessionFileMetadataResponse": {"fileMetadata": items}})
 
 
@@ -123,7 +125,7 @@ def widget_streamAssist(handler: SimHandler, account: SimAccount, request: dict,
                               delay=server.fragment_delay)
     if rule is not None and rule.fault in STREAM_FAULTS:
         scenario.faults[rule.fault] = rule.arg
-        scenario.image = scenario.image or rule.fault == "image"
+        scenario.image = scenario.image or rule.fault in ("image", "image_late")
         scenario.video = scenario.video or rule.fault == "video"
     if "slow_first_byte" in scenario.faults:
         server.stopping.wait(_seconds(scenario.faults["slow_first_byte"]))
@@ -134,7 +136,8 @@ def widget_streamAssist(handler: SimHandler, account: SimAccount, request: dict,
     wants_media(scenario, request.get("toolsSpec") or {}, scenario.clean_query)
     model = str((request.get("assistGenerationConfig") or {}).get("modelId") or "auto")
     generated = _generate_media(handler, session, scenario)
-    texts = ([IMAGE_TEXT] if scenario.image else []) + ([VIDEO_TEXT] if scenario.video else [])
+    texts = ([IMAGE_TEXT] if scenario.image else []) + ([VIDEO_TEXT] if scenario.video else []) + \
+        ([NO_IMAGE_TEXT] if "image_missing" in scenario.faults else [])
     scenario.clean_query = visible_query(scenario.clean_query, tool_plan.marker)
     answer = " ".join(texts) if texts else answer_text(scenario, model, files)
     if tool_plan.calls:
@@ -159,8 +162,11 @@ def _attached_files(session: SimSession, file_ids: list) -> list:
 def _generate_media(handler: SimHandler, session: SimSession, scenario: Any) -> list:
     sim, out = handler.server.sim, []
     if scenario.image:
-        out.append(sim.add_file(session, name="generated_image.png", mime_type="image/png",
-                                data=media.tiny_png(), origin="AI_GENERATED"))
+        image = sim.add_file(session, name="generated_image.png", mime_type="image/png", data=media.tiny_png(),
+                             origin="AI_GENERATED")
+        if "image_late" in scenario.faults:  # generation outlives the answer: listed only after a while
+            image.listed_from = time.monotonic() + _seconds(scenario.faults["image_late"], 2.0)
+        out.append(image)
     if scenario.video:
         out.append(sim.add_file(session, name="generated_video.mp4", mime_type="video/mp4",
                                 data=media.fake_mp4(), origin="AI_GENERATED"))

@@ -25,7 +25,7 @@ ENDPOINTS = ("getoxsrf", "createSession", "streamAssist", "addContextFile", "lis
              "downloadFile", "login")
 GETOXSRF_FAULTS = frozenset({"302", "refreshcookies", "missing_keys"})
 STREAM_FAULTS = frozenset({"429_during", "truncate", "malformed", "skipped", "thought_only", "image", "video",
-                           "hang_mid_stream", "utoken_only"})
+                           "hang_mid_stream", "utoken_only", "image_late", "image_missing"})
 GENERIC_FAULTS = frozenset({"401", "403", "404_session", "429", "429_before", "429_quota", "500", "503", "400",
                             "slow_first_byte", "armor", "base64"})
 ALL_FAULTS = GETOXSRF_FAULTS | STREAM_FAULTS | GENERIC_FAULTS
@@ -67,6 +67,11 @@ class SimFile:
     data: bytes
     origin: str  # USER_UPLOADED | AI_GENERATED
     session_id: str
+    listed_from: float = 0.0  # time.monotonic() from which widgetListSessionFileMetadata shows it
+
+    @property
+    def listed(self) -> bool:
+        return time.monotonic() >= self.listed_from
 
     @property
     def token_count(self) -> int:

@@ -19,6 +19,22 @@
     return el("span", { class: "countdown", data: { until: String(Date.now() + remaining * 1000) }, text: gp.duration(remaining) });
   }
 
+  function span(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
+    if (h) { return h + " h " + m + " min"; }
+    return m ? m + " min" : Math.max(1, Math.floor(seconds)) + " s";
+  }
+
+  function loginCell(account) {
+    if (account.login_expires_in === null || account.login_expires_in === undefined) {
+      return el("span", { class: "nil", text: "—" });
+    }
+    var remaining = account.login_expires_in - (Date.now() - loadedAt) / 1000;
+    if (remaining <= 0) { return el("span", { class: "login-expired", text: "expired " + gp.ago(account.login_expires_at) }); }
+    return el("span", { class: "login-expiry" + (remaining < 7200 ? " login-soon" : ""), title: gp.dateTime(account.login_expires_at),
+      text: "expires in " + span(remaining) });
+  }
+
   function errorCell(account) {
     var e = account.last_error;
     if (!e) { return el("span", { class: "nil", text: "—" }); }
@@ -50,6 +66,8 @@
     return el("div", { class: "row-actions" }, [
       el("button", { type: "button", class: "btn btn-text btn-small" + (testing[account.id] ? " busy" : ""), disabled: !!testing[account.id],
         data: { action: "test" }, text: "Test", on: { click: function () { testAccount(account, this); } } }),
+      el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "paste" }, text: "Paste cookies",
+        on: { click: function () { openPaste(account); } } }),
       el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "edit" }, text: "Edit",
         on: { click: function () { openDialog(account); } } }),
       el("button", { type: "button", class: "btn btn-text btn-small", data: { action: "delete" }, text: "Delete",
@@ -66,6 +84,7 @@
       ]),
       el("td", { data: { label: "Status" } }, [gp.badge(account.status, account.status_display)]),
       el("td", { data: { label: "Cooldown" } }, [cooldownCell(account)]),
+      el("td", { class: "nowrap", data: { label: "Login" } }, [loginCell(account)]),
       el("td", { data: { label: "Last error" } }, [errorCell(account)]),
       el("td", { class: "num", data: { label: "Requests" }, title: account.success_count + " ok, " + account.failure_count + " failed",
         text: account.request_count }),
@@ -173,6 +192,7 @@
       hint.textContent = account && account[name] ? "Stored: " + account[name] : "";
     });
     form.querySelector('[data-secret-note="secure_c_ses"]').textContent = account ? "" : "*";
+    loadLogin(form, account);
     document.getElementById("account-dialog").showModal();
     form.elements[account ? "label" : "team_id"].focus();
   }
@@ -192,21 +212,84 @@
     return body;
   }
 
+  /* The login address and mailbox live in their own resource (/api/accounts/<id>/login). */
+  var loginBefore = null;
+
+  function loadLogin(form, account) {
+    var select = form.elements.login_mailbox;
+    loginBefore = null;
+    form.elements.login_email.value = "";
+    gp.api("GET", "/api/mailboxes").then(function (boxes) {
+      gp.clear(select).appendChild(el("option", { value: "", text: "None" }));
+      boxes.forEach(function (box) { select.appendChild(el("option", { value: String(box.id), text: box.name + " (" + box.username + ")" })); });
+      if (!account) { return null; }
+      return gp.api("GET", "/api/accounts/" + account.id + "/login").then(function (login) {
+        loginBefore = login;
+        form.elements.login_email.value = login.email;
+        select.value = login.mailbox === null ? "" : String(login.mailbox);
+      }, function (err) { if (err.status !== 404) { throw err; } });
+    }).catch(function (err) { gp.toast(err.message, "error"); });
+  }
+
+  function saveLogin(form, account) {
+    var email = form.elements.login_email.value.trim(), mailbox = form.elements.login_mailbox.value;
+    var unchanged = loginBefore ? (email === loginBefore.email && mailbox === (loginBefore.mailbox === null ? "" : String(loginBefore.mailbox)))
+      : (!email && !mailbox);
+    if (unchanged) { return Promise.resolve(); }
+    return gp.api("PUT", "/api/accounts/" + account.id + "/login", { email: email, mailbox: mailbox ? Number(mailbox) : null });
+  }
+
   function save(event) {
     event.preventDefault();
     var form = event.target, button = document.getElementById("account-save");
     var request = editing ? gp.api("PUT", "/api/accounts/" + editing.id, formBody(form)) : gp.api("POST", "/api/accounts", formBody(form));
     gp.busy(button, true);
     request.then(function (account) {
+      return saveLogin(form, account).then(function () {
+        gp.busy(button, false);
+        document.getElementById("account-dialog").close();
+        gp.toast((editing ? "Saved " : "Added ") + account.display_name, "ok");
+        return load();
+      }, function (err) {
+        // The account is saved; only its login settings were refused: keep the dialog open on them.
+        editing = account;
+        gp.busy(button, false);
+        gp.showErrors(form, err);
+      });
+    }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
+  }
+
+  /* ---- paste cookies: a manual refresh in seconds ------------------------------------------ */
+
+  var pasting = null;
+
+  function openPaste(account) {
+    var form = document.getElementById("paste-form");
+    pasting = account;
+    form.reset();
+    gp.clearErrors(form);
+    document.getElementById("paste-dialog-title").textContent = "Paste cookies for " + account.display_name;
+    document.getElementById("paste-dialog").showModal();
+    form.elements.cookies.focus();
+  }
+
+  function submitPaste(event) {
+    event.preventDefault();
+    var form = event.target, button = document.getElementById("paste-save");
+    var body = { cookies: form.elements.cookies.value, url: form.elements.url.value.trim() };
+    gp.busy(button, true);
+    gp.api("POST", "/api/accounts/" + pasting.id + "/cookies", body).then(function (result) {
       gp.busy(button, false);
-      document.getElementById("account-dialog").close();
-      gp.toast((editing ? "Saved " : "Added ") + account.display_name, "ok");
-      return load();
+      document.getElementById("paste-dialog").close();
+      replace(result.account);
+      if (result.ok) { gp.toast("New login saved and tested for " + result.account.display_name + " in " + result.latency_ms + " ms", "ok"); }
+      else { gp.toast("Saved, but the test failed (" + result.error.kind.replace(/_/g, " ") + "): " + result.error.message, "error"); }
     }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("add-account").addEventListener("click", function () { openDialog(null); });
+    document.getElementById("paste-form").addEventListener("submit", submitPaste);
     document.getElementById("account-form").addEventListener("submit", save);
     document.getElementById("account-filter").addEventListener("input", render);
     gp.poll(load, REFRESH_MS);

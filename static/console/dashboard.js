@@ -15,6 +15,13 @@
     });
   }
 
+  function renderLoginStats(counts) {
+    document.querySelectorAll("[data-login-stat]").forEach(function (node) {
+      var value = counts ? counts[node.dataset.loginStat] : undefined;
+      node.textContent = value === undefined ? "–" : String(value);
+    });
+  }
+
   function selectedSeries(data) {
     var choice = document.getElementById("chart-account").value;
     var series = data.series.filter(function (s) { return choice === "all" || String(s.account_id) === choice; });
@@ -88,6 +95,7 @@
     return gp.api("GET", "/api/dashboard").then(function (data) {
       last = data;
       renderStats(data.accounts);
+      renderLoginStats(data.logins);
       renderAccountPicker(data.series);
       renderChart(data);
       renderPerAccount(data.series);

@@ -1,4 +1,4 @@
-/* Models: the catalogue table with add / edit / delete and an enabled switch. */
+/* Models: the catalogue table with add / edit / delete, aliases and an enabled switch. */
 (function () {
   "use strict";
   var gp = window.gp, el = gp.el;
@@ -18,7 +18,9 @@
     return el("tr", { data: { id: model.id } }, [
       el("td", { class: "primary-cell", data: { label: "Model" } }, [
         el("div", { class: "cell-title", text: model.id }),
-        model.name ? el("div", { class: "muted", text: model.name }) : null
+        model.name ? el("div", { class: "muted", text: model.name }) : null,
+        model.aliases.length ? el("div", { class: "aliases" }, [el("span", { class: "muted", text: "Also: " })].concat(
+          model.aliases.map(function (a) { return el("code", { class: "chip", text: a }); }))) : null
       ]),
       el("td", { data: { label: "Upstream" } }, [model.upstream_model_id ? el("code", { text: model.upstream_model_id }) : el("span", { class: "nil", text: "auto" })]),
       el("td", { data: { label: "Capabilities" } }, [el("div", {}, model.capabilities.map(function (c) {
@@ -71,6 +73,7 @@
     if (model) {
       TEXT.concat(NUMBERS).forEach(function (name) { form.elements[name].value = model[name]; });
       FLAGS.forEach(function (name) { form.elements[name].checked = model[name]; });
+      form.elements.aliases.value = model.aliases.join(", ");
     }
     document.getElementById("model-dialog").showModal();
     form.elements[model ? "name" : "id"].focus();
@@ -85,6 +88,7 @@
       if (data[name] === null) { delete data[name]; }
     });
     FLAGS.forEach(function (name) { data[name] = form.elements[name].checked; });
+    data.aliases = form.elements.aliases.value.split(/[\s,]+/).filter(function (a) { return a !== ""; });
     return data;
   }
 

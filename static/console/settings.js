@@ -1,5 +1,5 @@
-/* Settings: pool settings (proxy + test, media links, cooldowns, daily quotas), import / export, API keys and
-   their limits. */
+/* Settings: pool settings (proxy + test, media links, default model, cooldowns, daily quotas), import / export,
+   API keys and their limits. */
 (function () {
   "use strict";
   var gp = window.gp, el = gp.el;
@@ -23,6 +23,7 @@
     document.getElementById("proxy-changed").textContent = config.proxy_changed_by
       ? "Proxy last changed by " + config.proxy_changed_by + " at " + new Date(config.proxy_changed_at).toLocaleString() : "";
     form.elements.image_base_url.value = config.image_base_url;
+    form.elements.default_model.value = config.default_model;
     NUMBERS.forEach(function (name) { form.elements[name].value = config[name]; });
     quotaReset = config.quota_reset;
     document.getElementById("quota-reset").textContent = resetSentence();
@@ -37,7 +38,8 @@
   function settingsBody(form) {
     var body = {
       proxy_enabled: form.elements.proxy_enabled.checked,
-      image_base_url: form.elements.image_base_url.value.trim()
+      image_base_url: form.elements.image_base_url.value.trim(),
+      default_model: form.elements.default_model.value.trim()
     };
     var proxy = form.elements.proxy.value.trim();
     if (proxy) { body.proxy = proxy; } else if (form.elements.proxy_clear.checked) { body.proxy = ""; }

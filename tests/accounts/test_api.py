@@ -100,7 +100,7 @@ def test_cors_headers_are_never_sent_for_the_management_api(staff_client):
 # ---- accounts -------------------------------------------------------------------------------
 
 
-def test_it_creates_an_account_and_shows_its_secrets_masked(staff_client):
+def test_a_created_account_shows_its_secrets_masked(staff_client):
     response = call(staff_client, "post", "/api/accounts", account_body(secure_c_ses=MARKER))
     assert response.status_code == 201, response.content
     data = response.json()
@@ -115,7 +115,7 @@ def test_a_disabled_new_account_starts_disabled(staff_client):
     assert data["status"] == "disabled"
 
 
-def test_it_answers_400_with_per_field_messages(staff_client):
+def test_a_bad_account_is_a_400_with_a_message_per_field(staff_client):
     response = call(staff_client, "post", "/api/accounts",
                     {"team_id": "", "csesidx": "1", "proxy_url": "ftp://nope", "enabled": "maybe"})
     assert response.status_code == 400
@@ -176,7 +176,7 @@ def test_patch_changes_only_what_is_sent(staff_client, account):
     assert (account.user_agent, account.request_count, account.label) == ("UA/2", 41, account.label)
 
 
-def test_delete_and_unknown_ids(staff_client, account):
+def test_a_deleted_account_is_a_404_to_reads_and_toggles(staff_client, account):
     assert staff_client.delete(f"/api/accounts/{account.pk}").status_code == 204
     response = staff_client.get(f"/api/accounts/{account.pk}")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
@@ -270,7 +270,7 @@ def test_config_shows_the_proxy_masked_and_keeps_it_when_omitted(staff_client):
     ({"cooldown_max_seconds": 0}, "cooldown_max_seconds"),
     ({"image_base_url": "nope"}, "image_base_url"),
 ])
-def test_config_validation(staff_client, body, field):
+def test_a_bad_pool_setting_is_a_400_naming_its_field(staff_client, body, field):
     response = call(staff_client, "put", "/api/config", body)
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
@@ -291,7 +291,7 @@ def config_document(**overrides) -> dict:
     return document
 
 
-def test_import_a_json_body(staff_client):
+def test_a_json_body_imports_accounts_and_models(staff_client):
     response = call(staff_client, "post", "/api/config/import", config_document())
     assert response.status_code == 200, response.content
     assert response.json()["accounts_created"] == 1
@@ -299,7 +299,7 @@ def test_import_a_json_body(staff_client):
     assert ModelConfig.objects.filter(id="imported-model").exists()
 
 
-def test_import_an_uploaded_file_with_dry_run(staff_client):
+def test_a_dry_run_of_an_uploaded_file_counts_but_creates_nothing(staff_client):
     upload = io.BytesIO(json.dumps(config_document()).encode())
     upload.name = "business_gemini_session.json"
     response = staff_client.post("/api/config/import?dry_run=1", {"file": upload})

@@ -53,14 +53,14 @@ NETSCAPE = (
 # ---- the three formats ---------------------------------------------------------------------------
 
 
-def test_it_reads_a_browser_extension_json_export() -> None:
+def test_a_browser_extension_json_export_is_read() -> None:
     login = parse_cookie_paste(extension_export(), URL)
     assert (login.config_id, login.csesidx) == (CONFIG_ID, "2026259595")
     assert (login.secure_c_ses, login.host_c_oses) == (SES, OSES)
     assert login.expires_at == EXPIRY_DT and login.source_format == "json"
 
 
-def test_it_reads_a_netscape_cookies_txt() -> None:
+def test_a_netscape_cookies_txt_is_read() -> None:
     login = parse_cookie_paste(NETSCAPE, URL)
     assert (login.secure_c_ses, login.host_c_oses, login.source_format) == (SES, OSES, "netscape")
     assert login.expires_at == datetime.datetime.fromtimestamp(1_800_000_000, tz=datetime.UTC)
@@ -77,7 +77,7 @@ def test_a_cookies_txt_whose_tabs_became_spaces_still_reads() -> None:
     f"__Secure-C_SES={SES}; __Host-C_OSES={OSES}",
     f'  __Secure-C_SES="{SES}";\n__Host-C_OSES={OSES};  \n',
 ])
-def test_it_reads_a_raw_cookie_header_with_or_without_the_prefix(header) -> None:
+def test_a_raw_cookie_header_is_read_with_or_without_the_prefix(header) -> None:
     login = parse_cookie_paste(header, URL)
     assert (login.secure_c_ses, login.host_c_oses) == (SES, OSES)
     assert login.expires_at is None and login.source_format == "header"

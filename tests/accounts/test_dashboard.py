@@ -19,7 +19,7 @@ def log(account=None, *, ago: timedelta = timedelta(0), status: int = 200, kind:
                                      latency_ms=120, error_kind=kind, model="gemini-2.5-flash")
 
 
-def test_it_buckets_requests_and_errors_per_account_per_hour(make_account):
+def test_the_summary_buckets_requests_and_errors_per_account_per_hour(make_account):
     a, b = make_account(), make_account(status=AccountStatus.NEEDS_LOGIN)
     log(a), log(a, status=429, kind="rate_limited"), log(a, ago=timedelta(hours=3))
     log(b, ago=timedelta(hours=1), status=503, kind="unavailable")
@@ -42,14 +42,14 @@ def test_requests_of_deleted_accounts_still_count(make_account):
     assert series[-1]["account_id"] is None and series[-1]["requests"][-1] == 1
 
 
-def test_the_api_serves_it(staff_client, make_account):
+def test_the_api_serves_the_summary_with_the_proxy_state(staff_client, make_account):
     log(make_account(), status=500, kind="unavailable")
     data = staff_client.get("/api/dashboard").json()
     assert data["recent_errors"][0]["status_code"] == 500
     assert set(data["proxy"]) >= {"proxy", "in_use", "last_test"}
 
 
-def test_prunelogs_command(settings):
+def test_prunelogs_deletes_request_logs_older_than_its_days(settings):
     log(ago=timedelta(days=3)), log()
     out = io.StringIO()
     call_command("prunelogs", "--days", "2", stdout=out)

@@ -29,13 +29,13 @@ from tests.gateway_process import ROOT, database_url
 pytestmark = pytest.mark.django_db
 
 
-def test_it_rotates_round_robin_over_healthy_accounts(make_account):
+def test_the_pool_rotates_round_robin_over_healthy_accounts(make_account):
     accounts = [make_account() for _ in range(3)]
     leased = [lease_account().pk for _ in range(6)]
     assert leased == [a.pk for a in accounts] * 2
 
 
-def test_it_skips_disabled_needs_login_and_cooling_accounts(make_account):
+def test_the_pool_skips_disabled_needs_login_and_cooling_accounts(make_account):
     make_account(enabled=False, status=AccountStatus.DISABLED)
     make_account(status=AccountStatus.NEEDS_LOGIN)
     make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=timezone.now() + timedelta(minutes=5))
@@ -104,7 +104,7 @@ def test_the_lease_reads_the_partial_index_of_leasable_accounts(make_account):
     assert "SORT" not in plan.upper()  # read in index order, stopping at the first due account
 
 
-def test_it_returns_none_when_nothing_can_serve(make_account):
+def test_the_lease_is_none_when_nothing_can_serve(make_account):
     make_account(status=AccountStatus.NEEDS_LOGIN)
     assert lease_account() is None
 
@@ -196,7 +196,7 @@ def test_a_disabled_account_stays_disabled_whatever_fails(make_account):
     assert account.status == AccountStatus.DISABLED
 
 
-def test_pool_state_and_counts(make_account):
+def test_pool_state_and_counts_treat_an_expired_cooldown_as_active(make_account):
     soon = timezone.now() + timedelta(seconds=30)
     make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=soon)
     make_account(status=AccountStatus.COOLING_DOWN, cooldown_until=timezone.now() - timedelta(seconds=1))

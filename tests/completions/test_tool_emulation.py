@@ -45,7 +45,7 @@ def streamed(em: ToolEmulation, text: str, size: int = 3) -> tuple[list[str], ob
 # ---- the request side -------------------------------------------------------------------------------
 
 
-def test_no_emulation_when_there_are_no_tools_or_choice_is_none():
+def test_nothing_is_emulated_when_there_are_no_tools_or_choice_is_none():
     assert ToolRequest(()).emulation() is None
     assert ToolRequest((WEATHER,), ToolChoice("none")).emulation() is None
     assert ToolRequest((WEATHER,)).emulation() is not None
@@ -112,7 +112,7 @@ def test_a_call_block_becomes_calls_and_the_prose_before_it_stays():
     assert parsed.calls[0].id.startswith("call_") and len(parsed.calls[0].id) == 29
 
 
-def test_parallel_calls_in_one_array_and_as_consecutive_objects():
+def test_parallel_calls_are_read_in_one_array_and_as_consecutive_objects():
     em = emulation()
     array = em.parse(f"{T}\n[{call('get_weather', city='A')}, {call('get_weather', city='B')}]")
     objects = em.parse(f"{T}\n{call('get_weather', city='A')}\n{call('write_file', path='p', content='c')}")

@@ -39,7 +39,7 @@ def test_a_wrong_password_is_refused(page, operator):
     assert "/login/" in page.url
 
 
-def test_add_an_account_toggle_it_and_test_it(logged_in, sim):
+def test_an_operator_adds_toggles_and_tests_an_account(logged_in, sim):
     page = logged_in
     sim.add_account(SimAccount(csesidx="880011", secure_c_ses="browser-ses-cookie", team_id="team-browser"))
     page.goto("/accounts/")
@@ -123,7 +123,7 @@ def test_the_theme_switch_persists_across_reloads(logged_in):
     assert (background == "rgb(17, 19, 24)") == (flipped == "dark")
 
 
-def test_import_a_config_file_and_see_its_problems_when_bad(logged_in, tmp_path):
+def test_the_settings_page_imports_a_config_file_and_lists_a_bad_ones_problems(logged_in, tmp_path):
     page = logged_in
     good = tmp_path / "business_gemini_session.json"
     good.write_text(json.dumps({"proxy": "", "proxy_enabled": False, "accounts": [
@@ -216,6 +216,39 @@ def test_models_can_be_added_and_disabled(logged_in):
     from models_catalog.models import ModelConfig
 
     assert ModelConfig.objects.get(id="team-model").enabled is False
+
+
+def test_aliases_are_edited_on_the_models_page_and_clashes_are_shown(logged_in, catalogue):
+    page = logged_in
+    page.goto("/models/")
+    row = page.locator("#models-table tbody tr", has_text="gemini-2.5-pro")
+    row.locator("button", has_text="Edit").click()
+    page.locator("#model-form [name=aliases]").fill("claude-sonnet-4-5, gpt-4o")
+    page.locator("#model-form button[type=submit]").click()
+    row.locator(".aliases", has_text="claude-sonnet-4-5").wait_for()
+    from models_catalog.models import ModelConfig
+
+    assert ModelConfig.objects.get(id="gemini-2.5-pro").aliases == ["claude-sonnet-4-5", "gpt-4o"]
+    other = page.locator("#models-table tbody tr", has_text="gemini-2.5-flash").first
+    other.locator("button", has_text="Edit").click()
+    page.locator("#model-form [name=aliases]").fill("gpt-4o")
+    page.locator("#model-form button[type=submit]").click()
+    page.locator('#model-form [data-error="aliases"]', has_text="already an alias of 'gemini-2.5-pro'").wait_for()
+    assert ModelConfig.objects.get(id="gemini-2.5-flash").aliases == []
+    assert page.errors == []
+
+
+def test_the_default_model_is_set_on_the_settings_page(logged_in, catalogue):
+    page = logged_in
+    page.goto("/settings/")
+    page.wait_for_function("() => !document.getElementById('settings-fields').disabled")
+    page.locator("#settings-form [name=default_model]").fill("no-such-model")
+    page.click("#settings-save")
+    page.locator('#settings-form [data-error="default_model"]', has_text="not an enabled model").wait_for()
+    page.locator("#settings-form [name=default_model]").fill("gemini-2.5-flash")
+    page.click("#settings-save")
+    page.locator(".snackbar", has_text="Settings saved").wait_for()
+    assert PoolSettings.load().default_model == "gemini-2.5-flash"
 
 
 def test_the_console_works_at_phone_width(logged_in, make_account):

@@ -9,7 +9,7 @@ from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/accounts/", "/models/", "/settings/"]
+PAGES = ["/", "/accounts/", "/refresh/", "/models/", "/settings/"]
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +97,7 @@ def test_logout_needs_a_post(staff_client):
 
 
 @pytest.mark.parametrize("asset", ["console.css", "app.js", "theme.js", "chart.js", "dashboard.js", "accounts.js",
-                                   "models.js", "settings.js", "logo.svg"])
+                                   "models.js", "settings.js", "refresh.js", "logo.svg"])
 def test_assets_are_served_by_the_app_itself(client, asset):
     response = client.get(f"/static/console/{asset}")
     assert response.status_code == 200

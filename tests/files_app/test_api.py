@@ -50,7 +50,7 @@ def test_upload_answers_an_openai_file_object(client, auth, api_key, data_dir):
     assert _temp_files(data_dir) == []  # committed by rename, not copied
 
 
-def test_list_retrieve_content_delete(client, auth, data_dir):
+def test_files_can_be_listed_retrieved_read_and_deleted(client, auth, data_dir):
     first = _upload(client, auth, b"one", "one.txt").json()
     second = _upload(client, auth, b"two", "two.csv", content_type="text/csv").json()
     listing = client.get("/v1/files", **auth).json()

@@ -78,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(302, b"", "text/plain", Location="/loop")
 
     def route_slow(self, query) -> None:
-        time.sleep(3)
+        time.sleep(3)  # a server slower than the fetch timeout
         self._send(200, PNG, "image/png")
 
     def route_trickle(self, query) -> None:
@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
             for byte in PNG * 10:
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
-                time.sleep(0.05)
+                time.sleep(0.05)  # a byte at a time, never silent long enough to time out a read
         except OSError:
             pass  # the client gave up, as it should
 

@@ -32,7 +32,7 @@ def _leftovers(data_dir, area: str = "uploads") -> list[str]:
 # ---- stored_file_create / from_bytes ------------------------------------------------------------
 
 
-def test_it_keeps_the_bytes_under_the_data_dir_with_a_relative_name(data_dir):
+def test_stored_bytes_live_under_the_data_dir_with_a_relative_name(data_dir):
     record = _create(b"hello world\n")
     assert record.id.startswith("file-") and len(record.id) <= 40
     assert record.size == 12 and record.sha256 == hashlib.sha256(b"hello world\n").hexdigest()
@@ -61,23 +61,23 @@ def test_files_survive_a_move_of_the_data_dir(data_dir, settings, tmp_path):
     (b"a,b\n1,2\n", "table.csv", None, "text/csv"),
     (PNG, "x.bin", "Image/PNG; charset=binary", "image/png"),  # declared wins, normalized
 ])
-def test_it_guesses_the_type_when_none_is_declared(data, filename, declared, expected):
+def test_the_type_is_guessed_when_none_is_declared(data, filename, declared, expected):
     assert _create(data, filename=filename, mime_type=declared).mime_type == expected
 
 
-def test_it_keeps_only_the_last_path_component_of_the_name():
+def test_a_file_name_keeps_only_its_last_path_component():
     assert _create(filename="C:\\Users\\me\\secret plan.txt").filename == "secret plan.txt"
     assert _create(filename="../../etc/passwd").filename == "passwd"
 
 
-def test_it_refuses_an_empty_file(data_dir):
+def test_an_empty_file_is_refused(data_dir):
     with pytest.raises(BadRequestError, match="empty") as info:
         _create(b"")
     assert info.value.param == "file"
     assert StoredFile.objects.count() == 0 and _leftovers(data_dir) == []
 
 
-def test_it_refuses_a_file_over_the_limit_while_streaming(settings, data_dir):
+def test_a_file_over_the_limit_is_refused_while_streaming(settings, data_dir):
     settings.GEMPOOL_MAX_UPLOAD_BYTES = 100_000
     with pytest.raises(PayloadTooLarge, match="too large") as info:
         _create(b"x" * 100_001)
@@ -86,7 +86,7 @@ def test_it_refuses_a_file_over_the_limit_while_streaming(settings, data_dir):
     assert _create(b"x" * 100_000).size == 100_000  # exactly the limit is fine
 
 
-def test_it_refuses_a_declared_oversize_upload_before_reading_it(settings):
+def test_a_declared_oversize_upload_is_refused_before_reading_it(settings):
     settings.GEMPOOL_MAX_UPLOAD_BYTES = 10
 
     class Unreadable(io.BytesIO):
@@ -100,7 +100,7 @@ def test_it_refuses_a_declared_oversize_upload_before_reading_it(settings):
                                     owner=None)
 
 
-def test_it_accepts_django_uploaded_files():
+def test_django_uploaded_files_are_accepted():
     upload = SimpleUploadedFile("pic.png", PNG, content_type="image/png")
     record = services.stored_file_create(upload=upload, filename=upload.name, mime_type=upload.content_type,
                                          purpose="vision", owner=None)

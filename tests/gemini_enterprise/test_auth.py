@@ -38,7 +38,7 @@ CREDS = Credentials(
 )
 
 
-def test_it_mints_the_worked_example_byte_for_byte() -> None:
+def test_the_minted_jwt_matches_the_worked_example_byte_for_byte() -> None:
     assert mint_jwt(XSRF, KID, "1234567890", NOW) == EXPECTED
 
 
@@ -105,7 +105,7 @@ def test_the_simulator_refuses_a_bad_jwt(tamper: str) -> None:
 
 
 @responses.activate
-def test_it_strips_the_xssi_prefix_and_sends_both_cookies() -> None:
+def test_getoxsrf_strips_the_xssi_prefix_and_sends_both_cookies() -> None:
     rsp = responses.get(f"{AUTH}/auth/getoxsrf", body=')]}\'\n{"xsrfToken": "abc", "keyId": "kid1"}')
     grant = getoxsrf(requests.Session(), CONFIG, CREDS)
     assert grant == XsrfGrant("abc", "kid1")
@@ -115,7 +115,7 @@ def test_it_strips_the_xssi_prefix_and_sends_both_cookies() -> None:
 
 
 @responses.activate
-def test_it_sends_c_oses_only_when_set() -> None:
+def test_getoxsrf_sends_c_oses_only_when_set() -> None:
     rsp = responses.get(f"{AUTH}/auth/getoxsrf", body=')]}\'{"xsrfToken": "abc", "keyId": "kid1"}')
     creds = Credentials(key="k", team_id="t", csesidx="1", secure_c_ses="SES")
     getoxsrf(requests.Session(), CONFIG, creds)
@@ -137,7 +137,7 @@ def test_it_sends_c_oses_only_when_set() -> None:
     ],
 )
 @responses.activate
-def test_it_classifies_getoxsrf_failures(status, body, headers, expected) -> None:
+def test_getoxsrf_failures_are_classified_without_secrets(status, body, headers, expected) -> None:
     responses.get(f"{AUTH}/auth/getoxsrf", status=status, body=body, headers=headers)
     with pytest.raises(expected) as info:
         getoxsrf(requests.Session(), CONFIG, CREDS)
@@ -145,7 +145,7 @@ def test_it_classifies_getoxsrf_failures(status, body, headers, expected) -> Non
 
 
 @responses.activate
-def test_it_does_not_follow_the_refreshcookies_redirect() -> None:
+def test_getoxsrf_does_not_follow_the_refreshcookies_redirect() -> None:
     responses.get(f"{AUTH}/auth/getoxsrf", status=302, headers={"Location": f"{AUTH}/refreshcookies"})
     target = responses.get(f"{AUTH}/refreshcookies", body="")
     with pytest.raises(LoginRequired):
@@ -173,7 +173,7 @@ class FakeFetch:
     def __call__(self, creds: Credentials) -> XsrfGrant:
         with self.lock:
             self.calls.append(creds.key)
-        time.sleep(self.delay)
+        time.sleep(self.delay)  # a slow getoxsrf: the other threads pile up behind this one
         if self.error is not None:
             raise self.error
         return XsrfGrant(XSRF, f"kid-{len(self.calls)}")
@@ -198,7 +198,7 @@ def run_threads(n: int, target) -> list:
     return results
 
 
-def test_it_refreshes_jwt_once_for_50_threads() -> None:
+def test_the_jwt_is_refreshed_once_for_50_threads() -> None:
     fetch = FakeFetch(delay=0.1)
     manager = TokenManager(MemoryTokenStore(), fetch, CONFIG)
     tokens = run_threads(50, lambda: manager.get(CREDS))
@@ -216,25 +216,30 @@ def test_a_failed_refresh_is_shared_with_the_threads_waiting_for_it() -> None:
 
 def test_accounts_do_not_wait_on_each_other() -> None:
     slow_fetch_started = threading.Event()
+    release_slow_fetch = threading.Event()
 
     def fetch(creds: Credentials) -> XsrfGrant:
         if creds.key == "slow":
             slow_fetch_started.set()
-            time.sleep(1.0)
+            release_slow_fetch.wait(10)  # a getoxsrf that hangs until the test lets it answer
         return XsrfGrant(XSRF, "kid")
 
     manager = TokenManager(MemoryTokenStore(), fetch, CONFIG)
     slow = Credentials(key="slow", team_id="t", csesidx="1", secure_c_ses="s")
     thread = threading.Thread(target=manager.get, args=(slow,))
     thread.start()
-    slow_fetch_started.wait(2)
-    started = time.monotonic()
-    manager.get(CREDS)
-    assert time.monotonic() - started < 0.5
-    thread.join()
+    try:
+        assert slow_fetch_started.wait(5), "the slow account's refresh never started"
+        fast = threading.Thread(target=manager.get, args=(CREDS,))
+        fast.start()
+        fast.join(5)
+        assert not fast.is_alive(), "an account waited for another account's refresh"
+    finally:
+        release_slow_fetch.set()
+        thread.join(5)
 
 
-def test_it_renews_the_jwt_after_the_refresh_margin() -> None:
+def test_the_jwt_is_renewed_after_the_refresh_margin() -> None:
     now = [1_000_000.0]
     fetch = FakeFetch()
     manager = TokenManager(
@@ -258,7 +263,7 @@ def test_reject_and_force_never_return_the_refused_token() -> None:
     assert len(fetch.calls) == 3
 
 
-def test_it_rechecks_the_store_after_taking_the_lock() -> None:
+def test_the_token_manager_rechecks_the_store_after_taking_the_lock() -> None:
     """Another process refreshed while we waited: the shared store's token is used, no getoxsrf."""
     store = MemoryTokenStore()
     fetch = FakeFetch()

@@ -135,7 +135,7 @@ def test_chunk_extensions_and_trailers_are_understood(serve, http):
 def test_a_sized_body_ends_at_its_length(serve, http):
     def script(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello")
-        time.sleep(0.02)
+        time.sleep(0.02)  # the rest comes in a second packet
         conn.sendall(b" world")
 
     server = serve(script)
@@ -309,11 +309,11 @@ def serve():
     while b"\\r\\n\\r\\n" not in data:
         data += conn.recv(65536)
     conn.sendall(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")
-    time.sleep(0.1)
+    time.sleep(0.1)  # the headers alone arrive first
     conn.sendall(b"3\\r\\n[1]\\r\\n")
     time.sleep(0.25)  # a silence mid-body
     conn.sendall(b"0\\r\\n\\r\\n")
-    time.sleep(0.5)
+    time.sleep(0.5)  # keep the connection open past the end of the body, as a keep-alive server does
 
 threading.Thread(target=serve, daemon=True).start()
 session = requests.Session()

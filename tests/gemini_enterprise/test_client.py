@@ -75,7 +75,7 @@ def sent(call) -> dict:
     return json.loads(body)
 
 
-def test_it_sends_the_envelope_and_browser_headers(rsps, gclient) -> None:
+def test_the_client_sends_the_envelope_and_browser_headers(rsps, gclient) -> None:
     rsp = rsps.post(f"{BASE}/widgetCreateSession", json={"session": {"name": SESSION}})
     assert gclient.create_session(CREDS) == SESSION
     body, headers = sent(rsp.calls[0]), rsp.calls[0].request.headers
@@ -91,7 +91,7 @@ def test_it_sends_the_envelope_and_browser_headers(rsps, gclient) -> None:
     assert "cookie" not in {k.lower() for k in headers}
 
 
-def test_it_builds_the_stream_assist_request(rsps, gclient) -> None:
+def test_the_client_builds_the_stream_assist_request(rsps, gclient) -> None:
     rsp = rsps.post(f"{BASE}/widgetStreamAssist", body=STREAM_BODY)
     stream = gclient.stream_assist(
         CREDS,
@@ -120,7 +120,7 @@ def test_it_builds_the_stream_assist_request(rsps, gclient) -> None:
     assert isinstance(events[-1], FinalState)
 
 
-def test_it_omits_model_id_for_auto(rsps, gclient) -> None:
+def test_the_model_id_is_omitted_for_auto(rsps, gclient) -> None:
     rsp = rsps.post(f"{BASE}/widgetStreamAssist", body=STREAM_BODY)
     list(gclient.stream_assist(CREDS, session=SESSION, query="hi"))
     assert "assistGenerationConfig" not in sent(rsp.calls[0])["streamAssistRequest"]
@@ -150,14 +150,14 @@ EXHAUSTED = {
         (503, "Service Unavailable", Unavailable),
     ],
 )
-def test_it_raises_before_streaming_on_an_error_status(rsps, gclient, status, body, expected) -> None:
+def test_an_error_status_raises_before_streaming(rsps, gclient, status, body, expected) -> None:
     kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
     rsps.post(f"{BASE}/widgetStreamAssist", status=status, **kwargs)
     with pytest.raises(expected):
         gclient.stream_assist(CREDS, session=SESSION, query="hi")
 
 
-def test_it_retries_once_with_a_fresh_jwt_after_a_401(rsps, gclient) -> None:
+def test_a_401_is_retried_once_with_a_fresh_jwt(rsps, gclient) -> None:
     unauth = {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "bad jwt"}}
     rsp = rsps.post(f"{BASE}/widgetCreateSession", status=401, json=unauth)
     rsps.post(f"{BASE}/widgetCreateSession", json={"session": {"name": SESSION}})
@@ -169,7 +169,7 @@ def test_it_retries_once_with_a_fresh_jwt_after_a_401(rsps, gclient) -> None:
     assert rsp.call_count >= 1
 
 
-def test_it_gives_up_after_the_second_401(rsps, gclient) -> None:
+def test_the_client_gives_up_after_the_second_401(rsps, gclient) -> None:
     unauth = {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "bad jwt"}}
     rsp = rsps.post(f"{BASE}/widgetCreateSession", status=401, json=unauth)
     with pytest.raises(AuthExpired):
@@ -220,7 +220,7 @@ def test_a_utoken_only_stream_is_auth_expired_and_drops_the_cached_jwt(rsps, gcl
     assert len([c for c in rsps.calls if "getoxsrf" in c.request.url]) == 2
 
 
-def test_it_uploads_context_files_as_standard_base64(rsps, gclient) -> None:
+def test_context_files_are_uploaded_as_standard_base64(rsps, gclient) -> None:
     rsp = rsps.post(
         f"{BASE}/widgetAddContextFile",
         json={"addContextFileResponse": {"session": FULL, "fileId": "998877", "tokenCount": "12"}},
@@ -268,7 +268,7 @@ def test_upload_refusals_are_the_requests_fault(rsps, gclient, body, expected) -
     assert not info.value.account_fault
 
 
-def test_it_lists_ai_generated_file_metadata(rsps, gclient) -> None:
+def test_ai_generated_file_metadata_is_listed(rsps, gclient) -> None:
     rsp = rsps.post(
         f"{BASE}/widgetListSessionFileMetadata",
         json={
@@ -346,7 +346,7 @@ def test_no_secret_reaches_the_logs(rsps, gclient, caplog) -> None:
     assert "acct-1" in text  # the account key is logged as context
 
 
-def test_one_session_per_proxy(gclient) -> None:
+def test_each_proxy_gets_its_own_http_session(gclient) -> None:
     proxied = Credentials(key="p", team_id="t", csesidx="1", secure_c_ses="s", proxy="socks5://127.0.0.1:9")
     assert gclient._http(None) is gclient._http(None)
     assert gclient._http(proxied.proxy) is not gclient._http(None)

@@ -59,7 +59,7 @@ EXHAUSTED = google(
         (200, google(200, "DEADLINE_EXCEEDED"), Unavailable),
     ],
 )
-def test_it_maps_status_and_body_to_the_error_tree(status, body, expected) -> None:
+def test_status_and_body_map_onto_the_error_tree(status, body, expected) -> None:
     error = error_from_response(status, body)
     assert type(error) is expected
     assert error.status == status
@@ -77,18 +77,18 @@ def test_it_maps_status_and_body_to_the_error_tree(status, body, expected) -> No
         (503, Unavailable),
     ],
 )
-def test_it_blames_the_login_for_auth_host_failures(status, expected) -> None:
+def test_auth_host_failures_are_blamed_on_the_login(status, expected) -> None:
     assert type(error_from_response(status, b"", during_auth=True)) is expected
 
 
-def test_it_reads_the_google_body_from_bytes_and_from_a_stream_array() -> None:
+def test_the_google_body_is_read_from_bytes_and_from_a_stream_array() -> None:
     assert isinstance(error_from_response(429, json.dumps(EXHAUSTED).encode()), RateLimited)
     error = error_from_response(400, [google(400, "INVALID_ARGUMENT", "bad")])
     assert isinstance(error, InvalidRequest)
     assert "bad" in str(error)
 
 
-def test_it_takes_the_retry_hint_from_retry_info() -> None:
+def test_the_retry_hint_comes_from_retry_info() -> None:
     body = google(
         429,
         "RESOURCE_EXHAUSTED",
@@ -97,7 +97,7 @@ def test_it_takes_the_retry_hint_from_retry_info() -> None:
     assert error_from_response(429, body).retry_after == 30.0
 
 
-def test_it_takes_the_retry_hint_from_the_retry_after_header() -> None:
+def test_the_retry_hint_comes_from_the_retry_after_header() -> None:
     assert error_from_response(429, {}, headers={"Retry-After": "12"}).retry_after == 12.0
     assert (
         error_from_response(429, {}, headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}).retry_after
@@ -106,7 +106,7 @@ def test_it_takes_the_retry_hint_from_the_retry_after_header() -> None:
     assert error_from_response(429, {}).retry_after is None
 
 
-def test_it_reports_the_upstream_reason_and_kind() -> None:
+def test_an_error_reports_the_upstream_reason_and_kind() -> None:
     error = error_from_response(429, EXHAUSTED)
     assert error.reason == "LLM_OVERLOADED"
     assert error.kind == "rate_limited"
@@ -122,7 +122,7 @@ def test_request_faults_are_not_the_accounts() -> None:
         assert not error.retryable_elsewhere
 
 
-def test_it_never_echoes_a_token_in_the_message() -> None:
+def test_an_error_message_never_echoes_a_token() -> None:
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlX3NpZ25hdHVyZQ"
     error = error_from_response(401, google(401, "UNAUTHENTICATED", f"bad token {jwt}"))
     assert jwt not in str(error)

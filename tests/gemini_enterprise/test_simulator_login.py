@@ -73,7 +73,7 @@ def test_the_cookies_carry_the_attributes_a_browser_needs(login_sim, make_seat) 
     assert before + 3600 - 2 <= expires <= time.time() + 3600 + 1
 
 
-def test_a_login_by_form_with_the_second_candidates(login_sim, make_seat) -> None:
+def test_a_login_by_form_uses_the_second_candidates(login_sim, make_seat) -> None:
     seat = make_seat(login_variant="b")
     w = walk(login_sim, seat)
     page = w.submit_email(by_form=True)
@@ -319,7 +319,7 @@ def test_a_login_through_the_pages_starts_a_new_lifetime(login_sim, make_seat) -
 # ---- control API ---------------------------------------------------------------------------------
 
 
-def test_login_settings_and_mails_through_the_control_api(login_sim, make_seat) -> None:
+def test_login_settings_and_mails_are_reachable_through_the_control_api(login_sim, make_seat) -> None:
     import urllib.error
 
     seat = make_seat()
@@ -336,7 +336,7 @@ def test_login_settings_and_mails_through_the_control_api(login_sim, make_seat) 
     assert (mail["delivered"], mail["error"]) == (False, "no LMTP server configured")
 
 
-def test_seats_with_login_fields_through_the_control_api(login_sim) -> None:
+def test_seats_with_login_fields_can_be_added_through_the_control_api(login_sim) -> None:
     login_sim.control("POST", "/_sim/accounts", {"csesidx": "8800001", "secure_c_ses": "s", "team_id": "abc-1",
                                                  "email": "ctl@mail.test", "login_variant": "b",
                                                  "needs_onboarding": True, "trial_days_left": None,

@@ -49,7 +49,7 @@ def read_code(mailbox, count: int = 1) -> str:
     return code_in(mailbox.wait_for_messages(count)[-1])
 
 
-def test_variant_a_by_direct_url_with_the_first_candidates(page, mailing_sim, make_seat, mailbox) -> None:
+def test_variant_a_logs_in_by_direct_url_with_the_first_candidates(page, mailing_sim, make_seat, mailbox) -> None:
     seat = make_seat(email=mailbox.address)
     page.goto("/login")
     token = page.locator("meta[name='xsrf-token']").get_attribute("content")
@@ -71,7 +71,7 @@ def test_variant_a_by_direct_url_with_the_first_candidates(page, mailing_sim, ma
     assert getoxsrf(mailing_sim, seat.csesidx, ses["value"], oses["value"]).status_code == 200
 
 
-def test_variant_b_by_form_with_onboarding_and_a_resend(page, mailing_sim, make_seat, mailbox) -> None:
+def test_variant_b_logs_in_by_form_with_onboarding_and_a_resend(page, mailing_sim, make_seat, mailbox) -> None:
     seat = make_seat(email=mailbox.address, login_variant="b")
     mailing_sim.configure_login(variant="b")
     mailing_sim.add_fault("onboarding", csesidx=seat.csesidx, count=1)

@@ -56,7 +56,7 @@ def test_without_instructions_the_model_cannot_call_and_answers_in_prose(client,
     ("commentary", lambda t: t.endswith("]\nI will wait for the results.")),
     ("prose", lambda t: t.startswith("I would call get_weather") and MARKER not in t),
 ])
-def test_broken_variants(client, creds, variant, check):
+def test_each_broken_variant_breaks_the_call_as_named(client, creds, variant, check):
     text, _ = answer(client, creds, f'{INSTRUCTIONS}\n[[sim:call=get_weather:{{"city": "Oslo"}}]] '
                                     f'[[sim:call_{variant}]]')
     assert check(text), text

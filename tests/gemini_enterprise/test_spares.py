@@ -28,13 +28,16 @@ class FakeCreate:
 
 
 def _refilled(spares: SpareSessions, create: FakeCreate, creds: Credentials = CREDS) -> None:
+    """Refill, then wait for the background thread to end: it stores the session (or clears its pending mark
+    after a failure) just after create() returns."""
     create.done.clear()
+    running = set(threading.enumerate())
     spares.refill(creds)
-    assert create.done.wait(5)
-    for _ in range(100):  # the thread stores the session just after create() returns
-        if len(spares) or create.error:
-            return
-        threading.Event().wait(0.01)
+    assert create.done.wait(5), "refill() never called create()"
+    for thread in set(threading.enumerate()) - running:
+        if thread.name == "spare-session":
+            thread.join(5)
+            assert not thread.is_alive(), "the refill thread was still running 5 s after create() returned"
 
 
 def test_a_refilled_spare_is_handed_out_exactly_once():
@@ -80,3 +83,56 @@ def test_a_failed_refill_leaves_no_spare_and_allows_another_try():
     create.error = None
     _refilled(spares, create)
     assert spares.take(CREDS) == "sessions/acct-1/2"
+
+
+class BlockedCreate(FakeCreate):
+    """create() that waits until released, so a spare stays 'being made' as long as a test needs."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__(error)
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, creds: Credentials) -> str:
+        self.started.set()
+        assert self.release.wait(5)
+        return super().__call__(creds)
+
+
+def _take_in_thread(spares: SpareSessions, wait: float) -> tuple[threading.Thread, list]:
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(spares.take(CREDS, wait=wait)))
+    thread.start()
+    return thread, got
+
+
+def test_take_waits_for_the_spare_being_made_instead_of_missing_it():
+    create = BlockedCreate()
+    spares = SpareSessions(create, max_age=60)
+    spares.refill(CREDS)
+    assert create.started.wait(5)
+    thread, got = _take_in_thread(spares, wait=5)
+    create.release.set()
+    thread.join(5)
+    assert got == ["sessions/acct-1/1"]
+    assert create.calls == 1 and len(spares) == 0  # handed out once, not kept as spare too
+
+
+def test_take_without_wait_does_not_wait_for_a_spare_being_made():
+    create = BlockedCreate()
+    spares = SpareSessions(create, max_age=60)
+    spares.refill(CREDS)
+    assert create.started.wait(5)
+    assert spares.take(CREDS) is None
+    create.release.set()
+
+
+def test_a_spare_that_fails_while_waited_for_ends_the_wait_with_none():
+    create = BlockedCreate(error=RateLimited("slow down", status=429))
+    spares = SpareSessions(create, max_age=60)
+    spares.refill(CREDS)
+    assert create.started.wait(5)
+    thread, got = _take_in_thread(spares, wait=30)
+    create.release.set()
+    thread.join(5)
+    assert not thread.is_alive() and got == [None]

@@ -80,7 +80,7 @@ FRAMINGS = [google_framing, compact_framing, odd_framing]
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-def test_it_parses_the_array_split_at_every_byte_position(framing) -> None:
+def test_the_parser_reads_the_array_split_at_every_byte_position(framing) -> None:
     data = framing(ELEMENTS)
     for cut in range(len(data) + 1):
         parser = ArrayStreamParser()
@@ -90,7 +90,7 @@ def test_it_parses_the_array_split_at_every_byte_position(framing) -> None:
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-def test_it_parses_the_array_fed_one_byte_at_a_time(framing) -> None:
+def test_the_parser_reads_the_array_fed_one_byte_at_a_time(framing) -> None:
     data = framing(ELEMENTS)
     parser = ArrayStreamParser()
     got = []
@@ -101,7 +101,7 @@ def test_it_parses_the_array_fed_one_byte_at_a_time(framing) -> None:
     assert parser.finished
 
 
-def test_it_splits_inside_a_multibyte_character() -> None:
+def test_a_split_inside_a_multibyte_character_waits_for_the_rest() -> None:
     data = google_framing([{"t": "😀"}])
     emoji_at = data.index("😀".encode())
     for cut in range(emoji_at + 1, emoji_at + 4):  # inside the 4-byte sequence
@@ -110,7 +110,7 @@ def test_it_splits_inside_a_multibyte_character() -> None:
         assert parser.feed(data[cut:]) == [{"t": "😀"}]
 
 
-def test_it_returns_each_element_as_soon_as_it_is_complete() -> None:
+def test_each_element_is_returned_as_soon_as_it_is_complete() -> None:
     parser = ArrayStreamParser()
     first, second = (json.dumps(e, indent=2).encode() for e in ELEMENTS[:2])
     assert parser.feed(b"[" + first) == [ELEMENTS[0]]
@@ -119,7 +119,7 @@ def test_it_returns_each_element_as_soon_as_it_is_complete() -> None:
 
 
 @pytest.mark.parametrize("body", [b'[{"a": 1}', b'[{"a": 1},{"b":', b"[", b"", b'[{"a": "x\\'])
-def test_it_reports_a_truncated_array(body: bytes) -> None:
+def test_a_truncated_array_is_reported(body: bytes) -> None:
     parser = ArrayStreamParser()
     parser.feed(body)
     with pytest.raises(StreamTruncated):
@@ -127,21 +127,21 @@ def test_it_reports_a_truncated_array(body: bytes) -> None:
 
 
 @pytest.mark.parametrize("body", [b'[{"a": nope}]', b"[1, 2]", b'[{"a":1}] trailing', b"<html>"])
-def test_it_rejects_malformed_input(body: bytes) -> None:
+def test_malformed_input_is_rejected(body: bytes) -> None:
     parser = ArrayStreamParser()
     with pytest.raises(StreamFormatError):
         parser.feed(body)
         parser.close()
 
 
-def test_it_hands_out_good_elements_before_reporting_a_bad_one() -> None:
+def test_good_elements_come_out_before_a_bad_one_is_reported() -> None:
     parser = ArrayStreamParser()
     assert parser.feed(b'[{"a": 1},{"a": nope}]') == [{"a": 1}]
     with pytest.raises(StreamFormatError):
         parser.close()
 
 
-def test_its_memory_is_bounded_by_the_largest_element() -> None:
+def test_the_parsers_memory_is_bounded_by_the_largest_element() -> None:
     parser = ArrayStreamParser()
     element = json.dumps(
         {
@@ -162,7 +162,7 @@ def test_its_memory_is_bounded_by_the_largest_element() -> None:
     assert peak <= len(element) + 4
 
 
-def test_it_is_fast_enough_for_the_hot_path() -> None:
+def test_the_parser_is_fast_enough_for_the_hot_path() -> None:
     import time
 
     data = google_framing(ELEMENTS * 2000)  # ~1.3 MB
@@ -176,7 +176,7 @@ def test_it_is_fast_enough_for_the_hot_path() -> None:
 # ---- events ---------------------------------------------------------------------------------
 
 
-def test_it_tells_thoughts_from_text_and_reports_session_and_final_state() -> None:
+def test_decoding_tells_thoughts_from_text_and_reports_session_and_final_state() -> None:
     decoder = EventDecoder()
     events = [e for element in ELEMENTS for e in decoder.events(element)]
     assert events == [
@@ -188,11 +188,11 @@ def test_it_tells_thoughts_from_text_and_reports_session_and_final_state() -> No
     ]
 
 
-def test_it_ignores_an_empty_session_info() -> None:
+def test_an_empty_session_info_is_ignored() -> None:
     assert events_from_element(ELEMENTS[0]) == [ThoughtDelta("**Plan** think\n")]
 
 
-def test_it_reports_generated_files_once_per_stream() -> None:
+def test_generated_files_are_reported_once_per_stream() -> None:
     element = {
         "streamAssistResponse": {
             "answer": {
@@ -209,7 +209,7 @@ def test_it_reports_generated_files_once_per_stream() -> None:
     assert decoder.events(element) == []
 
 
-def test_it_reports_skipped_answers_with_their_reasons() -> None:
+def test_skipped_answers_are_reported_with_their_reasons() -> None:
     element = {
         "streamAssistResponse": {
             "answer": {"state": "SKIPPED", "assistSkippedReasons": ["CUSTOMER_POLICY_VIOLATION"]}
@@ -220,7 +220,7 @@ def test_it_reports_skipped_answers_with_their_reasons() -> None:
     ]
 
 
-def test_it_turns_an_error_element_into_a_stream_error() -> None:
+def test_an_error_element_becomes_a_stream_error() -> None:
     element = {
         "error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}
     }

@@ -142,3 +142,49 @@ def test_destroying_a_test_database_still_goes_through_destroy_test_db():
     assert _parameters(BaseDatabaseCreation._destroy_test_db) == [
         ("self", positional, empty), ("test_database_name", positional, empty), ("verbosity", positional, empty)]
     assert "self._destroy_test_db(" in inspect.getsource(BaseDatabaseCreation.destroy_test_db)
+
+
+def test_under_gevent_a_transaction_waits_for_the_write_lock_with_a_cooperative_sleep(monkeypatch):
+    """Another process holds SQLite's write lock: BEGIN is retried after sleeps that let other greenlets run
+    (the busy handler would sleep inside C), and the transaction goes ahead once the lock is free."""
+    import sqlite3
+    import time
+    from types import SimpleNamespace
+
+    from accounts.models import PoolSettings
+
+    PoolSettings.objects.create()
+    slept = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        slept.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(pooled, "cooperative_waits", lambda: True)
+    monkeypatch.setattr(pooled, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    def write() -> int:
+        with transaction.atomic():
+            PoolSettings.objects.update(cooldown_base_seconds=77)
+        return connection.connection.execute("PRAGMA busy_timeout").fetchone()[0]
+
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(busy_timeout=_in_thread(write)))
+    thread.start()
+    assert slept.wait(10), "the transaction did not wait in Python for the lock"
+    holder.execute("COMMIT")
+    holder.close()
+    thread.join(10)
+    assert result == {"busy_timeout": pooled.BUSY_TIMEOUT_MS}  # SQLite's own wait is back for other statements
+    assert PoolSettings.objects.get().cooldown_base_seconds == 77
+
+
+def test_atomic_still_begins_transactions_through_start_transaction_under_autocommit():
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.sqlite3.base import DatabaseWrapper as DjangoSQLite
+
+    assert "self._start_transaction_under_autocommit()" in inspect.getsource(BaseDatabaseWrapper.set_autocommit)
+    assert _parameters(DjangoSQLite._start_transaction_under_autocommit) == [
+        ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)]

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("value,expected", [("1", True), ("TRUE", True), ("off", False), ("no", False)])
-def test_it_reads_booleans(monkeypatch, value, expected):
+def test_booleans_are_read_from_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv("GP_FLAG", value)
     assert env.env_bool("GP_FLAG") is expected
 
@@ -33,26 +33,26 @@ def test_it_reads_booleans(monkeypatch, value, expected):
     (lambda: env.env_rate("GP_X", "1/min"), "ten/min", "GP_X must look like 10/min"),
     (lambda: env.env_rate("GP_X", "1/min"), "10/fortnight", "GP_X must look like 10/min"),
 ])
-def test_it_refuses_bad_values_naming_the_variable(monkeypatch, reader, value, needle):
+def test_bad_values_are_refused_naming_the_variable(monkeypatch, reader, value, needle):
     monkeypatch.setenv("GP_X", value)
     with pytest.raises(ImproperlyConfigured, match=needle):
         reader()
 
 
 @pytest.mark.parametrize("value,expected", [("10/min", (10, 60)), ("50/day", (50, 86400)), ("3/s", (3, 1))])
-def test_it_reads_rates(monkeypatch, value, expected):
+def test_rates_are_read_from_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv("GP_RATE", value)
     assert env.env_rate("GP_RATE", "1/min") == expected
 
 
-def test_it_parses_postgres_urls():
+def test_postgres_urls_are_parsed_into_database_settings():
     entry = env.database_from_url("DATABASE_URL", "postgres://gp:s%40cret@db.local:6543/gempool")
     assert entry["ENGINE"] == "django.db.backends.postgresql"
     assert (entry["NAME"], entry["USER"], entry["PASSWORD"], entry["HOST"], entry["PORT"]) == (
         "gempool", "gp", "s@cret", "db.local", "6543")
 
 
-def test_it_refuses_unknown_database_schemes():
+def test_unknown_database_schemes_are_refused():
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must start with postgres://"):
         env.database_from_url("DATABASE_URL", "mysql://x/y")
 

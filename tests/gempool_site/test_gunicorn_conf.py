@@ -28,3 +28,35 @@ def test_the_gunicorn_config_reads_good_values(monkeypatch):
     config = runpy.run_path(str(GUNICORN_CONF))
     assert (config["bind"], config["workers"], config["accesslog"]) == ("0.0.0.0:9000", 3, None)
     assert (config["worker_class"], config["loglevel"]) == ("gthread", "warning")
+
+
+def test_by_default_there_is_one_worker_per_usable_cpu(monkeypatch):
+    from gempool_site.cpus import available_cpus
+
+    monkeypatch.delenv("GEMPOOL_WORKERS", raising=False)
+    assert runpy.run_path(str(GUNICORN_CONF))["workers"] == available_cpus()
+
+
+def test_connections_the_gevent_worker_accepts_have_nagle_off():
+    """SSE headers and each chunk are separate small writes: with Nagle on, the client's delayed ACK would
+    hold the first chunk back ~40 ms. gunicorn sets TCP_NODELAY on its listener; accepted sockets inherit it."""
+    import logging
+    import socket
+
+    import gevent.socket
+    from gunicorn import sock as gunicorn_sock
+    from gunicorn.config import Config
+
+    config = Config()
+    config.set("bind", "127.0.0.1:0")
+    (listener,) = gunicorn_sock.create_sockets(config, logging.getLogger("gunicorn.error"))
+    accepting = gevent.socket.socket(fileno=listener.sock.fileno())  # as the gevent worker wraps it
+    client = socket.create_connection(listener.sock.getsockname()[:2], timeout=5)
+    accepted, _ = accepting.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        accepted.close()
+        client.close()
+        accepting.detach()
+        listener.close()

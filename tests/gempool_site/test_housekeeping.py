@@ -87,7 +87,7 @@ def test_an_interval_of_zero_leaves_it_to_the_command(settings):
     assert RequestLog.objects.count() == 1
 
 
-def test_it_runs_after_a_request_once_the_response_is_out(client):
+def test_housekeeping_runs_after_a_request_once_the_response_is_out(client):
     old = _log(days_ago=30)
     response = client.get("/health")
     assert response.status_code == 200

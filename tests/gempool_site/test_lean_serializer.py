@@ -46,7 +46,7 @@ def test_fields_have_an_instance_dict_for_the_shallow_copy():
     {"name": "ok", "count": 3, "options": None}, {"name": "ok", "options": {"flag": "yes"}},
     {"name": "ok", "options": {"flag": "maybe"}},
 ])
-def test_it_validates_like_a_plain_serializer(data):
+def test_a_lean_serializer_validates_like_a_plain_serializer(data):
     lean, plain = Lean(data=data), Plain(data=data)
     assert lean.is_valid() == plain.is_valid()
     assert lean.errors == plain.errors

@@ -6,7 +6,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from gempool_site.password_hashing import OffLoopPBKDF2PasswordHasher, run_off_event_loop
 
 
-def test_it_keeps_djangos_algorithm_so_stored_hashes_verify():
+def test_the_off_loop_hasher_keeps_djangos_algorithm_so_stored_hashes_verify():
     stored = PBKDF2PasswordHasher().encode("s3cret", "somesalt", iterations=1000)
     hasher = OffLoopPBKDF2PasswordHasher()
     assert hasher.algorithm == "pbkdf2_sha256"

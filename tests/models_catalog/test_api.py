@@ -14,14 +14,14 @@ def send(client, method: str, url: str, body: dict, **extra):
     return getattr(client, method)(url, data=json.dumps(body), content_type="application/json", **extra)
 
 
-def test_it_lists_the_seeded_catalogue_in_order(staff_client):
+def test_the_seeded_catalogue_is_listed_in_order(staff_client):
     data = staff_client.get("/api/models").json()
     expected = ModelConfig.objects.order_by("sort_order", "id").values_list("id", flat=True)
     assert [m["id"] for m in data] == list(expected)
     assert "text" in data[0]["capabilities"]
 
 
-def test_it_creates_a_model(staff_client):
+def test_a_created_model_is_stored_with_its_capabilities(staff_client):
     response = send(staff_client, "post", "/api/models", {"id": "team-fast", "name": "Fast", "max_tokens": 4096,
                                                           "upstream_model_id": "gemini-2.5-flash",
                                                           "image_generation": True, "price_per_1k_tokens": 0.5})
@@ -39,7 +39,7 @@ def test_it_creates_a_model(staff_client):
     ({"id": "ok", "context_length": "lots"}, "context_length"),
     ({"id": "ok", "price_per_1k_tokens": -1}, "price_per_1k_tokens"),
 ])
-def test_it_validates_per_field(staff_client, body, field):
+def test_a_bad_model_is_a_400_naming_its_field(staff_client, body, field):
     response = send(staff_client, "post", "/api/models", body)
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
@@ -58,7 +58,7 @@ def test_put_and_patch_update_but_never_rename(staff_client):
     assert not ModelConfig.objects.filter(id="renamed").exists()
 
 
-def test_delete_and_unknown_ids(staff_client):
+def test_a_deleted_model_is_a_404_afterwards(staff_client):
     assert staff_client.delete("/api/models/gemini-veo").status_code == 204
     response = staff_client.get("/api/models/gemini-veo")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"

@@ -34,12 +34,17 @@ def _plan(api_key_record, text="count my queries"):
                            request_base_url="http://testserver/")
 
 
-def test_model_list_takes_two_queries_whatever_the_catalogue_size(client, api_key, django_assert_num_queries):
+def test_model_list_takes_three_queries_whatever_the_catalogue_size(client, api_key, django_assert_num_queries):
+    from models_catalog.models import ModelAlias
+
+    for alias, model in (("gpt-4o", "gemini-2.5-pro"), ("claude-sonnet-4-5", "gemini-2.5-pro"),
+                         ("gpt-4o-mini", "gemini-2.5-flash")):
+        ModelAlias.objects.create(alias=alias, model_id=model)
     record, raw = api_key
     client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")  # first use stamps last_used_at
-    with django_assert_num_queries(2):  # the key, the models
+    with django_assert_num_queries(3):  # the key, the models, their aliases
         response = client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert response.status_code == 200 and len(response.json()["data"]) == 8
+    assert response.status_code == 200 and len(response.json()["data"]) == 8 + 3
 
 
 def test_planning_a_chat_takes_two_queries(api_key):

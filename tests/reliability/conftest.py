@@ -79,21 +79,17 @@ def blackhole():
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
     fillers = []
-    for _ in range(4):  # backlog 0 still queues one or two; fill them
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(listener.getsockname())
-        fillers.append(filler)
-    time.sleep(0.05)
-    probe = socket.socket()
-    probe.settimeout(0.3)
-    try:
-        probe.connect(listener.getsockname())
+    for _ in range(4):  # backlog 0 still queues one or two: connect until a connect times out
+        probe = socket.socket()
+        probe.settimeout(0.3)
+        try:
+            probe.connect(listener.getsockname())
+        except TimeoutError:
+            probe.close()
+            break
+        fillers.append(probe)  # it got a place in the queue, and keeps it
+    else:
         pytest.skip("this kernel accepts connections beyond the backlog; no blackhole available")
-    except TimeoutError:
-        pass
-    finally:
-        probe.close()
     host, port = listener.getsockname()
     yield f"http://{host}:{port}"
     for sock in (*fillers, listener):

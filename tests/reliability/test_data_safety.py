@@ -12,14 +12,13 @@ import os
 import random
 import signal
 import threading
-import time
 
 import pytest
 import requests
 from django.db import connection
 
 from accounts.models import Account, ApiKey, PoolSettings, RequestLog
-from tests.reliability.conftest import child_pids, start_gateway
+from tests.reliability.conftest import child_pids, start_gateway, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
@@ -115,6 +114,12 @@ class Burst:
         for thread in self._threads:
             thread.join(timeout=20)
 
+    def under_way(self, answers: int) -> bool:
+        """At least `answers` answers are back, of every kind."""
+        with self._lock:
+            kinds = {kind for kind, _, _ in self.answers}
+            return len(self.answers) >= answers and kinds == {"chat", "key", "import"}
+
     def _loop(self, action) -> None:
         while not self.stop.is_set():
             try:
@@ -181,7 +186,8 @@ def test_a_write_burst_never_shows_database_is_locked_and_sigkill_leaves_a_consi
         two_workers, seat, api_key, admin_key):
     seat(), seat()
     with Burst(two_workers, api_key[1], admin_key[1]) as burst:
-        time.sleep(2.5)
+        assert wait_until(lambda: burst.under_way(answers=20) and burst.imported, 60) is not None, (
+            f"the burst got {len(burst.answers)} answers in 60 s, not 20 of every kind with an import in")
     calm = list(burst.answers)
     kinds = {kind for kind, _, _ in calm}
     assert kinds == {"chat", "key", "import"} and len(calm) >= 20, f"{len(calm)} answers"
@@ -192,7 +198,9 @@ def test_a_write_burst_never_shows_database_is_locked_and_sigkill_leaves_a_consi
                                   for b in burst.imported)
 
     with Burst(two_workers, api_key[1], admin_key[1]) as burst:
-        time.sleep(1.0)  # mid-burst: requests, transactions and streams in flight
+        # Mid-burst: once every kind has answered, requests, transactions and streams are in flight.
+        assert wait_until(lambda: burst.under_way(answers=6), 60) is not None, (
+            f"the burst got only {len(burst.answers)} answers in 60 s")
         _kill_hard(two_workers)
     assert_database_consistent()
     assert not [a for a in burst.answers if "database is locked" in a[2].lower()]

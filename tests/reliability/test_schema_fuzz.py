@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 EXAMPLES_PER_OPERATION = 12
 OUTBOUND = {("POST", "/api/proxy/test"), ("POST", "/api/accounts/{id}/test")}
 ENVELOPE_KEYS = {"message", "type", "param", "code"}
+ANTHROPIC_ENVELOPE_KEYS = {"type", "message"}  # under /v1/messages: {"type": "error", "error": {...}}
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ def test_the_schema_is_openapi_3_and_covers_v1_and_api(api_schema):
     assert raw["openapi"].startswith("3.")
     paths = set(raw["paths"])
     assert {"/v1/chat/completions", "/v1/responses", "/v1/responses/{response_id}", "/v1/models", "/v1/files",
+            "/v1/messages", "/v1/messages/count_tokens", "/v1/images/generations", "/v1/images/edits",
             "/api/accounts", "/api/config/import"} <= paths
     chat = raw["paths"]["/v1/chat/completions"]["post"]
     assert "requestBody" in chat and {"apiKey": []} in chat["security"]
@@ -68,8 +70,11 @@ def _check(operation, case, response) -> None:
         content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", [""])
         assert content_type[0].startswith("application/json"), where
         body = response.json()
-        assert isinstance(body, dict) and ENVELOPE_KEYS <= set(body.get("error") or {}), where
+        keys = ANTHROPIC_ENVELOPE_KEYS if operation.path.startswith("/v1/messages") else ENVELOPE_KEYS
+        assert isinstance(body, dict) and keys <= set(body.get("error") or {}), where
         assert isinstance(body["error"]["message"], str) and body["error"]["message"], where
+        if operation.path.startswith("/v1/messages"):
+            assert body["type"] == "error", where
 
 
 def _fuzz_one(operation, headers: dict, calls: list) -> None:
@@ -95,10 +100,11 @@ def _fuzz(operations, headers) -> int:
 def simulated_upstream(upstream_settings, pool_account):
     """One seat on the simulator, so a valid chat request is answered rather than refused for lack of accounts."""
     upstream_settings.GEMPOOL_FAILOVER_DEADLINE = 5
+    upstream_settings.GEMPOOL_IMAGE_WAIT_SECONDS = 1
     pool_account()
 
 
-def test_v1_never_answers_500_and_errors_use_the_openai_envelope(api_schema, headers, simulated_upstream):
+def test_v1_never_answers_500_and_errors_use_the_apis_envelope(api_schema, headers, simulated_upstream):
     assert _fuzz(_operations(api_schema, "/v1/"), headers) >= 50
 
 

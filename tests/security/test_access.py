@@ -15,7 +15,8 @@ PUBLIC = {
     "logout/": "ends a session; harmless without one",
     "^image/(?P<name>.*)$": "generated media behind unguessable names",
 }
-SAMPLE_VALUES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
+SAMPLE_VALUES = {"int": "1", "dbid": "1", "str": "x", "slug": "x", "path": "x",
+                 "uuid": "00000000-0000-0000-0000-000000000000"}
 
 
 def _walk(patterns, prefix=""):

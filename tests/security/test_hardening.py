@@ -43,7 +43,7 @@ def test_the_global_rate_limit_applies_to_keys_without_their_own(client, api_key
     assert [client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code for _ in range(2)] == [200, 429]
 
 
-def test_security_headers_on_console_pages(staff_client):
+def test_console_pages_carry_the_security_headers(staff_client):
     response = staff_client.get("/")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"

@@ -19,11 +19,10 @@ class Command(BaseCommand):
     def handle(self, *args, path: str, dry_run: bool, **options) -> None:
         raw = self._read(path)
         try:
-            config = config_parse_bytes(raw)
+            summary = config_import(config=config_parse_bytes(raw), dry_run=dry_run)
         except ConfigInvalid as exc:
             problems = "\n".join(f"  - {problem}" for problem in exc.problems)
             raise CommandError(f"{path}: the config is invalid; nothing was changed.\n{problems}") from None
-        summary = config_import(config=config, dry_run=dry_run)
         self.stdout.write(summary.as_text())
 
     def _read(self, path: str) -> bytes:

@@ -7,8 +7,13 @@ process-wide idle list and the next "connect" takes it from there, so a request 
 only while it holds one, and `release_connections()` can give SQLite connections back before a long
 upstream wait as cheaply as PostgreSQL ones (psycopg's pool).
 
+Under gevent, a transaction waits for SQLite's write lock cooperatively (`_start_transaction_under_autocommit`):
+SQLite's own busy handler sleeps inside C (1, 2, 5, 10 ms ...), and with several worker processes on one file
+that would freeze every stream of the waiting worker while another worker holds the lock.
+
 Django internals this relies on, pinned by tests/gempool_site/test_db_backends.py so a Django upgrade that
 moves one fails there by name: `DatabaseWrapper._close()` (what `close()` calls to drop the connection),
+`DatabaseWrapper._start_transaction_under_autocommit()` (what `atomic()` calls to run BEGIN),
 `SQLiteCursorWrapper.convert_query(query, *, param_names=None)` and `FORMAT_QMARK_REGEX`, and
 `DatabaseCreation._destroy_test_db(test_database_name, verbosity)`.
 """
@@ -19,13 +24,17 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 
+from django.db import OperationalError
 from django.db.backends.sqlite3 import base as sqlite3_base
 from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteDatabaseCreation
 
 logger = logging.getLogger(__name__)
 
 IDLE_MAX = 128  # idle connections kept per database file; a burst beyond that closes its extras
+BUSY_TIMEOUT_MS = 30_000  # as the PRAGMA in gempool_site.env.sqlite_database sets it
+LOCK_POLL = (0.0002, 0.005)  # first and longest pause between tries for the write lock, seconds
 
 
 class IdleConnections:
@@ -83,6 +92,15 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+def cooperative_waits() -> bool:
+    """Is this process gevent's (monkey-patched), where a sleep inside C would stop every greenlet?"""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("time")
+
+
 @functools.lru_cache(maxsize=1024)
 def _qmark_query(query: str) -> str:
     # Django's conversion runs a regex through a lazy proxy on every execute: ~0.1 ms for each of the
@@ -124,6 +142,27 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
             # automatically as the WAL grows.
             conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
         return conn
+
+    def _start_transaction_under_autocommit(self):
+        if not cooperative_waits():
+            return super()._start_transaction_under_autocommit()
+        # Ask for the lock without SQLite's busy handler, and wait between tries with a sleep that lets the
+        # worker's other greenlets run; the same 30 s bound as the busy timeout.
+        conn = self.connection
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            pause = LOCK_POLL[0]
+            while True:
+                try:
+                    return super()._start_transaction_under_autocommit()
+                except OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() >= deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, LOCK_POLL[1])
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def _close(self):
         conn = self.connection

@@ -20,7 +20,7 @@ def test_a_string_is_one_user_message():
                                   "content": [{"type": "input_text", "text": "hi"}]}]
 
 
-def test_it_accepts_easy_messages_typed_messages_and_tool_history():
+def test_easy_messages_typed_messages_and_tool_history_are_accepted():
     items = parse_input([
         {"role": "developer", "content": "Be brief."},
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},

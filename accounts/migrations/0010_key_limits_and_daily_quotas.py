@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_account_login_times_and_needs_attention'),
+        ('accounts', '0009_poolsettings_default_model'),
     ]
 
     operations = [

@@ -1,0 +1,194 @@
+"""First-token delay of sequential streams as real clients see them (issue 19, point 4).
+
+    python bench/ttft_probe.py [--client openai,close] [--upstream typical|nodelay] [--accounts 1]
+                               [--fragment-delay 0.3] [--fragments 8] [--streams 24] [--blocks 4]
+
+One client, one stream after the other, each read to its end, against a simulator that waits
+`--fragment-delay` before each of `--fragments` answer fragments. Direct = the upstream calls of one
+stream made by this process (gemini_enterprise.GeminiClient over requests, keep-alive, JWTs minted
+beforehand: latency.DirectClient); gateway = a chat completion with `stream: true` through gempool, by:
+
+- `openai`: the openai SDK (httpx), one client for the whole run, so its connection is kept alive, as
+  applications use it;
+- `close`: one fresh connection per stream with `Connection: close`, as bench/loadgen.py does.
+
+Direct and gateway blocks alternate; added = gateway - direct at p50 / p90. `--upstream typical` is the
+simulator with Nagle on and each HTTP chunk written as three small writes (bench/simulator.py), which is
+how many servers write; `nodelay` is the simulator as the other benchmarks run it. Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import openai  # noqa: E402
+
+from bench import latency  # noqa: E402
+from bench.procs import Deployment, Gateway, Simulator, tree_cpu_seconds, write_accounts_file  # noqa: E402
+from gemini_enterprise.types import TextDelta  # noqa: E402
+
+QUERY = "Say hello in a few short sentences."
+
+
+class OpenAIStreams:
+    """Streams through the openai SDK on one long-lived client (a kept-alive connection)."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.client = openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=60)
+
+    def first_token(self, query: str) -> float:
+        started = time.perf_counter()
+        first = None
+        chunks = 0
+        stream = self.client.chat.completions.create(model=latency.MODEL, stream=True,
+                                                     messages=[{"role": "user", "content": query}])
+        with stream:
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    chunks += 1
+                    if first is None:
+                        first = time.perf_counter() - started
+        if first is None:
+            raise RuntimeError("openai: no content")
+        return first
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class ClosingStreams:
+    """One fresh connection per stream with `Connection: close`, written in one send (as bench/loadgen.py)."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        parts = urlsplit(base_url)
+        self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.api_key = api_key
+
+    def first_token(self, query: str) -> float:
+        body = json.dumps({"model": latency.MODEL, "stream": True,
+                           "messages": [{"role": "user", "content": query}]}).encode()
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {self.address[0]}:{self.address[1]}\r\n"
+                f"Authorization: Bearer {self.api_key}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        started = time.perf_counter()
+        first = None
+        seen = b""
+        with socket.create_connection(self.address, timeout=60) as sock:
+            sock.sendall(head + body)
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                seen += data
+                if first is None and b'"content":"' in seen:
+                    first = time.perf_counter() - started
+        if first is None or b"data: [DONE]" not in seen:
+            raise RuntimeError("close: no content or no [DONE]")
+        return first
+
+    def close(self) -> None:
+        pass
+
+
+class DirectStreams(latency.DirectClient):
+    """The upstream's own first-token time: widgetStreamAssist on a session made beforehand (untimed), as
+    a client talking to the upstream directly would see it. The gateway's spare sessions take the session
+    round trip off its path too, so this is what the gateway is compared with."""
+
+    def first_token(self, query: str) -> float:
+        creds = self._pick()
+        session = self.client.create_session(creds)
+        started = time.perf_counter()
+        first = None
+        with self.client.stream_assist(creds, session=session, query=query) as stream:
+            for event in stream:
+                if first is None and isinstance(event, TextDelta) and event.text:
+                    first = time.perf_counter() - started
+        if first is None:
+            raise RuntimeError("direct: no text fragment")
+        return first
+
+
+CLIENTS = {"openai": OpenAIStreams, "close": ClosingStreams}
+
+
+def measure(client_name: str, direct: DirectStreams, gateway: Gateway, api_key: str, *, streams: int,
+            blocks: int) -> dict:
+    client = CLIENTS[client_name](gateway.url, api_key)
+    client.first_token(QUERY)  # warm: connection, JWT, the account's first spare session
+    try:
+        out = latency.compare(lambda: direct.first_token(QUERY), lambda: client.first_token(QUERY),
+                              concurrency=1, calls=streams, blocks=blocks,
+                              gateway_cpu=lambda: tree_cpu_seconds(gateway.pid))
+    finally:
+        client.close()
+    return {"client": client_name, "added_p50_ms": round(out["added_p50_ms"], 2),
+            "added_mean_ms": round(out["added_mean_ms"], 2),
+            "direct_p50_ms": round(out["direct"]["p50_ms"], 2), "gateway_p50_ms": round(out["gateway"]["p50_ms"], 2),
+            "errors": out["direct"]["errors"] + out["gateway"]["errors"],
+            "error_samples": out["gateway"]["error_samples"] + out["direct"]["error_samples"],
+            "gateway_cpu_ms_per_stream": round(out.get("gateway_cpu_ms", float("nan")), 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--client", default="openai,close", help="comma list of: openai, close")
+    parser.add_argument("--upstream", choices=("typical", "nodelay"), default="typical")
+    parser.add_argument("--accounts", type=int, default=1, help="accounts in the pool (default 1: every stream "
+                                                                  "uses the same account, as in the report)")
+    parser.add_argument("--fragment-delay", type=float, default=0.3)
+    parser.add_argument("--fragments", type=int, default=8)
+    parser.add_argument("--thoughts", type=int, default=0, help="thought fragments before the answer")
+    parser.add_argument("--streams", type=int, default=24, help="streams per side and client")
+    parser.add_argument("--blocks", type=int, default=4, help="alternating direct/gateway blocks")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--database-url", default="", help="PostgreSQL database URL (default: SQLite)")
+    parser.add_argument("--gunicorn-config", default="gempool_site/gunicorn.conf.py")
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="gempool-ttft-"))
+    accounts_file = tmp / "accounts.json"
+    accounts = write_accounts_file(accounts_file, args.accounts)
+    deployment = Deployment(data_dir=tmp / "data",
+                            database_url=args.database_url or f"sqlite:///{tmp / 'gempool.sqlite3'}")
+    deployment.manage("migrate", "--noinput")
+    deployment.manage("importconfig", str(accounts_file))
+    api_key = deployment.manage("createapikey", "probe").strip().splitlines()[-1].strip()
+    sim = Simulator(accounts_file=accounts_file, log_path=tmp / "simulator.log", fragment_delay=args.fragment_delay,
+                    fragments=args.fragments, thought_fragments=args.thoughts,
+                    typical_writes=args.upstream == "typical")
+    gateway = Gateway(deployment, upstream_url=sim.url, worker_class="gevent", workers=args.workers, threads=1,
+                      worker_connections=2000, log_path=tmp / "gateway.log", config=args.gunicorn_config)
+    results = []
+    try:
+        sim.start()
+        gateway.start()
+        direct = DirectStreams(sim.url, accounts)
+        direct.first_token(QUERY)
+        for name in [c.strip() for c in args.client.split(",") if c.strip()]:
+            results.append(measure(name, direct, gateway, api_key, streams=args.streams, blocks=args.blocks))
+            sys.stderr.write(json.dumps(results[-1]) + "\n")
+        direct.close()
+    finally:
+        gateway.stop()
+        sim.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.stdout.write(json.dumps({"upstream": args.upstream, "accounts": args.accounts,
+                                 "fragment_delay": args.fragment_delay, "fragments": args.fragments,
+                                 "streams": args.streams, "load": os.getloadavg(), "results": results}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""QuickAckAdapter: upstream responses are read with TCP delayed ACKs off (bench/nagle_probe.py shows why)."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from gemini_enterprise.client import _new_session
+from gemini_enterprise.transport import QuickAckAdapter, _QuickAckOnResponse
+from gemini_enterprise.types import ClientConfig
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux-only")
+
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class KeepAliveServer:
+    """Loopback HTTP/1.1 answering every request with ANSWER on a kept-alive connection."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+                while b"\r\n\r\n" in data:
+                    data = data.split(b"\r\n\r\n", 1)[1]
+                    conn.sendall(ANSWER)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def server():
+    srv = KeepAliveServer()
+    yield srv
+    srv.close()
+
+
+class RecordingSocket:
+    """A socket that notes the options set on it, and when (before or after the response was read)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.options: list[tuple[int, int, int]] = []
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options.append((level, option, value))
+        self._sock.setsockopt(level, option, value)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def _connection_class(adapter: HTTPAdapter, url: str) -> type:
+    return type(adapter.poolmanager.connection_from_url(url)).ConnectionCls
+
+
+def test_the_transport_sets_tcp_quickack_on_each_request_before_reading_the_answer(server) -> None:
+    adapter = QuickAckAdapter()
+    connection = _connection_class(adapter, server.url)("127.0.0.1", server.port)
+    connection.connect()
+    recording = connection.sock = RecordingSocket(connection.sock)
+    quickack = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    for sent in (1, 2):  # the second request goes out on the kept-alive connection
+        connection.request("GET", "/")
+        assert recording.options.count(quickack) == sent - 1  # not while sending
+        response = connection.getresponse()
+        assert recording.options.count(quickack) == sent
+        assert response.data == b"ok"
+    connection.close()
+
+
+def test_every_upstream_connection_class_reads_with_quickack_direct_and_through_proxies(server) -> None:
+    adapter = QuickAckAdapter()
+    managers = [adapter.poolmanager, adapter.proxy_manager_for("http://127.0.0.1:3128"),
+                adapter.proxy_manager_for("socks5h://127.0.0.1:1080")]
+    for manager in managers:
+        for pool_class in manager.pool_classes_by_scheme.values():
+            assert issubclass(pool_class.ConnectionCls, _QuickAckOnResponse), (manager, pool_class)
+    assert not issubclass(_connection_class(HTTPAdapter(), server.url), _QuickAckOnResponse)
+
+
+def test_the_gemini_client_session_uses_the_quickack_adapter_and_keeps_connections_alive(server) -> None:
+    session: requests.Session = _new_session(None, ClientConfig(auth_url=server.url, api_url=server.url))
+    assert isinstance(session.get_adapter(server.url), QuickAckAdapter)
+    for _ in range(3):
+        assert session.get(server.url, timeout=5).text == "ok"
+    pools = session.get_adapter(server.url).poolmanager.pools
+    assert len(pools) == 1
+    session.close()
