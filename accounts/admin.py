@@ -70,7 +70,7 @@ class AccountForm(ProxyPolicyMixin, SecretReplaceForm):
     class Meta:
         model = Account
         fields = ["label", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent", "proxy_url",
-                  "enabled"]
+                  "enabled", "daily_text_quota", "daily_image_quota", "daily_video_quota"]
 
 
 @admin.register(Account)
@@ -84,12 +84,15 @@ class AccountAdmin(admin.ModelAdmin):
     runtime_fields = ["status", "attention_reason", "cooldown_until", "cooldown_streak", "last_error_kind",
                       "last_error_reason", "last_error_at", "consecutive_failures", "last_used_at",
                       "logged_in_at", "login_expires_at", "request_count", "success_count", "failure_count",
+                      "text_exhausted_until", "image_exhausted_until", "video_exhausted_until",
                       "created_at", "updated_at"]
     readonly_fields = ["proxy_changed_by", "proxy_changed_at", *runtime_fields]
     fieldsets = [
         (None, {"fields": ["label", "team_id", "csesidx", "user_agent", "enabled"]}),
         ("Secrets (write-only)", {"fields": ["secure_c_ses", "host_c_oses", "proxy_url", "proxy_changed_by",
                                              "proxy_changed_at"]}),
+        ("Daily quotas (blank: the pool's; 0: unlimited)", {"fields": ["daily_text_quota", "daily_image_quota",
+                                                                       "daily_video_quota"]}),
         ("Runtime state", {"fields": runtime_fields}),
     ]
 
@@ -139,13 +142,35 @@ class AccountAdmin(admin.ModelAdmin):
         _record_proxy_change(request, obj, form)
 
 
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = "__all__"
+        help_texts = {"allowed_models": 'A JSON list of model ids, e.g. ["gemini-2.5-flash"]; [] allows every model.'}
+
+    def clean_allowed_models(self) -> list[str]:
+        from models_catalog.models import ModelConfig
+
+        value = self.cleaned_data.get("allowed_models") or []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError("Enter a JSON list of model ids.")
+        unknown = sorted(set(value) - set(ModelConfig.objects.filter(id__in=value).values_list("id", flat=True)))
+        if unknown:
+            raise forms.ValidationError(f"Unknown model id(s): {', '.join(unknown)}.")
+        return value
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "is_admin", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "prefix", "is_admin", "expires_at", "daily_request_budget", "daily_token_budget",
+                    "max_concurrent_requests", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["is_admin"]
     search_fields = ["name", "prefix"]
+    form = ApiKeyForm
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
-    fields = ["name", "prefix", "is_admin", "rate_limit_per_minute", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "is_admin", "rate_limit_per_minute", "allowed_models", "expires_at",
+              "daily_request_budget", "daily_token_budget", "max_concurrent_requests", "created_at", "last_used_at",
+              "revoked_at"]
     actions = ["revoke_keys"]
 
     def has_add_permission(self, request) -> bool:
@@ -165,7 +190,8 @@ class PoolSettingsForm(ProxyPolicyMixin, SecretReplaceForm):
     class Meta:
         model = PoolSettings
         fields = ["proxy_url", "proxy_enabled", "image_base_url", "default_model", "cooldown_base_seconds",
-                  "cooldown_max_seconds", "unavailable_rest_seconds"]
+                  "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota", "daily_image_quota",
+                  "daily_video_quota"]
 
 
 @admin.register(PoolSettings)

@@ -29,6 +29,7 @@ from accounts.config_io import (
 from accounts.dashboard import dashboard_summary
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.proxies import pool_proxy_change_check, pool_proxy_current, proxy_change_record
+from accounts.quotas import quota_usage_today
 from accounts.serializers import (
     AccountSerializer,
     AccountTestRequestSerializer,
@@ -78,6 +79,13 @@ class AccountListView(generics.ListCreateAPIView):
     required_permissions = ACCOUNT_PERMISSIONS
     queryset = Account.objects.order_by("id")
     serializer_class = AccountSerializer
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        accounts = list(self.filter_queryset(self.get_queryset()))
+        # Today's quota use of every account in one cache call, and the pool's quotas read once.
+        context = {**self.get_serializer_context(), "pool": PoolSettings.load(),
+                   "quota_usage": quota_usage_today([account.pk for account in accounts])}
+        return Response(AccountSerializer(accounts, many=True, context=context).data)
 
     def perform_create(self, serializer: AccountSerializer) -> None:
         serializer.instance = account = services.account_create(data=serializer.validated_data)
@@ -284,6 +292,29 @@ class ApiKeyListView(APIView):
         # The raw key leaves the server only here, once; nothing may cache this response.
         return Response({**ApiKeySerializer(api_key).data, "key": raw}, status=status.HTTP_201_CREATED,
                         headers={"Cache-Control": "no-store"})
+
+
+class ApiKeyDetailView(APIView):
+    """One key; PATCH/PUT change its name and limits (fields left out keep their values; null clears a limit)."""
+
+    required_permissions = {"GET": ("accounts.view_apikey",), "PATCH": MANAGE_KEYS, "PUT": MANAGE_KEYS}
+    serializer_class = ApiKeySerializer
+
+    @extend_schema(responses=ApiKeySerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ApiKeySerializer(get_object_or_404(ApiKey, pk=pk)).data)
+
+    @extend_schema(request=ApiKeySerializer, responses=ApiKeySerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        api_key = get_object_or_404(ApiKey, pk=pk)
+        serializer = ApiKeySerializer(api_key, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        api_key = services.api_key_update(api_key=api_key, data=serializer.validated_data)
+        logger.info("api key updated", extra={"key_prefix": api_key.prefix, "by": _actor(request),
+                                              "fields": ",".join(sorted(serializer.validated_data))})
+        return Response(ApiKeySerializer(api_key).data)
+
+    put = patch
 
 
 class ApiKeyRevokeView(APIView):

@@ -29,6 +29,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from accounts import lifecycle, services
+from accounts.lifecycle import QUOTA_KINDS
 from accounts.models import Account, PoolSettings
 from accounts.proxies import validate_proxy_url
 from gempool_site.exceptions import BadRequestError
@@ -88,6 +89,17 @@ class CsesidxField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class DailyQuotasSerializer(serializers.Serializer):
+    """`daily_quotas` (gempool's key): answers, images and videos per account and quota day; 0 = unlimited.
+
+    Top level: the pool's (kinds left out keep their stored values). In an account row: its overrides (kinds
+    left out use the pool's; a row without the key has none)."""
+
+    text = StrictIntegerField(min_value=0, max_value=1_000_000, required=False)
+    image = StrictIntegerField(min_value=0, max_value=1_000_000, required=False)
+    video = StrictIntegerField(min_value=0, max_value=1_000_000, required=False)
+
+
 class ConfigAccountSerializer(serializers.Serializer):
     team_id = StrictCharField(max_length=255)
     secure_c_ses = StrictCharField(max_length=8192)
@@ -98,6 +110,7 @@ class ConfigAccountSerializer(serializers.Serializer):
     label = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     proxy = StrictCharField(max_length=500, required=False, allow_blank=True, default="",
                             validators=[validate_proxy_url])
+    daily_quotas = DailyQuotasSerializer(required=False)
 
 
 _MISSING = object()
@@ -121,6 +134,8 @@ def _account_rules() -> tuple[tuple[_TextRule, ...], str, bool]:
     shape is a change this fast path does not know: refused here, at import, rather than judged wrongly."""
     text, flag = [], None
     for name, field_ in ConfigAccountSerializer().fields.items():
+        if name in _SERIALIZER_ONLY:
+            continue
         if isinstance(field_, StrictBooleanField) and flag is None:
             flag = (name, field_.default)
             continue
@@ -133,6 +148,8 @@ def _account_rules() -> tuple[tuple[_TextRule, ...], str, bool]:
     return tuple(text), *flag
 
 
+# Rows carrying these (rare: per-account quota overrides) are judged by the serializer alone.
+_SERIALIZER_ONLY = ("daily_quotas",)
 _TEXT_RULES, _FLAG, _FLAG_DEFAULT = _account_rules()
 
 
@@ -143,7 +160,7 @@ def _account_row_fast(item: Any) -> dict | None:
     surrogates), seconds for a large pool; this does the same checks in one pass. It only ever clears a
     row: any doubt returns None and the serializer, which owns every message, judges that row.
     """
-    if type(item) is not dict:
+    if type(item) is not dict or any(name in item for name in _SERIALIZER_ONLY):
         return None
     row: dict[str, Any] = {}
     for rule in _TEXT_RULES:
@@ -241,6 +258,7 @@ class ConfigSerializer(serializers.Serializer):
     image_base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
     default_model = StrictCharField(required=False, allow_blank=True, max_length=100)
     cooldown = CooldownSerializer(required=False)
+    daily_quotas = DailyQuotasSerializer(required=False)
     accounts = ConfigAccountsField()
     models = ConfigModelSerializer(many=True, required=False, default=list)
 
@@ -402,6 +420,8 @@ def _import_settings(config: dict) -> None:
         pool.cooldown_base_seconds = config["cooldown"]["base_seconds"]
         pool.cooldown_max_seconds = config["cooldown"]["max_seconds"]
         pool.unavailable_rest_seconds = config["cooldown"]["unavailable_rest_seconds"]
+    for kind, quota in config.get("daily_quotas", {}).items():
+        setattr(pool, f"daily_{kind}_quota", quota)
     pool.save()
 
 
@@ -430,7 +450,8 @@ def _import_accounts(rows: list[dict], *, now: datetime) -> tuple[int, int]:
 def _plain_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"team_id": row["team_id"], "csesidx": row["csesidx"], "secure_c_ses": row["secure_c_ses"],
             "host_c_oses": row["host_c_oses"], "user_agent": row["user_agent"], "label": row["label"],
-            "proxy_url": row["proxy"]}
+            "proxy_url": row["proxy"],
+            **{f"daily_{kind}_quota": (row.get("daily_quotas") or {}).get(kind) for kind in QUOTA_KINDS}}
 
 
 def _stored_accounts(rows: list[dict]) -> dict[tuple[str, str], Account]:
@@ -549,6 +570,7 @@ def config_export() -> dict:
             "max_seconds": pool.cooldown_max_seconds,
             "unavailable_rest_seconds": pool.unavailable_rest_seconds,
         },
+        "daily_quotas": {kind: getattr(pool, f"daily_{kind}_quota") for kind in QUOTA_KINDS},
         "accounts": [_account_row(account) for account in Account.objects.order_by("id")],
         "models": [_model_row(model) for model in
                    ModelConfig.objects.order_by("sort_order", "id").prefetch_related("alias_rows")],
@@ -561,7 +583,7 @@ def config_export_text() -> str:
 
 
 def _account_row(account: Account) -> dict:
-    return {
+    row = {
         "team_id": account.team_id,
         "secure_c_ses": account.secure_c_ses,
         "host_c_oses": account.host_c_oses,
@@ -571,6 +593,10 @@ def _account_row(account: Account) -> dict:
         "label": account.label,
         "proxy": account.proxy_url,
     }
+    overrides = {kind: getattr(account, f"daily_{kind}_quota") for kind in QUOTA_KINDS}
+    if any(quota is not None for quota in overrides.values()):  # only then: older files stay as they were
+        row["daily_quotas"] = {kind: quota for kind, quota in overrides.items() if quota is not None}
+    return row
 
 
 def _model_row(model: ModelConfig) -> dict:

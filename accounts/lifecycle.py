@@ -34,6 +34,9 @@ Events (all keyword-only after `account`; `now` is the event's time):
   request (not the account) was at fault.
 - ``test_passed(account, now)`` / ``test_failed(account, error, now)``: an account test's verdict.
 - ``cooldown_cleared(now)``: an operator ends a cooldown and forgets the backoff.
+- ``quota_exhausted(kind, until, now, error=None)``: the account used up its daily quota of one kind (text,
+  image, video), counted by us or named by the upstream's 429 (`error`): the lease skips it for requests of
+  that kind until `until` (the next quota reset); it stays in service for the other kinds.
 - ``login_refreshed(secure_c_ses, host_c_oses, csesidx, team_id, now, user_agent=None, expires_at=None)``:
   the re-login worker obtained a new login.
 - ``refresh_failed(hard, reason, now)``: a re-login attempt failed; soft keeps the state (the worker backs
@@ -46,7 +49,8 @@ Writing: ``apply(account_or_id, changes) -> bool``; for bulk operations such as 
 ``update_sql(changes, tail, alias="")``, the UPDATE statement apply() runs, for the lease to build on;
 ``LEASE_STAMP``, `leased` compiled once for the lease; ``locked(account_id)`` reads the row FOR UPDATE
 (call inside ``transaction.atomic()``).
-Reading: ``effective_status(account, now=None)``, ``status_filters(now)`` (effective statuses as query
+Reading: ``quota_left_sql(kinds)`` (the lease's per-kind condition),
+``effective_status(account, now=None)``, ``status_filters(now)`` (effective statuses as query
 filters), ``resting(now)``, ``leasable_now(now)`` / ``LEASABLE_NOW_SQL``, ``LEASABLE``.
 """
 from __future__ import annotations
@@ -88,7 +92,9 @@ OWNED_FIELDS = frozenset({
     "status", "enabled", "cooldown_until", "ready_at", "cooldown_streak", "consecutive_failures",
     "last_error_kind", "last_error_reason", "last_error_at", "last_used_at", "request_count", "success_count",
     "failure_count", "login_expires_at", "logged_in_at", "attention_reason",
+    "text_exhausted_until", "image_exhausted_until", "video_exhausted_until",
 })
+QUOTA_KINDS = ("text", "image", "video")
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,12 @@ LEASABLE_NOW_SQL = f"{LEASABLE.sql} AND (cooldown_until IS NULL OR cooldown_unti
 def leasable_now(now: datetime) -> Guard:
     """What the lease picks from: enabled, active or cooling down, and due."""
     return Guard(LEASABLE_NOW_SQL, (now,))
+
+
+def quota_left_sql(kinds: tuple[str, ...]) -> str:
+    """The lease's condition that none of `kinds` is used up at the time given once per kind (a parameter)."""
+    return "".join(f" AND ({kind}_exhausted_until IS NULL OR {kind}_exhausted_until <= %s)"
+                   for kind in kinds if kind in QUOTA_KINDS)
 
 
 @dataclass(frozen=True)
@@ -384,10 +396,26 @@ def transient_failure(*, error: UpstreamError, pool: PoolSettings, now: datetime
         guard=LEASABLE & Guard("(cooldown_until IS NULL OR cooldown_until < %s)", (until,)))
 
 
-def failed(*, error: UpstreamError, streak: int, pool: PoolSettings, now: datetime) -> Changes | None:
-    """What an upstream error does to the account that met it; None when the request was at fault."""
+def quota_exhausted(*, kind: str, until: datetime, now: datetime, error: UpstreamError | None = None) -> Changes:
+    """One kind of the account's daily quota is used up until `until`: only that kind rests."""
+    if kind not in QUOTA_KINDS:
+        raise ValueError(f"unknown quota kind {kind!r}")
+    values: dict[str, Any] = {f"{kind}_exhausted_until": until}
+    if error is not None:
+        values.update(_error_fields(error.kind, error.message, now), failure_count=F("failure_count") + 1)
+    return Changes("quota_exhausted", values)
+
+
+def failed(*, error: UpstreamError, streak: int, pool: PoolSettings, now: datetime,
+           quota_resets_at: datetime | None = None) -> Changes | None:
+    """What an upstream error does to the account that met it; None when the request was at fault.
+
+    A 429 naming a daily quota (`error.quota_kind`) rests that kind until `quota_resets_at`, not the account.
+    """
     if isinstance(error, InvalidRequest | PolicyBlocked) or not error.account_fault:
         return None  # another account would fail the same way
+    if isinstance(error, RateLimited) and getattr(error, "quota_kind", None) and quota_resets_at is not None:
+        return quota_exhausted(kind=error.quota_kind, until=quota_resets_at, now=now, error=error)
     if isinstance(error, RateLimited):
         return rate_limited(error=error, streak=streak, pool=pool, now=now)
     if isinstance(error, LOGIN_ERRORS):

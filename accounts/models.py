@@ -58,6 +58,15 @@ class Account(models.Model):
     request_count = models.PositiveBigIntegerField(default=0)
     success_count = models.PositiveBigIntegerField(default=0)
     failure_count = models.PositiveBigIntegerField(default=0)
+    # Daily quotas per kind of answer (accounts.quotas): blank = the pool's, 0 = unlimited for this account.
+    daily_text_quota = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the pool's quota.")
+    daily_image_quota = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the pool's quota.")
+    daily_video_quota = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the pool's quota.")
+    # Until when a kind is used up (the next quota reset): the lease skips the account for requests of that
+    # kind and still leases it for the others. Written by the life cycle only.
+    text_exhausted_until = models.DateTimeField(null=True, blank=True, editable=False)
+    image_exhausted_until = models.DateTimeField(null=True, blank=True, editable=False)
+    video_exhausted_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +102,16 @@ class ApiKey(models.Model):
     is_admin = models.BooleanField(default=False, help_text="May also call the management API (/api).")
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="Blank: the GEMPOOL_RATE_LIMIT_PER_MINUTE default (0 = unlimited).")
+    # Limits of its own (accounts.key_limits); blank = none. Days are quota days (gempool_site.quota_day).
+    allowed_models = models.JSONField(default=list, blank=True,
+                                      help_text="Model ids this key may use; empty: every enabled model.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="After this the key is refused (401).")
+    daily_request_budget = models.PositiveIntegerField(null=True, blank=True,
+                                                       help_text="Requests per quota day; blank: unlimited.")
+    daily_token_budget = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Estimated tokens (prompt + completion) per quota day; blank: unlimited.")
+    max_concurrent_requests = models.PositiveIntegerField(null=True, blank=True,
+                                                          help_text="Requests in flight at once; blank: unlimited.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -109,6 +128,9 @@ class ApiKey(models.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
 
 class PoolSettings(models.Model):
@@ -128,6 +150,12 @@ class PoolSettings(models.Model):
     cooldown_base_seconds = models.PositiveIntegerField(default=60)
     cooldown_max_seconds = models.PositiveIntegerField(default=3600)
     unavailable_rest_seconds = models.PositiveIntegerField(default=15)
+    # Answers per account and quota day (accounts.quotas); 0 = unlimited. An account may override each.
+    daily_text_quota = models.PositiveIntegerField(default=0, help_text="Answers per account per day; 0 = unlimited.")
+    daily_image_quota = models.PositiveIntegerField(default=0,
+                                                    help_text="Generated images per account per day; 0 = unlimited.")
+    daily_video_quota = models.PositiveIntegerField(default=0,
+                                                    help_text="Generated videos per account per day; 0 = unlimited.")
     last_proxy_test_at = models.DateTimeField(null=True, blank=True)
     last_proxy_test_ok = models.BooleanField(null=True, blank=True)
     last_proxy_test_latency_ms = models.PositiveIntegerField(null=True, blank=True)

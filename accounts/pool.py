@@ -20,41 +20,47 @@ from accounts import lifecycle
 from accounts.models import Account, AccountStatus, PoolSettings
 from gemini_enterprise.errors import RateLimited, UpstreamError
 from gempool_site import rawsql
+from gempool_site.quota_day import quota_day
 
 logger = logging.getLogger(__name__)
 
 LEASE_RETRIES = 25
 
 
-def lease_account(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime | None = None
-                  ) -> Account | None:
-    """The healthy account used longest ago, stamped as used now; None when no account can serve."""
+TEXT_ONLY = ("text",)
+
+
+def lease_account(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime | None = None,
+                  kinds: tuple[str, ...] = TEXT_ONLY) -> Account | None:
+    """The healthy account used longest ago with quota left for every one of `kinds` (see accounts.quotas),
+    stamped as used now; None when no account can serve."""
     for _ in range(LEASE_RETRIES):
-        account = _lease_once(exclude, now or timezone.now(), wait=False)
+        account = _lease_once(exclude, now or timezone.now(), kinds, wait=False)
         if account is not _ALL_LOCKED:
             return account
         # More leasers than accounts on Postgres: each lease holds its row for about a millisecond,
         # so step back briefly and pick again from the least recently used (fair), rather than
         # queueing behind one row (unfair) or reporting an empty pool (wrong).
         time.sleep(random.uniform(0.001, 0.004))
-    account = _lease_once(exclude, now or timezone.now(), wait=True)
+    account = _lease_once(exclude, now or timezone.now(), kinds, wait=True)
     return None if account is _ALL_LOCKED else account
 
 
 _ALL_LOCKED = Account()  # sentinel: candidates exist, but other transactions hold them all
 
 
-def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool) -> Account | None:
+def _lease_once(exclude: frozenset[int] | set[int], now: datetime, kinds: tuple[str, ...], *, wait: bool
+                ) -> Account | None:
     connection = connections[Account.objects.db]
     at = connection.ops.adapt_datetimefield_value(now)  # `now` as a parameter, for the pick and the stamp
     if connection.vendor == "postgresql":
-        row = _pick_and_stamp(connection, exclude, at, wait=wait)
+        row = _pick_and_stamp(connection, exclude, at, kinds, wait=wait)
     else:
         with transaction.atomic():  # IMMEDIATE on SQLite: the write lock is held from the SELECT on
-            row = _pick_then_stamp(connection, exclude, at, wait=wait)
+            row = _pick_then_stamp(connection, exclude, at, kinds, wait=wait)
     if row is None:
         if not wait and connection.features.has_select_for_update_skip_locked:
-            if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, at)):
+            if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, at, kinds)):
                 return _ALL_LOCKED
         return None
     account = ACCOUNT_ROWS.build(row, connection)  # the row as it was picked
@@ -63,9 +69,10 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, *, wait: bool
     return _STAMP.reflect(account, now)
 
 
-def _pick_then_stamp(connection, exclude: frozenset[int] | set[int], at, *, wait: bool) -> tuple | None:
+def _pick_then_stamp(connection, exclude: frozenset[int] | set[int], at, kinds: tuple[str, ...], *, wait: bool
+                     ) -> tuple | None:
     """SELECT, then UPDATE the row found; the caller holds the transaction."""
-    sql, params = _select(connection, exclude, at, wait)
+    sql, params = _select(connection, exclude, at, kinds, wait)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -74,13 +81,14 @@ def _pick_then_stamp(connection, exclude: frozenset[int] | set[int], at, *, wait
     return row
 
 
-def _pick_and_stamp(connection, exclude: frozenset[int] | set[int], at, *, wait: bool) -> tuple | None:
+def _pick_and_stamp(connection, exclude: frozenset[int] | set[int], at, kinds: tuple[str, ...], *, wait: bool
+                    ) -> tuple | None:
     """PostgreSQL: pick, lock and stamp in one statement, which returns the row as it was picked.
 
     Against a server every statement is a round trip (0.3-0.5 ms on a busy box): BEGIN, SELECT, UPDATE
     and COMMIT made the lease four of them, on the path of every completion.
     """
-    pick, params = _select(connection, exclude, at, wait)
+    pick, params = _select(connection, exclude, at, kinds, wait)
     with connection.cursor() as cursor:
         cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *_STAMP.params(at)])
         return cursor.fetchone()
@@ -95,8 +103,8 @@ _STAMP_PICKED = lifecycle.update_sql(_STAMP.changes, "FROM picked WHERE leased.i
                                      + ACCOUNT_ROWS.qualified_columns("picked"), alias="leased")
 
 
-def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False
-                 ) -> tuple[str, list]:
+def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datetime, wait: bool = False,
+                 kinds: tuple[str, ...] = TEXT_ONLY) -> tuple[str, list]:
     """The lease's SELECT (SQL, params): the eligible account with the smallest ready_at, row-locked if possible.
 
     The WHERE repeats the partial index's own condition (migration 0004) with the same literals, which
@@ -105,11 +113,12 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway.
     """
     connection = connections[Account.objects.db]
-    return _select(connection, exclude, connection.ops.adapt_datetimefield_value(now), wait)
+    return _select(connection, exclude, connection.ops.adapt_datetimefield_value(now), kinds, wait)
 
 
-def _select(connection, exclude: frozenset[int] | set[int], at, wait: bool) -> tuple[str, list]:
-    where, params = _eligible_sql(exclude, at)
+def _select(connection, exclude: frozenset[int] | set[int], at, kinds: tuple[str, ...], wait: bool
+            ) -> tuple[str, list]:
+    where, params = _eligible_sql(exclude, at, kinds)
     if connection.vendor == "postgresql":
         tail = "ORDER BY ready_at ASC NULLS FIRST, id ASC LIMIT 1"
     else:
@@ -120,10 +129,12 @@ def _select(connection, exclude: frozenset[int] | set[int], at, wait: bool) -> t
     return ACCOUNT_ROWS.select(where, tail), params
 
 
-def _eligible_sql(exclude: frozenset[int] | set[int], at) -> tuple[str, list]:
-    """Enabled, active or cooling down, with no cooldown left at `at` (the life cycle's rule); minus `exclude`."""
-    where = lifecycle.LEASABLE_NOW_SQL
-    params: list = [at]
+def _eligible_sql(exclude: frozenset[int] | set[int], at, kinds: tuple[str, ...] = TEXT_ONLY) -> tuple[str, list]:
+    """Enabled, active or cooling down, with no cooldown left at `at` (the life cycle's rule), with quota left
+    for each of `kinds` at `at` (filters on the walk of the same index: no second query); minus `exclude`."""
+    quota_left = lifecycle.quota_left_sql(kinds)
+    where = lifecycle.LEASABLE_NOW_SQL + quota_left
+    params: list = [at] * (1 + quota_left.count("%s"))  # each condition compares with the lease's time
     if exclude:
         ids = sorted(int(pk) for pk in exclude)
         where += f" AND id NOT IN ({', '.join(['%s'] * len(ids))})"
@@ -137,23 +148,27 @@ def report_success(*, account: Account) -> None:
 
 
 # What report_failure() did, by life-cycle event.
-_ACTIONS = {"rate_limited": "cooldown", "login_failed": "needs_login", "transient_failure": "rest"}
+_ACTIONS = {"rate_limited": "cooldown", "login_failed": "needs_login", "transient_failure": "rest",
+            "quota_exhausted": "quota_rest"}
 
 
 def report_failure(*, account: Account, error: UpstreamError, pool: PoolSettings,
                    now: datetime | None = None) -> str:
-    """Apply a failure to the account; returns what was done ('cooldown', 'needs_login', 'rest', 'none')."""
+    """Apply a failure to the account; returns what was done ('cooldown', 'needs_login', 'rest', 'quota_rest'
+    (one kind rests until the quota reset), 'none')."""
     now = now or timezone.now()
     streak = 0
-    if isinstance(error, RateLimited):
+    quota_kind = getattr(error, "quota_kind", None)
+    if isinstance(error, RateLimited) and not quota_kind:
         # The backoff grows with the streak as stored now: other requests may have moved it since the lease.
         streak = Account.objects.filter(pk=account.pk).values_list("cooldown_streak", flat=True).first() or 0
-    changes = lifecycle.failed(error=error, streak=streak, pool=pool, now=now)
+    changes = lifecycle.failed(error=error, streak=streak, pool=pool, now=now,
+                               quota_resets_at=quota_day(now).ends_at if quota_kind else None)
     if changes is None:
         return "none"  # the request's fault: another account would fail the same way
     lifecycle.apply(account, changes)
     action = _ACTIONS[changes.event]
-    until = changes.guarded.get("cooldown_until")
+    until = changes.guarded.get("cooldown_until") or changes.values.get(f"{quota_kind}_exhausted_until")
     seconds = (until - now).total_seconds() if until else 0.0
     logger.warning("account failure", extra={"account_id": account.pk, "error_kind": error.kind,
                                              "action": action, "rest_seconds": round(seconds, 1)})

@@ -7,14 +7,22 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.lifecycle import effective_status
+from accounts.lifecycle import QUOTA_KINDS, effective_status
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
 from accounts.proxies import validate_proxy_url
+from accounts.quotas import quota_limit, quota_usage_today
 from accounts.services import proxy_mask
 from gempool_site.crypto import mask
+from gempool_site.quota_day import quota_day
 from metering.figures import AccountFigures, account_figures
 
+
+def _future(moment, now):
+    return moment if moment is not None and moment > now else None
+
+
 MASK_MARK = "••••"  # a value holding this is a masked display sent back, never a new secret
+QUOTA_FIELD = {"min_value": 0, "max_value": 1_000_000, "required": False}
 
 
 class SecretField(serializers.CharField):
@@ -46,6 +54,11 @@ class AccountSerializer(serializers.ModelSerializer):
     last_24h = serializers.SerializerMethodField(
         help_text="Upstream attempts this account made in the last 24 hours (as on the dashboard): requests, "
                   "errors, mean latency in ms.")
+    daily_text_quota = serializers.IntegerField(**QUOTA_FIELD, allow_null=True, help_text="null: the pool's quota")
+    daily_image_quota = serializers.IntegerField(**QUOTA_FIELD, allow_null=True, help_text="null: the pool's quota")
+    daily_video_quota = serializers.IntegerField(**QUOTA_FIELD, allow_null=True, help_text="null: the pool's quota")
+    quota_today = serializers.SerializerMethodField(help_text="per kind: used today, the quota in force (0 = "
+                                                              "unlimited) and until when it is used up")
     login_expires_in = serializers.SerializerMethodField(help_text="Seconds until the login expires (negative: "
                                                                    "expired; null: unknown).")
 
@@ -55,7 +68,8 @@ class AccountSerializer(serializers.ModelSerializer):
                   "proxy_url", "proxy_changed_by", "proxy_changed_at", "enabled", "status", "status_display",
                   "cooldown_until", "cooldown_remaining", "last_error", "attention_reason", "consecutive_failures",
                   "request_count", "success_count", "failure_count", "last_used_at", "logged_in_at",
-                  "login_expires_at", "login_expires_in", "created_at", "updated_at", "last_24h"]
+                  "login_expires_at", "login_expires_in", "daily_text_quota", "daily_image_quota",
+                  "daily_video_quota", "quota_today", "created_at", "updated_at", "last_24h"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "cooldown_until", "attention_reason",
                             "consecutive_failures", "request_count", "success_count", "failure_count",
                             "last_used_at", "logged_in_at", "login_expires_at", "created_at", "updated_at"]
@@ -82,6 +96,18 @@ class AccountSerializer(serializers.ModelSerializer):
 
     def get_cooldown_remaining(self, obj: Account) -> int:
         return int(obj.cooldown_remaining())
+
+    def get_quota_today(self, obj: Account) -> dict:
+        # A list passes the usage of every account and the pool in its context (one cache call for all).
+        usage = self.context.get("quota_usage")
+        used = usage.get(obj.pk) if usage is not None else None
+        if used is None:
+            used = quota_usage_today([obj.pk])[obj.pk]
+        pool = self.context.get("pool") or PoolSettings.load()
+        now = timezone.now()
+        return {kind: {"used": used[kind], "quota": quota_limit(obj, pool, kind),
+                       "exhausted_until": _future(getattr(obj, f"{kind}_exhausted_until"), now)}
+                for kind in QUOTA_KINDS}
 
     def get_login_expires_in(self, obj: Account) -> int | None:
         if obj.login_expires_at is None:
@@ -118,13 +144,19 @@ class PoolSettingsSerializer(serializers.ModelSerializer):
     cooldown_base_seconds = serializers.IntegerField(min_value=1, max_value=86400 * 7, required=False)
     cooldown_max_seconds = serializers.IntegerField(min_value=1, max_value=86400 * 7, required=False)
     unavailable_rest_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
+    daily_text_quota = serializers.IntegerField(**QUOTA_FIELD, help_text="Answers per account per day; 0 = unlimited.")
+    daily_image_quota = serializers.IntegerField(**QUOTA_FIELD, help_text="Images per account per day; 0 = unlimited.")
+    daily_video_quota = serializers.IntegerField(**QUOTA_FIELD, help_text="Videos per account per day; 0 = unlimited.")
+    quota_reset = serializers.SerializerMethodField(help_text="When daily quotas and key budgets start again "
+                                                              "(GEMPOOL_QUOTA_RESET_HOUR, GEMPOOL_QUOTA_TIMEZONE).")
     proxy_test_url = serializers.SerializerMethodField(help_text="GEMPOOL_PROXY_TEST_URL: what the proxy test fetches.")
 
     class Meta:
         model = PoolSettings
         fields = ["proxy", "proxy_enabled", "proxy_test_url", "image_base_url", "default_model",
-                  "cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds", "proxy_changed_by",
-                  "proxy_changed_at", "updated_at"]
+                  "cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota",
+                  "daily_image_quota", "daily_video_quota", "quota_reset", "proxy_changed_by", "proxy_changed_at",
+                  "updated_at"]
         read_only_fields = ["proxy_changed_by", "proxy_changed_at", "updated_at"]
 
     def validate_default_model(self, value: str) -> str:
@@ -150,6 +182,11 @@ class PoolSettingsSerializer(serializers.ModelSerializer):
 
     def get_proxy_test_url(self, obj: PoolSettings) -> str:
         return settings.GEMPOOL_PROXY_TEST_URL
+
+    def get_quota_reset(self, obj: PoolSettings) -> dict:
+        day = quota_day()
+        return {"hour": settings.GEMPOOL_QUOTA_RESET_HOUR, "timezone": settings.GEMPOOL_QUOTA_TIMEZONE,
+                "day": day.label, "next_reset_at": day.ends_at}
 
     def to_representation(self, instance: PoolSettings) -> dict:
         data = super().to_representation(instance)
@@ -196,18 +233,54 @@ class ProxyTestResultSerializer(serializers.Serializer):
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
+    """A key and its limits (accounts.key_limits); null = no limit. `usage_today` counts toward the budgets."""
+
     revoked = serializers.BooleanField(read_only=True)
+    expired = serializers.SerializerMethodField()
     rate_limit_per_minute = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
                                                      allow_null=True)
+    allowed_models = serializers.ListField(child=serializers.CharField(max_length=100), required=False,
+                                           max_length=500, help_text="Model ids the key may use; empty: every one.")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    daily_request_budget = serializers.IntegerField(min_value=1, max_value=1_000_000_000, required=False,
+                                                    allow_null=True)
+    daily_token_budget = serializers.IntegerField(min_value=1, max_value=10**15, required=False, allow_null=True)
+    max_concurrent_requests = serializers.IntegerField(min_value=1, max_value=1000, required=False,
+                                                       allow_null=True)
+    usage_today = serializers.SerializerMethodField(help_text="requests, estimated tokens and requests in "
+                                                              "flight counted today (the quota day)")
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "is_admin", "rate_limit_per_minute", "created_at", "last_used_at",
-                  "revoked_at", "revoked"]
+        fields = ["id", "name", "prefix", "is_admin", "rate_limit_per_minute", "allowed_models", "expires_at",
+                  "expired", "daily_request_budget", "daily_token_budget", "max_concurrent_requests", "usage_today",
+                  "created_at", "last_used_at", "revoked_at", "revoked"]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance is not None and not isinstance(self.instance, list | tuple) and "data" in kwargs:
+            self.fields["is_admin"].read_only = True  # a key's power is fixed at creation: make a new key
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
             raise serializers.ValidationError("This field may not be blank.")
         return value.strip()
 
+    def validate_allowed_models(self, value: list[str]) -> list[str]:
+        from models_catalog.models import ModelConfig
+
+        ids = list(dict.fromkeys(item.strip() for item in value if item.strip()))
+        known = set(ModelConfig.objects.filter(id__in=ids).values_list("id", flat=True))
+        unknown = [item for item in ids if item not in known]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown model id(s): {', '.join(unknown)}.")
+        return ids
+
+    def get_expired(self, obj: ApiKey) -> bool:
+        return obj.expired()
+
+    def get_usage_today(self, obj: ApiKey) -> dict[str, int]:
+        from accounts.key_limits import key_usage_today
+
+        return key_usage_today(obj)

@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -40,13 +41,32 @@ def _hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_key_create(*, name: str, is_admin: bool = False, rate_limit_per_minute: int | None = None
-                   ) -> tuple[ApiKey, str]:
-    """Create a key; returns the record and the raw key, which is never stored or shown again."""
+# What an operator may change on a key after creating it (its limits: accounts.key_limits).
+API_KEY_FIELDS = ("name", "rate_limit_per_minute", "allowed_models", "expires_at", "daily_request_budget",
+                  "daily_token_budget", "max_concurrent_requests")
+
+
+def api_key_create(*, name: str, is_admin: bool = False, rate_limit_per_minute: int | None = None,
+                   **limits: Any) -> tuple[ApiKey, str]:
+    """Create a key (`limits`: any other API_KEY_FIELDS); returns the record and the raw key, which is never
+    stored or shown again."""
+    unknown = set(limits) - set(API_KEY_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown API key fields: {', '.join(sorted(unknown))}")
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(name=name, prefix=raw[:10], key_hash=_hash_key(raw), is_admin=is_admin,
-                                    rate_limit_per_minute=rate_limit_per_minute)
+                                    rate_limit_per_minute=rate_limit_per_minute, **limits)
     return api_key, raw
+
+
+def api_key_update(*, api_key: ApiKey, data: dict) -> ApiKey:
+    """Change a key's name and limits (the given API_KEY_FIELDS only); they apply from its next request."""
+    changed = [name for name in API_KEY_FIELDS if name in data and data[name] != getattr(api_key, name)]
+    for name in changed:
+        setattr(api_key, name, data[name])
+    if changed:
+        api_key.save(update_fields=changed)
+    return api_key
 
 
 def api_key_verify(*, raw: str) -> ApiKey | None:
@@ -101,7 +121,7 @@ def account_clear_cooldown(*, accounts: QuerySet[Account] | list[Account]) -> in
 
 # What an operator edits; `enabled` and the cookies also move the life cycle. The rest of the row is runtime state.
 ACCOUNT_FIELDS = ("label", "team_id", "csesidx", "secure_c_ses", "host_c_oses", "user_agent", "proxy_url",
-                  "enabled")
+                  "enabled", "daily_text_quota", "daily_image_quota", "daily_video_quota")
 COOKIE_FIELDS = ("secure_c_ses", "host_c_oses")
 
 
@@ -235,7 +255,8 @@ def _account_record_test(*, account: Account, error: UpstreamError | None) -> st
 # ---- pool settings and proxy ----------------------------------------------------------------
 
 POOL_SETTINGS_FIELDS = ("proxy_url", "proxy_enabled", "image_base_url", "default_model", "cooldown_base_seconds",
-                        "cooldown_max_seconds", "unavailable_rest_seconds")
+                        "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota", "daily_image_quota",
+                        "daily_video_quota")
 PROXY_TEST_TIMEOUT = 10.0  # seconds for connect and for the first byte; a slower proxy is not usable anyway
 
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("proxy/test", api.ProxyTestView.as_view(), name="api-proxy-test"),
     path("proxy/status", api.ProxyStatusView.as_view(), name="api-proxy-status"),
     path("keys", api.ApiKeyListView.as_view(), name="api-keys"),
+    path("keys/<dbid:pk>", api.ApiKeyDetailView.as_view(), name="api-key"),
     path("keys/<dbid:pk>/revoke", api.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("dashboard", api.DashboardView.as_view(), name="api-dashboard"),
 ]

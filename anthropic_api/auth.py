@@ -12,6 +12,7 @@ class AnthropicKeyAuthentication(ApiKeyAuthentication):
     """The same gempool API keys; `x-api-key` (the anthropic SDK, Claude Code) wins over Authorization."""
 
     def authenticate(self, request: Request):
+        from accounts.key_limits import key_check_expiry
         from accounts.services import api_key_verify
 
         raw = request.META.get("HTTP_X_API_KEY", "").strip()
@@ -20,4 +21,5 @@ class AnthropicKeyAuthentication(ApiKeyAuthentication):
         api_key = api_key_verify(raw=raw)
         if api_key is None:
             raise exceptions.AuthenticationFailed("invalid x-api-key")
+        key_check_expiry(api_key)  # ApiKeyExpired: 401, as for a Bearer key
         return AnonymousUser(), api_key

@@ -42,7 +42,13 @@ class PermissionDenied(UpstreamError):
 
 
 class RateLimited(UpstreamError):
-    """429 / RESOURCE_EXHAUSTED, over HTTP or inside the stream; `retry_after` holds any hint."""
+    """429 / RESOURCE_EXHAUSTED, over HTTP or inside the stream; `retry_after` holds any hint.
+
+    `quota_kind` ("text", "image" or "video") when the error names a daily quota (an ErrorInfo's
+    `metadata.quota_metric`, Google's usual form): only that kind is used up, not the account.
+    """
+
+    quota_kind: str | None = None
 
 
 class Unavailable(UpstreamError):
@@ -111,7 +117,10 @@ def error_from_response(status: int, body: Any, *, headers: Mapping[str, str] | 
     label = g_status or (f"HTTP {status}" if status else "error")
     text = f"upstream {status}: {label}" + (f": {message}" if message else "")
     reason = next(iter(reasons), "") or g_status
-    return cls(text, status=status, reason=reason, retry_after=retry_after)
+    error = cls(text, status=status, reason=reason, retry_after=retry_after)
+    if isinstance(error, RateLimited):
+        error.quota_kind = _quota_kind(err)
+    return error
 
 
 def _classify(status: int, g_status: str, reasons: list[str], during_auth: bool) -> type[UpstreamError]:
@@ -171,6 +180,17 @@ def _detail_reasons(err: dict) -> list[str]:
         if isinstance(detail, dict) and isinstance(detail.get("reason"), str):
             reasons.append(detail["reason"])
     return reasons
+
+
+def _quota_kind(err: dict) -> str | None:
+    """The kind of daily quota an ErrorInfo's `metadata.quota_metric` names (None: no quota named)."""
+    for detail in _details(err):
+        metadata = detail.get("metadata") if isinstance(detail, dict) else None
+        metric = metadata.get("quota_metric") if isinstance(metadata, dict) else None
+        if isinstance(metric, str) and metric:
+            metric = metric.lower()
+            return "video" if "video" in metric else "image" if "image" in metric else "text"
+    return None
 
 
 def _retry_after(err: dict, headers: Mapping[str, str] | None) -> float | None:

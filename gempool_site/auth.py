@@ -19,6 +19,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
     def authenticate(self, request: Request):
+        from accounts.key_limits import key_check_expiry
         from accounts.services import api_key_verify
 
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -30,6 +31,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_verify(raw=raw.strip())
         if api_key is None:
             raise exceptions.AuthenticationFailed("Incorrect API key provided.")
+        key_check_expiry(api_key)  # ApiKeyExpired: 401 with its own code, in the envelope of the route
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import zoneinfo
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -55,6 +56,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
         raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
     _check_bounds(name, number, minimum, maximum)
     return number
+
+
+def env_timezone(name: str, default: str) -> str:
+    """An IANA time zone name (e.g. America/Los_Angeles) that zoneinfo knows."""
+    value = env_str(name, default)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be an IANA time zone name such as UTC or Europe/Berlin, "
+                                   f"got {value!r}") from None
+    return value
 
 
 def env_float(name: str, default: float, *, minimum: float | None = None,

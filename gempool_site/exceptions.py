@@ -60,6 +60,44 @@ class RateLimitExceeded(GempoolError):
     code = "rate_limit_exceeded"
 
 
+class ApiKeyExpired(GempoolError):
+    """The key's expiry date has passed (ApiKey.expires_at)."""
+
+    status = 401
+    code = "api_key_expired"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="gempool"'})
+
+
+class ModelNotAllowed(GempoolError):
+    """The model is outside the key's allow-list (ApiKey.allowed_models)."""
+
+    status = 403
+    type = "permission_error"
+    code = "model_not_allowed"
+
+
+class KeyLimitExceeded(RateLimitExceeded):
+    """A key's own limit refused the request; `retry_after` (seconds) is also sent as Retry-After."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class DailyRequestBudgetExceeded(KeyLimitExceeded):
+    code = "daily_request_budget_exceeded"
+
+
+class DailyTokenBudgetExceeded(KeyLimitExceeded):
+    code = "daily_token_budget_exceeded"
+
+
+class ConcurrencyLimitExceeded(KeyLimitExceeded):
+    code = "concurrency_limit_exceeded"
+
+
 class PayloadTooLarge(GempoolError):
     status = 413
     code = "request_too_large"

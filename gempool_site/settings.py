@@ -19,6 +19,7 @@ from gempool_site.env import (
     env_rate,
     env_renamed,
     env_str,
+    env_timezone,
     env_url,
     persistent_secret_key,
     sqlite_database,
@@ -200,6 +201,13 @@ GEMPOOL_URL_FETCH_ALLOW_PRIVATE = env_bool("GEMPOOL_URL_FETCH_ALLOW_PRIVATE", Fa
 GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_MESSAGE", 16, minimum=1, maximum=1000)
 GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST = env_int("GEMPOOL_MAX_ATTACHMENTS_PER_REQUEST", 32, minimum=1, maximum=1000)
 GEMPOOL_RATE_LIMIT_PER_MINUTE = env_int("GEMPOOL_RATE_LIMIT_PER_MINUTE", 0, minimum=0)
+# The quota day: key budgets and account quotas start again at this hour in this zone (gempool_site.quota_day).
+# Gemini Business resets its daily quotas at midnight Pacific time.
+GEMPOOL_QUOTA_RESET_HOUR = env_int("GEMPOOL_QUOTA_RESET_HOUR", 0, minimum=0, maximum=23)
+GEMPOOL_QUOTA_TIMEZONE = env_timezone("GEMPOOL_QUOTA_TIMEZONE", "America/Los_Angeles")
+# How long a key's concurrency slot lives without a sign of life from its request (a crashed worker's slot
+# frees itself after this); a running request renews it (accounts.key_limits).
+GEMPOOL_KEY_SLOT_TTL_SECONDS = env_int("GEMPOOL_KEY_SLOT_TTL_SECONDS", 120, minimum=10, maximum=3600)
 # Expected life of a login whose cookies carry no expiry of their own (Gemini Business: about 12 h).
 GEMPOOL_LOGIN_LIFETIME_HOURS = env_float("GEMPOOL_LOGIN_LIFETIME_HOURS", 12.0, minimum=0.01, maximum=24 * 365)
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)

@@ -14,6 +14,16 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 
+def counter_add(key: str, amount: int, *, timeout: int) -> int:
+    """Add `amount` to the shared counter `key` (created at 0 with `timeout` seconds to live); its new value."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key, amount)
+    except ValueError:  # evicted between add and incr: the counter starts again with this amount
+        cache.add(key, amount, timeout=timeout)
+        return amount
+
+
 @dataclass(frozen=True)
 class FixedWindow:
     """Counts events per identity in fixed windows of `seconds` (the window's number is part of the key)."""
@@ -26,13 +36,8 @@ class FixedWindow:
 
     def hit(self, identity: str, amount: int = 1, *, now: float | None = None) -> int:
         """Add `amount` events and return the window's count so far."""
-        key = self._key(identity, time.time() if now is None else now)
-        cache.add(key, 0, timeout=self.seconds * 2)
-        try:
-            return cache.incr(key, amount)
-        except ValueError:  # evicted between add and incr: the window starts again with these events
-            cache.add(key, amount, timeout=self.seconds * 2)
-            return amount
+        return counter_add(self._key(identity, time.time() if now is None else now), amount,
+                           timeout=self.seconds * 2)
 
     def count(self, identity: str, *, now: float | None = None) -> int:
         return cache.get(self._key(identity, time.time() if now is None else now)) or 0

@@ -19,6 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import pool as account_pool
+from accounts import quotas
+from accounts.key_limits import KeyAdmission
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.upstream import credentials_for, get_client, get_spare_sessions
 from completions.tool_emulation import StreamingToolParser, ToolEmulation
@@ -70,6 +72,14 @@ class ChatPlan:
     endpoint: str = "chat"  # the API face, as the request log records it ("chat" | "responses")
     media_required: bool = False  # the answer must bring images (/v1/images): an answer without is retried
     tools_override: ToolsSpec | None = None  # upstream tools other than the model's own (images: image only)
+    admission: KeyAdmission | None = None  # the key's budgets and concurrency slot (accounts.key_limits)
+    admission_ends_with_run: bool = True  # False: the caller runs several plans under one admission, ends it
+
+    @property
+    def quota_kinds(self) -> tuple[str, ...]:
+        """The daily quota kinds an answer may use up: an account must have each left (accounts.quotas).
+        Read from the upstream tools the run offers, so an images plan needs image quota left."""
+        return quotas.request_kinds(self.tools)
 
     @property
     def tools(self) -> ToolsSpec:
@@ -129,6 +139,7 @@ class ChatRun:
         self.first_output_at: float | None = None  # when the answer's first output was handed out
         self.last_error: UpstreamError | None = None  # the latest attempt's failure, for faces that explain it
         self._answered_early = False  # the face had all it wanted (a stop sequence) and closed the run
+        self._last_attempt: _Attempt | None = None  # the latest attempt once recorded (quotas count its files)
 
     def events(self) -> Generator[RunEvent, None, None]:
         """Run on the calling thread: Opened, Deltas and Idles as the upstream sends them, then the outcome.
@@ -150,7 +161,9 @@ class ChatRun:
                                       code="internal_error")
             yield self.outcome
         finally:
-            self._bookkeep()  # once: after the outcome went out (whether or not more is asked), or on a close
+            # Once: after the outcome went out (whether or not more is asked), or on a close.
+            self._bookkeep()
+            self._count_limits()
 
     def end_early(self) -> None:
         """The face has the whole answer it will send (a stop sequence matched): closing the events after
@@ -162,12 +175,16 @@ class ChatRun:
         stream = self._stream
         return stream is not None and not self.buffered and stream.output_ready()
 
+    def tokens_to_charge(self) -> int:
+        """The estimated tokens a key's daily token budget is charged for this run: none if it never opened."""
+        return sum(self.tokens_estimate()[:2]) if self._opened else 0
+
     def _run_attempts(self) -> Iterator[RunEvent]:
         pool = self.plan.pool
         tried: set[int] = set()
         last_error: UpstreamError | None = None
         while self.attempts < settings.GEMPOOL_MAX_ATTEMPTS and time.monotonic() < self.deadline:
-            account = _lease(exclude=tried)
+            account = _lease(exclude=tried, kinds=self.plan.quota_kinds)
             if account is None:
                 break
             tried.add(account.pk)
@@ -253,7 +270,10 @@ class ChatRun:
         return stream, session
 
     def _relay(self, stream, attempt: _Attempt) -> Iterator[RunEvent]:
+        admission = self.plan.admission
         for event in stream:
+            if admission is not None:
+                admission.renew()  # the key's concurrency slot lives while the answer moves
             if isinstance(event, TextDelta) and event.text:
                 attempt.text_chars += len(event.text)
                 text = event.text if self._parser is None else self._parser.feed(event.text)
@@ -303,9 +323,11 @@ class ChatRun:
         """The answer's images, waiting for ones the upstream lists late; none at all is _NoMedia, which
         moves the run to another account (with a fresh deadline: this account did answer)."""
         session_path = attempt.session_path or session
-        generated = attempt.files or files.media_await_listed(
-            client=client, creds=creds, session=session_path, wait=settings.GEMPOOL_IMAGE_WAIT_SECONDS,
-            interval=settings.GEMPOOL_IMAGE_POLL_INTERVAL)
+        if not attempt.files:  # kept on the attempt: the account's daily image quota counts them
+            attempt.files = files.media_await_listed(
+                client=client, creds=creds, session=session_path, wait=settings.GEMPOOL_IMAGE_WAIT_SECONDS,
+                interval=settings.GEMPOOL_IMAGE_POLL_INTERVAL)
+        generated = attempt.files
         media = files.media_fetch_generated(client=client, creds=creds, account=attempt.account,
                                             session=session_path, files=generated) if generated else []
         if not media:
@@ -393,6 +415,10 @@ class ChatRun:
             return Failed(503, f"No account could answer after {self.attempts} attempt(s); the last error was "
                                f"{last_error.kind}.", code="upstream_unavailable")
         state = _pool_state()
+        if not tried:
+            quota_out = self._quota_exhausted(state)
+            if quota_out is not None:
+                return quota_out
         if state.soonest_recovery is not None:
             wait = max(1, int((state.soonest_recovery.timestamp() - time.time()) + 0.999))
             return Failed(429, f"Every account is cooling down; the first is back in {wait} s.",
@@ -401,6 +427,17 @@ class ChatRun:
             return Failed(503, "No account is configured and enabled.", code="no_accounts")
         return Failed(503, "No account can serve right now (they need a new login or failed just now).",
                       code="no_available_accounts")
+
+    def _quota_exhausted(self, state: account_pool.PoolState) -> Failed | None:
+        """429 when the accounts that could serve have used up today's quota of this request's kinds."""
+        rest = _quota_rest(kinds=self.plan.quota_kinds)
+        if not rest.resting or rest.soonest_reset is None:
+            return None
+        back = min(filter(None, (rest.soonest_reset, state.soonest_recovery)))
+        wait = max(1, int((back.timestamp() - time.time()) + 0.999))
+        return Failed(429, f"Every account that could serve has used up its daily {'/'.join(self.plan.quota_kinds)} "
+                           f"quota or is resting; the first is back in {wait} s.", type="rate_limit_error",
+                      code="daily_quota_exhausted", retry_after=wait)
 
     def _all_resting(self) -> bool:
         state = _pool_state()
@@ -415,6 +452,7 @@ class ChatRun:
     def _record_attempt(self, outcome: str, error_kind: str = "") -> None:
         attempt, self._current = self._current, None
         if attempt is not None:
+            self._last_attempt = attempt
             self.attempt_records.append(AttemptRecord(
                 account_id=attempt.account.pk, started_at=attempt.started_at, outcome=outcome,
                 latency_ms=round((time.monotonic() - attempt.started) * 1000), error_kind=error_kind))
@@ -447,6 +485,19 @@ class ChatRun:
             logger.exception("could not record the request", extra={
                 "request_id": self.plan.request_id, "account_id": self.account.pk if self.account else None})
 
+    def _count_limits(self) -> None:
+        """After the answer: the key's estimated tokens and concurrency slot; the account's daily quotas."""
+        try:
+            if self.plan.admission is not None and self.plan.admission_ends_with_run:
+                self.plan.admission.finish(tokens=self.tokens_to_charge())
+            answering = self._last_attempt
+            if isinstance(self.outcome, Finished) and answering is not None:
+                _count_answer(account=answering.account, pool=self.plan.pool,
+                              mime_types=[item.mime_type for item in answering.files])
+        except Exception:  # noqa: BLE001 - counting must never break a finished answer
+            logger.exception("could not count the request against its limits", extra={
+                "request_id": self.plan.request_id, "account_id": self.account.pk if self.account else None})
+
     def _request_record(self) -> RequestRecord:
         outcome = self.outcome
         status = 200
@@ -473,8 +524,18 @@ class ChatRun:
 
 
 @releases_connections
-def _lease(*, exclude: set[int]) -> Account | None:
-    return account_pool.lease_account(exclude=exclude)
+def _lease(*, exclude: set[int], kinds: tuple[str, ...]) -> Account | None:
+    return account_pool.lease_account(exclude=exclude, kinds=kinds)
+
+
+@releases_connections
+def _count_answer(*, account: Account, pool: PoolSettings, mime_types: list[str]) -> None:
+    quotas.quota_count_answer(account=account, pool=pool, mime_types=mime_types)
+
+
+@releases_connections
+def _quota_rest(*, kinds: tuple[str, ...]) -> quotas.QuotaRest:
+    return quotas.pool_quota_rest(kinds=kinds)
 
 
 @releases_connections

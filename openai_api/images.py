@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
+from accounts.key_limits import key_admit, key_check_model
 from accounts.models import ApiKey
 from accounts.upstream import pool_settings_get
 from files_app import content_types
@@ -112,27 +113,38 @@ def images_plan_build(*, request: ImageRequest, api_key: ApiKey, request_base_ur
                       images: list[StoredFile] | None = None) -> ChatPlan:
     """A media-required plan with only the upstream's image tool: no upstream call yet."""
     model = image_model_resolve(name=request.model)
+    key_check_model(api_key, model_id=model.id)
     pool = pool_settings_get()
     verb = "Edit the attached image" if images else "Create an image"
     size = f"\nImage size: {request.size}." if request.size and request.size != "auto" else ""
     return ChatPlan(request_id=new_request_id(), model=model, query=f"{verb}: {request.prompt}{size}",
                     stored_files=list(images or []), stream=False, include_usage=False,
                     image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
-                    pool=pool, endpoint="images", media_required=True, tools_override=IMAGE_TOOLS)
+                    pool=pool, endpoint="images", media_required=True, tools_override=IMAGE_TOOLS,
+                    # One request however many images: images_create ends the admission after the last run.
+                    # Last: nothing after it may fail and strand a concurrency slot.
+                    admission=key_admit(api_key=api_key), admission_ends_with_run=False)
 
 
 def images_create(*, plan: ChatPlan, request: ImageRequest) -> dict:
-    """Run once per image asked for and answer OpenAI's images envelope; raises RunFailed when a run fails."""
+    """Run once per image asked for and answer OpenAI's images envelope; raises RunFailed when a run fails.
+    The key's admission covers the whole request: each run renews its slot, and it ends once, after the last
+    run, with the estimated tokens of all of them."""
     data: list[dict] = []
-    for index in range(request.n):
-        run_plan = plan if index == 0 else replace(plan, request_id=new_request_id())
-        for media in _one_run(run_plan):
-            data.append(_image_entry(media, plan=plan, response_format=request.response_format))
+    tokens: list[int] = []
+    try:
+        for index in range(request.n):
+            run_plan = plan if index == 0 else replace(plan, request_id=new_request_id())
+            for media in _one_run(run_plan, tokens=tokens):
+                data.append(_image_entry(media, plan=plan, response_format=request.response_format))
+    finally:
+        if plan.admission is not None:
+            plan.admission.finish(tokens=sum(tokens))
     return {"created": int(time.time()), "data": data[:request.n]}
 
 
-def _one_run(plan: ChatPlan) -> tuple[GeneratedMedia, ...]:
-    """One run to its end (its outcome recorded), and the media it brought."""
+def _one_run(plan: ChatPlan, *, tokens: list[int]) -> tuple[GeneratedMedia, ...]:
+    """One run to its end (its outcome recorded), and the media it brought; appends its estimated tokens."""
     media: tuple[GeneratedMedia, ...] = ()
     run = ChatRun(plan, buffered=True)
     events = run.events()
@@ -144,6 +156,7 @@ def _one_run(plan: ChatPlan) -> tuple[GeneratedMedia, ...]:
                 media = event.media
     finally:
         events.close()
+        tokens.append(run.tokens_to_charge())
     if not media:
         raise AssertionError("a media-required run that finished brought media")
     return media

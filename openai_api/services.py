@@ -1,6 +1,7 @@
 """Services behind the OpenAI-compatible views: model lookup, chat planning, pool status."""
 from __future__ import annotations
 
+from accounts.key_limits import key_admit, key_check_model
 from accounts.models import ApiKey
 from accounts.pool import pool_counts
 from accounts.upstream import pool_settings_get
@@ -78,6 +79,7 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
     messages = data["parsed_messages"]
     attachments_charge(messages=messages, api_key=api_key)
     model = model_resolve(model_id=data["model"])
+    key_check_model(api_key, model_id=model.id)
     attachments = resolve_attachments(messages, owner=api_key)
     pool = pool_settings_get()
     tool_request = data.get("tool_request")
@@ -94,6 +96,7 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
         pool=pool,
         tool_emulation=tools,
         endpoint=endpoint,
+        admission=key_admit(api_key=api_key),  # last: nothing after it may fail and strand a concurrency slot
     )
 
 
@@ -109,4 +112,5 @@ def health_caller_has_key(*, authorization: str) -> bool:
     from accounts.services import api_key_verify
 
     scheme, _, raw = authorization.partition(" ")
-    return scheme.lower() == "bearer" and bool(raw.strip()) and api_key_verify(raw=raw.strip()) is not None
+    api_key = api_key_verify(raw=raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
+    return api_key is not None and not api_key.expired()

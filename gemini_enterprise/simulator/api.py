@@ -40,7 +40,7 @@ SESSION_RE = re.compile(r"^(?:projects/(\d+)/locations/global/)?collections/defa
 ORIGIN_FILTER = re.compile(r"file_origin_type\s*=\s*([A-Z_]+)")
 SUPPORTED_MIME = re.compile(r"^(text/[\w.+-]+|image/(png|jpeg|webp|gif|heic|heif)|application/(pdf|json|xml)"
                             r"|audio/[\w.+-]+|video/(mp4|mpeg|webm|quicktime))$")
-PRE_STREAM_FAULTS = ("401", "403", "404_session", "429", "429_before", "400", "500", "503")
+PRE_STREAM_FAULTS = ("401", "403", "404_session", "429", "429_before", "429_quota", "400", "500", "503")
 
 
 def _fault(code: int, message: str, **kwargs: Any) -> HttpFault:
@@ -131,7 +131,7 @@ def widget_streamAssist(handler: SimHandler, account: SimAccount, request: dict,
         server.stopping.wait(_seconds(scenario.faults["slow_first_byte"]))
     for name in PRE_STREAM_FAULTS:
         if name in scenario.faults:
-            handler.apply_generic_fault(FaultRule(fault=name))
+            handler.apply_generic_fault(FaultRule(fault=name, arg=scenario.faults[name]))
     files = _attached_files(session, request.get("fileIds") or [])
     wants_media(scenario, request.get("toolsSpec") or {}, scenario.clean_query)
     model = str((request.get("assistGenerationConfig") or {}).get("modelId") or "auto")

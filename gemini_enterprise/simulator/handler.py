@@ -121,7 +121,7 @@ class SimHandler(BaseHTTPRequestHandler):
         elif rule.fault == "missing_keys":
             self.send_bytes(200, b")]}'\n{}", "application/json; charset=utf-8")
         else:
-            raise fault_error(rule.fault) or HttpFault(500, "Simulated failure.")
+            raise fault_error(rule.fault, rule.arg) or HttpFault(500, "Simulated failure.")
 
     # ---- API host ------------------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class SimHandler(BaseHTTPRequestHandler):
         if rule.fault == "slow_first_byte":
             self.server.stopping.wait(_seconds(rule.arg))
             return
-        error = fault_error(rule.fault)
+        error = fault_error(rule.fault, rule.arg)
         if error is not None:
             raise error
 

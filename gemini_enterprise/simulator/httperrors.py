@@ -28,10 +28,30 @@ def google_error(code: int, message: str, *, details: list[dict] | None = None) 
     return {"error": err}
 
 
-def fault_error(rule_fault: str) -> HttpFault | None:
+# `429_quota=<kind>`: a daily quota used up, in Google's usual quota form (ErrorInfo metadata naming the metric).
+QUOTA_METRICS = {"text": ("daily_assist_queries", "Daily assistant queries"),
+                 "image": ("daily_image_generations", "Daily image generations"),
+                 "video": ("daily_video_generations", "Daily video generations")}
+
+
+def quota_exhausted(kind: str) -> dict[str, Any]:
+    """The 429 body of a used-up daily quota of `kind` (text, image, video)."""
+    metric, title = QUOTA_METRICS.get(kind, QUOTA_METRICS["text"])
+    return google_error(429, f"Quota exceeded for quota metric '{title}' and limit '{title} per user per day' of "
+                             "service 'discoveryengine.googleapis.com'.", details=[{
+                                 "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
+                                 "domain": "googleapis.com",
+                                 "metadata": {"quota_metric": f"discoveryengine.googleapis.com/{metric}",
+                                              "quota_limit": f"{title.replace(' ', '')}PerUserPerDay",
+                                              "service": "discoveryengine.googleapis.com"}}])
+
+
+def fault_error(rule_fault: str, arg: str | None = None) -> HttpFault | None:
     """The HTTP error a generic fault stands for (None when the fault is not an HTTP error)."""
     if rule_fault in ("429", "429_before"):
         return HttpFault(429, "", body=RESOURCE_EXHAUSTED)
+    if rule_fault == "429_quota":
+        return HttpFault(429, "", body=quota_exhausted(arg or "text"))
     if rule_fault == "401":
         return HttpFault(401, "Request had invalid authentication credentials.")
     if rule_fault == "403":

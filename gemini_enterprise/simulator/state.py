@@ -26,7 +26,7 @@ ENDPOINTS = ("getoxsrf", "createSession", "streamAssist", "addContextFile", "lis
 GETOXSRF_FAULTS = frozenset({"302", "refreshcookies", "missing_keys"})
 STREAM_FAULTS = frozenset({"429_during", "truncate", "malformed", "skipped", "thought_only", "image", "video",
                            "hang_mid_stream", "utoken_only", "image_late", "image_missing"})
-GENERIC_FAULTS = frozenset({"401", "403", "404_session", "429", "429_before", "500", "503", "400",
+GENERIC_FAULTS = frozenset({"401", "403", "404_session", "429", "429_before", "429_quota", "500", "503", "400",
                             "slow_first_byte", "armor", "base64"})
 ALL_FAULTS = GETOXSRF_FAULTS | STREAM_FAULTS | GENERIC_FAULTS
 # Faults of the login pages and the code mail (README "Logging in"); they apply to one login attempt each.

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from accounts.key_limits import key_admit, key_check_model
 from accounts.models import ApiKey
 from accounts.upstream import pool_settings_get
 from openai_api import services
@@ -27,6 +28,7 @@ class ResponsePlan:
 def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -> ResponsePlan:
     """Resolve the model, the previous response and the attachments, and render the query: no upstream call."""
     model = services.model_resolve(model_id=data["model"])
+    key_check_model(api_key, model_id=model.id)
     previous = data.get("previous_response_id")
     carried = stored_response_context(response_id=previous, api_key=api_key) if previous else []
     context = carried + data["items"]
@@ -41,7 +43,8 @@ def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -
                    query=render_query(messages, attachments.names_per_message, tools),
                    stored_files=attachments.stored_files, stream=data["stream"], include_usage=True,
                    image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
-                   pool=pool, tool_emulation=tools, endpoint="responses")
+                   pool=pool, tool_emulation=tools, endpoint="responses",
+                   admission=key_admit(api_key=api_key))  # last: nothing after it may strand a concurrency slot
     header = shapes.ResponseHeader(response_id=f"resp_{request_id}", created_at=int(time.time()), model=model.id,
                                    request=shapes.echoed_request(data))
     return ResponsePlan(run=run, header=header, context=context, store=data["store"])

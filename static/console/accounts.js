@@ -4,6 +4,7 @@
   var gp = window.gp, el = gp.el;
   var REFRESH_MS = 4000;
   var SECRETS = ["secure_c_ses", "host_c_oses", "proxy_url"];
+  var QUOTAS = ["text", "image", "video"];
   var accounts = [], loadedAt = 0, editing = null, testing = {};
 
   function matches(account, filter) {
@@ -43,6 +44,19 @@
     ]);
   }
 
+  // Today's use per kind against the quota in force ("2/2" for a used-up kind, which rests until the reset).
+  function todayCell(account) {
+    var today = account.quota_today || {};
+    var parts = QUOTAS.map(function (kind) {
+      var q = today[kind];
+      if (!q || (!q.used && !q.quota)) { return null; }
+      var text = kind + " " + q.used + (q.quota ? "/" + q.quota : "");
+      return el("div", { class: q.exhausted_until ? "quota quota-out" : "quota",
+        title: q.exhausted_until ? kind + " used up until " + gp.dateTime(q.exhausted_until) : "", text: q.exhausted_until ? text + " · used up" : text });
+    }).filter(Boolean);
+    return parts.length ? el("div", { class: "cell-quota" }, parts) : el("span", { class: "nil", text: "—" });
+  }
+
   function actions(account) {
     var toggle = el("label", { class: "switch", title: account.enabled ? "Disable" : "Enable" }, [
       el("input", { type: "checkbox", checked: account.enabled, "aria-label": (account.enabled ? "Disable " : "Enable ") + account.display_name,
@@ -76,6 +90,7 @@
       el("td", { class: "num", data: { label: "Errors (24 h)" }, text: account.last_24h.errors }),
       el("td", { class: "num nowrap", data: { label: "Latency (24 h)" },
         text: account.last_24h.latency_ms_avg === null ? "—" : account.last_24h.latency_ms_avg + " ms" }),
+      el("td", { data: { label: "Today" } }, [todayCell(account)]),
       el("td", { class: "nowrap", data: { label: "Last used" }, text: gp.ago(account.last_used_at) }),
       el("td", { class: "actions-cell" }, [actions(account)])
     ]);
@@ -168,6 +183,10 @@
     document.getElementById("account-dialog-title").textContent = account ? "Edit " + account.display_name : "Add account";
     ["label", "team_id", "csesidx", "user_agent"].forEach(function (name) { form.elements[name].value = account ? account[name] : ""; });
     form.elements.enabled.checked = account ? account.enabled : true;
+    QUOTAS.forEach(function (kind) {
+      var value = account ? account["daily_" + kind + "_quota"] : null;
+      form.elements["daily_" + kind + "_quota"].value = value === null || value === undefined ? "" : value;
+    });
     SECRETS.forEach(function (name) {
       var hint = form.querySelector('[data-hint="' + name + '"]');
       form.elements[name].value = "";
@@ -182,6 +201,10 @@
 
   function formBody(form) {
     var body = { enabled: form.elements.enabled.checked };
+    QUOTAS.forEach(function (kind) {
+      var raw = form.elements["daily_" + kind + "_quota"].value.trim();
+      body["daily_" + kind + "_quota"] = raw === "" ? null : Number(raw);  // blank: back to the pool's
+    });
     ["label", "team_id", "csesidx", "user_agent"].forEach(function (name) { body[name] = form.elements[name].value.trim(); });
     SECRETS.forEach(function (name) {
       var value = form.elements[name].value.trim();

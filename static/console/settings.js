@@ -1,8 +1,12 @@
-/* Settings: pool settings (proxy + test, media links, default model, cooldowns), import / export, API keys. */
+/* Settings: pool settings (proxy + test, media links, default model, cooldowns, daily quotas), import / export,
+   API keys and their limits. */
 (function () {
   "use strict";
   var gp = window.gp, el = gp.el;
-  var NUMBERS = ["cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds"];
+  var NUMBERS = ["cooldown_base_seconds", "cooldown_max_seconds", "unavailable_rest_seconds", "daily_text_quota",
+    "daily_image_quota", "daily_video_quota"];
+  var KEY_LIMITS = ["rate_limit_per_minute", "daily_request_budget", "daily_token_budget", "max_concurrent_requests"];
+  var keyEditing = null, quotaReset = null;
 
   /* ---- pool settings ---------------------------------------------------------------------- */
 
@@ -21,6 +25,8 @@
     form.elements.image_base_url.value = config.image_base_url;
     form.elements.default_model.value = config.default_model;
     NUMBERS.forEach(function (name) { form.elements[name].value = config[name]; });
+    quotaReset = config.quota_reset;
+    document.getElementById("quota-reset").textContent = resetSentence();
     var chip = document.getElementById("proxy-chip");
     chip.textContent = config.proxy_enabled && config.proxy ? "In use" : config.proxy ? "Stored, off" : "Direct";
     chip.className = "chip" + (config.proxy_enabled && config.proxy ? " chip-on" : "");
@@ -109,16 +115,50 @@
 
   /* ---- API keys ----------------------------------------------------------------------------- */
 
+  function resetSentence() {
+    if (!quotaReset) { return ""; }
+    return "Daily quotas and key budgets start again at " + String(quotaReset.hour).padStart(2, "0") + ":00 " +
+      quotaReset.timezone + " (next: " + gp.dateTime(quotaReset.next_reset_at) +
+      "; GEMPOOL_QUOTA_RESET_HOUR and GEMPOOL_QUOTA_TIMEZONE).";
+  }
+
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+
+  function limitsText(key) {
+    var parts = [key.rate_limit_per_minute === null ? "default rate" : key.rate_limit_per_minute ? key.rate_limit_per_minute + "/min" : "no rate limit"];
+    if (key.daily_request_budget !== null) { parts.push(plural(key.daily_request_budget, "request", "requests") + "/day"); }
+    if (key.daily_token_budget !== null) { parts.push(key.daily_token_budget.toLocaleString() + " tokens/day"); }
+    if (key.max_concurrent_requests !== null) { parts.push(key.max_concurrent_requests + " at once"); }
+    if (key.allowed_models.length) { parts.push(plural(key.allowed_models.length, "model", "models")); }
+    if (key.expires_at) { parts.push((key.expired ? "expired " : "expires ") + gp.dateTime(key.expires_at)); }
+    return parts.join(" · ");
+  }
+
+  function todayText(key) {
+    var u = key.usage_today, parts = [];
+    if (key.daily_request_budget !== null) { parts.push(u.requests + "/" + key.daily_request_budget + " requests"); }
+    if (key.daily_token_budget !== null) { parts.push(u.tokens.toLocaleString() + "/" + key.daily_token_budget.toLocaleString() + " tokens"); }
+    if (key.max_concurrent_requests !== null) { parts.push(u.in_flight + " running"); }
+    return parts.join(" · ") || "—";
+  }
+
+  function keyState(key) {
+    if (key.revoked) { return gp.badge("disabled", "revoked"); }
+    return key.expired ? gp.badge("needs_attention", "expired") : gp.badge("active", "live");
+  }
+
   function keyRow(key) {
     return el("tr", { data: { id: String(key.id) } }, [
       el("td", { class: "primary-cell cell-title", data: { label: "Name" }, text: key.name }),
       el("td", { data: { label: "Key" } }, [el("code", { text: key.prefix + "…" })]),
       el("td", { data: { label: "Scope" }, text: key.is_admin ? "admin + chat" : "chat" }),
-      el("td", { data: { label: "Limit" }, text: key.rate_limit_per_minute === null ? "default" : key.rate_limit_per_minute ? key.rate_limit_per_minute + "/min" : "unlimited" }),
+      el("td", { data: { label: "Limits" }, text: limitsText(key) }),
+      el("td", { data: { label: "Today" }, text: todayText(key) }),
       el("td", { data: { label: "Created" }, text: gp.dateTime(key.created_at) }),
       el("td", { data: { label: "Last used" }, text: gp.ago(key.last_used_at) }),
-      el("td", { data: { label: "State" } }, [key.revoked ? gp.badge("disabled", "revoked") : gp.badge("active", "live")]),
+      el("td", { data: { label: "State" } }, [keyState(key)]),
       el("td", { class: "actions-cell" }, [key.revoked ? null : el("div", { class: "row-actions" }, [
+        el("button", { type: "button", class: "btn btn-text btn-small", text: "Limits", on: { click: function () { openKeyDialog(key); } } }),
         el("button", { type: "button", class: "btn btn-text btn-small", text: "Revoke", on: { click: function () { revokeKey(key); } } })
       ])])
     ]);
@@ -156,6 +196,60 @@
     }, function (err) { gp.toast(err.message, "error"); });
   }
 
+  function localInput(iso) {
+    if (!iso) { return ""; }
+    var d = new Date(iso), pad = function (n) { return String(n).padStart(2, "0"); };
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  function openKeyDialog(key) {
+    var form = document.getElementById("key-limits-form");
+    keyEditing = key;
+    form.reset();
+    gp.clearErrors(form);
+    document.getElementById("key-dialog-title").textContent = "Limits of " + key.name;
+    form.elements.name.value = key.name;
+    KEY_LIMITS.forEach(function (name) { form.elements[name].value = key[name] === null ? "" : key[name]; });
+    form.elements.expires_at.value = localInput(key.expires_at);
+    document.getElementById("key-dialog-reset").textContent = resetSentence();
+    var list = gp.clear(document.getElementById("key-models"));
+    gp.api("GET", "/api/models").then(function (models) {
+      models.forEach(function (model) {
+        list.appendChild(el("label", { class: "field-check" }, [
+          el("input", { type: "checkbox", name: "allowed_models", value: model.id, checked: key.allowed_models.indexOf(model.id) >= 0 }),
+          el("span", { text: model.id })
+        ]));
+      });
+    }, function (err) { list.appendChild(el("p", { class: "alert alert-error", text: err.message })); });
+    document.getElementById("key-dialog").showModal();
+    form.elements.name.focus();
+  }
+
+  function keyLimitsBody(form) {
+    var body = { name: form.elements.name.value.trim() };
+    KEY_LIMITS.forEach(function (name) {
+      var raw = form.elements[name].value.trim();
+      body[name] = raw === "" ? null : Number(raw);  // blank clears the limit
+    });
+    var expires = form.elements.expires_at.value;
+    body.expires_at = expires ? new Date(expires).toISOString() : null;
+    body.allowed_models = Array.prototype.filter.call(form.querySelectorAll('input[name="allowed_models"]'),
+      function (box) { return box.checked; }).map(function (box) { return box.value; });
+    return body;
+  }
+
+  function saveKeyLimits(event) {
+    event.preventDefault();
+    var form = event.target, button = document.getElementById("key-limits-save");
+    gp.busy(button, true);
+    gp.api("PATCH", "/api/keys/" + keyEditing.id, keyLimitsBody(form)).then(function (key) {
+      gp.busy(button, false);
+      document.getElementById("key-dialog").close();
+      gp.toast("Saved the limits of " + key.name, "ok");
+      loadKeys();
+    }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
+  }
+
   function copyKey() {
     var text = document.getElementById("new-key-value").textContent;
     if (navigator.clipboard) {
@@ -172,6 +266,7 @@
     document.getElementById("proxy-test").addEventListener("click", testProxy);
     document.getElementById("import-form").addEventListener("submit", importConfig);
     document.getElementById("key-form").addEventListener("submit", createKey);
+    document.getElementById("key-limits-form").addEventListener("submit", saveKeyLimits);
     document.getElementById("new-key-copy").addEventListener("click", copyKey);
     document.getElementById("new-key-hide").addEventListener("click", function () {
       document.getElementById("new-key").hidden = true;

@@ -5,10 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 
+from accounts.key_limits import key_admit
+from accounts.services import api_key_create
 from gemini_enterprise.simulator.media import tiny_png
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("upstream_settings")]
@@ -95,3 +100,48 @@ def test_an_unknown_model_is_a_not_found_error_and_a_method_is_refused_in_the_en
     assert "claude-opus-4-1" in missing.json()["error"]["message"]
     wrong_method = client.get("/v1/messages", HTTP_X_API_KEY=api_key[1])
     assert wrong_method.status_code == 405 and wrong_method.json()["type"] == "error"
+
+
+# ---- a key's own limits, in Anthropic's envelope ---------------------------------------------------
+
+HELLO = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hello"}]}
+
+
+@pytest.fixture
+def fresh_key_counters():
+    cache.clear()  # primary keys repeat between rolled-back tests; their counters must not
+    yield
+    cache.clear()
+
+
+@pytest.mark.usefixtures("fresh_key_counters", "catalogue")
+def test_a_key_over_its_daily_request_budget_gets_a_429_rate_limit_error_with_retry_after(client):
+    api_key, raw = api_key_create(name="spent", daily_request_budget=1)
+    key_admit(api_key=api_key).finish(tokens=0)
+    answer = _post(client, raw, HELLO)
+    assert answer.status_code == 429, answer.content
+    body = answer.json()
+    assert body["type"] == "error" and body["error"]["type"] == "rate_limit_error"
+    assert "daily budget of 1 requests" in body["error"]["message"]
+    assert int(answer["Retry-After"]) >= 1
+
+
+@pytest.mark.usefixtures("fresh_key_counters", "catalogue")
+def test_a_model_outside_the_keys_allow_list_is_a_403_permission_error(client):
+    _, raw = api_key_create(name="pro only", allowed_models=["gemini-2.5-pro"])
+    answer = _post(client, raw, HELLO)
+    assert answer.status_code == 403, answer.content
+    assert answer.json()["error"]["type"] == "permission_error"
+    assert "gemini-2.5-pro" in answer.json()["error"]["message"]
+
+
+@pytest.mark.usefixtures("catalogue")
+def test_an_expired_key_in_x_api_key_is_a_401_authentication_error(client):
+    _, raw = api_key_create(name="gone", expires_at=timezone.now() - timedelta(seconds=1))
+    answer = _post(client, raw, HELLO)
+    assert answer.status_code == 401, answer.content
+    assert answer.json()["error"]["type"] == "authentication_error"
+    assert "expire" in answer.json()["error"]["message"]
+    bearer = client.post("/v1/messages", data=json.dumps(HELLO), content_type="application/json",
+                         HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert bearer.status_code == 401 and bearer.json()["error"]["type"] == "authentication_error"
