@@ -14,12 +14,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -169,6 +171,29 @@ class Deployment:
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result.stdout
+
+
+class PreparedDeployment(NamedTuple):
+    """A throwaway deployment with `accounts` seats imported and an API key: what each probe starts from."""
+
+    tmp: Path
+    accounts_file: Path
+    accounts: list[dict]
+    deployment: Deployment
+    api_key: str
+
+
+def prepare_deployment(*, prefix: str, accounts: int, database_url: str = "") -> PreparedDeployment:
+    """A temp dir with an accounts file, a migrated database (database_url, else a fresh SQLite) holding those
+    accounts, and a new API key. The caller removes `tmp` when done."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    accounts_file = tmp / "accounts.json"
+    seats = write_accounts_file(accounts_file, accounts)
+    deployment = Deployment(data_dir=tmp / "data", database_url=database_url or f"sqlite:///{tmp / 'gempool.sqlite3'}")
+    deployment.manage("migrate", "--noinput")
+    deployment.manage("importconfig", str(accounts_file))
+    api_key = deployment.manage("createapikey", prefix.strip("-")).strip().splitlines()[-1].strip()
+    return PreparedDeployment(tmp, accounts_file, seats, deployment, api_key)
 
 
 def write_accounts_file(path: Path, count: int) -> list[dict]:

@@ -19,7 +19,6 @@ import pstats
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -34,9 +33,9 @@ from bench.procs import (  # noqa: E402
     Deployment,
     Gateway,
     Simulator,
+    prepare_deployment,
     raise_nofile_limit,
     tree_cpu_seconds,
-    write_accounts_file,
 )
 from bench.run import SHORT_QUERY, STREAM_QUERY  # noqa: E402
 
@@ -163,14 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     raise_nofile_limit()
-    tmp = Path(tempfile.mkdtemp(prefix="gempool-profile-"))
-    accounts_file = tmp / "accounts.json"
-    write_accounts_file(accounts_file, args.accounts)
-    deployment = Deployment(data_dir=tmp / "data",
-                            database_url=args.database_url or f"sqlite:///{tmp / 'gempool.sqlite3'}")
-    deployment.manage("migrate", "--noinput")
-    deployment.manage("importconfig", str(accounts_file))
-    api_key = deployment.manage("createapikey", "profile").strip().splitlines()[-1].strip()
+    tmp, accounts_file, _, deployment, api_key = prepare_deployment(
+        prefix="gempool-profile-", accounts=args.accounts, database_url=args.database_url)
     try:
         rows = [profiled_run(kind, args, deployment, accounts_file, api_key, tmp)
                 for kind in ("completion", "stream") if kind not in args.skip]

@@ -19,7 +19,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,15 +29,14 @@ if str(ROOT) not in sys.path:
 from bench import latency  # noqa: E402
 from bench.procs import (  # noqa: E402
     PYTHON,
-    Deployment,
     Gateway,
     MemorySampler,
     Simulator,
+    prepare_deployment,
     process_tree,
     raise_nofile_limit,
     rss_and_threads,
     tree_cpu_seconds,
-    write_accounts_file,
 )
 from bench.run import SHORT_QUERY, STREAM_QUERY, warm_up  # noqa: E402
 from gempool_site.cpus import available_cpus  # noqa: E402
@@ -137,14 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     workers = args.workers or available_cpus()
     raise_nofile_limit()
-    tmp = Path(tempfile.mkdtemp(prefix="gempool-sbs-"))
-    accounts_file = tmp / "accounts.json"
-    accounts = write_accounts_file(accounts_file, args.accounts)
-    deployment = Deployment(data_dir=tmp / "data",
-                            database_url=args.database_url or f"sqlite:///{tmp / 'gempool.sqlite3'}")
-    deployment.manage("migrate", "--noinput")
-    deployment.manage("importconfig", str(accounts_file))
-    api_key = deployment.manage("createapikey", "sbs").strip().splitlines()[-1].strip()
+    tmp, accounts_file, accounts, deployment, api_key = prepare_deployment(
+        prefix="gempool-sbs-", accounts=args.accounts, database_url=args.database_url)
     sim = Simulator(accounts_file=accounts_file, log_path=tmp / "sim.log", fragment_delay=0.0, fragments=8,
                     thought_fragments=2)
     gateway = Gateway(deployment, upstream_url=sim.url, worker_class="gevent", workers=workers, threads=1,

@@ -24,7 +24,6 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,7 +35,7 @@ if str(ROOT) not in sys.path:
 import openai  # noqa: E402
 
 from bench import latency  # noqa: E402
-from bench.procs import Deployment, Gateway, Simulator, tree_cpu_seconds, write_accounts_file  # noqa: E402
+from bench.procs import Gateway, Simulator, prepare_deployment, tree_cpu_seconds  # noqa: E402
 from gemini_enterprise.types import TextDelta  # noqa: E402
 
 QUERY = "Say hello in a few short sentences."
@@ -157,14 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default="", help="PostgreSQL database URL (default: SQLite)")
     parser.add_argument("--gunicorn-config", default="gempool_site/gunicorn.conf.py")
     args = parser.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="gempool-ttft-"))
-    accounts_file = tmp / "accounts.json"
-    accounts = write_accounts_file(accounts_file, args.accounts)
-    deployment = Deployment(data_dir=tmp / "data",
-                            database_url=args.database_url or f"sqlite:///{tmp / 'gempool.sqlite3'}")
-    deployment.manage("migrate", "--noinput")
-    deployment.manage("importconfig", str(accounts_file))
-    api_key = deployment.manage("createapikey", "probe").strip().splitlines()[-1].strip()
+    tmp, accounts_file, accounts, deployment, api_key = prepare_deployment(
+        prefix="gempool-ttft-", accounts=args.accounts, database_url=args.database_url)
     sim = Simulator(accounts_file=accounts_file, log_path=tmp / "simulator.log", fragment_delay=args.fragment_delay,
                     fragments=args.fragments, thought_fragments=args.thoughts,
                     typical_writes=args.upstream == "typical")
