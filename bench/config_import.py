@@ -25,6 +25,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.procs import pg_connect  # noqa: E402
+
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/131.0.0.0 Safari/537.36")
 
@@ -102,16 +107,6 @@ def measure(count: int, *, profile: bool = False) -> dict:
     return result
 
 
-def _pg_admin(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    return psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                           user=parts.username or "postgres", password=parts.password or None,
-                           dbname=(parts.path or "/postgres").lstrip("/") or "postgres", autocommit=True,
-                           connect_timeout=5)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="time config parse/validate and import vs account count")
     parser.add_argument("--sizes", default="1000,10000,100000", help="account counts, comma-separated")
@@ -125,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.database_url:
             parts = urlsplit(args.database_url)
             url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
-            with _pg_admin(args.database_url) as admin:
+            with pg_connect(args.database_url) as admin:
                 admin.execute(f'CREATE DATABASE "{name}"')
         else:
             url = f"sqlite:///{data_dir}/import.sqlite3"
@@ -141,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 from django.db import connections
 
                 connections.close_all()
-                with _pg_admin(args.database_url) as admin:
+                with pg_connect(args.database_url) as admin:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     sys.stdout.write(json.dumps(result, indent=1) + "\n")
     return 0

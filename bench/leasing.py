@@ -26,6 +26,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.procs import pg_connect  # noqa: E402
+
 SCENARIOS = ("steady", "fresh", "resting")
 
 
@@ -244,16 +249,6 @@ def run(dbs: dict[int, str], leases: int, blocks: int = 10) -> dict:
     return out
 
 
-def _pg_admin(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    return psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                           user=parts.username or "postgres", password=parts.password or None,
-                           dbname=(parts.path or "/postgres").lstrip("/") or "postgres", autocommit=True,
-                           connect_timeout=5)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="time accounts.pool.lease_account() vs pool size")
     parser.add_argument("--leases", type=int, default=3000, help="timed leases per pool size and state")
@@ -274,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             url = f"sqlite:///{dbs[args.small]}"
         try:
             if args.database_url:
-                with _pg_admin(args.database_url) as admin:
+                with pg_connect(args.database_url) as admin:
                     for name in dbs.values():
                         admin.execute(f'CREATE DATABASE "{name}"')
                         created.append(name)
@@ -289,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 from django.db import connections
 
                 connections.close_all()
-                with _pg_admin(args.database_url) as admin:
+                with pg_connect(args.database_url) as admin:
                     for name in created:
                         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     sys.stdout.write(json.dumps(result) + "\n")

@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -171,6 +172,18 @@ class Deployment:
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result.stdout
+
+
+def pg_connect(url: str):
+    """An autocommit connection to the PostgreSQL server of `url` (its database, else `postgres`): for creating
+    and dropping the benchmarks' throwaway databases."""
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+                           user=parts.username or "postgres", password=parts.password or None,
+                           dbname=(parts.path or "/postgres").lstrip("/") or "postgres", autocommit=True,
+                           connect_timeout=5)
 
 
 class PreparedDeployment(NamedTuple):

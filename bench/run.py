@@ -41,6 +41,7 @@ from bench.procs import (  # noqa: E402
     Gateway,
     MemorySampler,
     Simulator,
+    pg_connect,
     raise_nofile_limit,
     tree_cpu_seconds,
     write_accounts_file,
@@ -109,13 +110,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _pg(url: str, sql: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    with psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                         user=parts.username or "postgres", password=parts.password or None,
-                         dbname=(parts.path or "/postgres").lstrip("/") or "postgres", autocommit=True,
-                         connect_timeout=5) as conn:
+    with pg_connect(url) as conn:
         conn.execute(sql)
 
 
