@@ -1,6 +1,6 @@
 """Where the gateway's CPU goes: cProfile in each gunicorn worker, grouped into a table per request.
 
-    python bench/profile.py [--completions 300] [--streams 100] [--workers 1] [--database-url postgres://…]
+    python bench/cpu_profile.py [--completions 300] [--streams 100] [--workers 1] [--database-url postgres://…]
 
 Two runs, each on a fresh gateway (bench/gunicorn_profile.py: the project's config plus cProfile on CPU
 time in every worker): `--completions` non-streamed completions at concurrency 4, then `--streams`
