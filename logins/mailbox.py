@@ -112,6 +112,8 @@ class _connect:
                                               timeout=access.timeout)
         except (OSError, imaplib.IMAP4.error) as exc:
             raise MailboxError(f"cannot reach {access.host}:{access.port}: {_describe(exc)}") from None
+        except UnicodeError:  # a host name the resolver cannot encode (IDNA), saved before it was validated
+            raise MailboxError(f"{access.host!r} is not a valid host name") from None
         try:
             _authenticate(self.imap, access)
         except BaseException:

@@ -21,6 +21,16 @@ class MailboxSerializer(serializers.ModelSerializer):
                   "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
+    def validate_host(self, value: str) -> str:
+        host = value.strip()
+        try:
+            host.encode("idna")  # what the resolver will do with it: rejects control and invalid characters
+        except UnicodeError:
+            raise serializers.ValidationError("Enter a host name or IP address, e.g. imap.example.com.") from None
+        if not host or any(c.isspace() or c in "/@" for c in host):  # a URL or an address pasted by mistake
+            raise serializers.ValidationError("Enter a host name or IP address, e.g. imap.example.com.")
+        return host
+
     def validate_folders(self, value: str) -> str:
         folders = [name.strip() for name in value.split(",") if name.strip()]
         if not folders:

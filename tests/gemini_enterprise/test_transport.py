@@ -18,9 +18,16 @@ ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 class KeepAliveServer:
-    """Loopback HTTP/1.1 answering every request with ANSWER on a kept-alive connection."""
+    """Loopback HTTP/1.1 answering every request with ANSWER on a kept-alive connection.
 
-    def __init__(self) -> None:
+    With `answers_per_connection`, a connection that has had that many answers is closed, unanswered, when
+    the next request arrives on it: a server's idle close that crossed the client's request on the wire.
+    """
+
+    def __init__(self, answers_per_connection: int | None = None) -> None:
+        self.answers_per_connection = answers_per_connection
+        self.requests_seen = 0
+        self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -35,16 +42,31 @@ class KeepAliveServer:
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
+        self.connections += 1
+        answered = 0
         with conn:
             data = b""
             while chunk := conn.recv(65536):
                 data += chunk
                 while b"\r\n\r\n" in data:
-                    data = data.split(b"\r\n\r\n", 1)[1]
+                    head, data = data.split(b"\r\n\r\n", 1)
+                    self.requests_seen += 1
+                    if answered == self.answers_per_connection:
+                        return
+                    data = data[_content_length(head):]
                     conn.sendall(ANSWER)
+                    answered += 1
 
     def close(self) -> None:
         self._listener.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 @pytest.fixture
@@ -106,3 +128,46 @@ def test_the_gemini_client_session_uses_the_quickack_adapter_and_keeps_connectio
     pools = session.get_adapter(server.url).poolmanager.pools
     assert len(pools) == 1
     session.close()
+
+
+def _gemini_session(server: KeepAliveServer) -> requests.Session:
+    return _new_session(None, ClientConfig(auth_url=server.url, api_url=server.url))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_request_on_a_kept_alive_connection_the_server_closed_goes_again_on_a_fresh_one(method) -> None:
+    server = KeepAliveServer(answers_per_connection=1)
+    session = _gemini_session(server)
+    try:
+        for _ in range(3):  # the 2nd and 3rd each meet the connection the server closes after one answer
+            response = session.request(method, server.url, json={"q": 1} if method == "POST" else None, timeout=5)
+            assert response.text == "ok"
+    finally:
+        session.close()
+        server.close()
+    assert server.requests_seen == 5 and server.connections == 3  # two were sent twice, once on a fresh one
+
+
+def test_a_connection_closed_before_its_first_answer_is_not_retried() -> None:
+    server = KeepAliveServer(answers_per_connection=0)  # a server that never answers: that is its fault
+    session = _gemini_session(server)
+    try:
+        with pytest.raises(requests.ConnectionError):
+            session.post(server.url, json={"q": 1}, timeout=5)
+    finally:
+        session.close()
+        server.close()
+    assert server.requests_seen == 1
+
+
+def test_a_streamed_body_is_not_sent_again_when_its_kept_alive_connection_was_closed() -> None:
+    server = KeepAliveServer(answers_per_connection=1)
+    session = _gemini_session(server)
+    try:
+        assert session.get(server.url, timeout=5).text == "ok"
+        with pytest.raises(requests.ConnectionError):  # the generator was used up by the first send
+            session.post(server.url, data=iter([b"a", b"b"]), timeout=5)
+    finally:
+        session.close()
+        server.close()
+    assert server.requests_seen == 2

@@ -47,6 +47,20 @@ def test_only_operators_reach_the_login_api(client, api_key, make_account, mailb
     assert Mailbox.objects.filter(pk=mailbox.pk).exists()
 
 
+@pytest.mark.parametrize("host", ["imap\x86.mail.test", "imap.mail.test/inbox", "ops@mail.test"])
+def test_a_mailbox_host_that_is_no_host_name_is_refused_with_a_clear_message(staff_client, host):
+    response = call(staff_client, "post", "/api/mailboxes", mailbox_body(host=host))
+    assert response.status_code == 400
+    assert "host name" in json.dumps(response.json())
+    assert not Mailbox.objects.exists()
+
+
+def test_testing_a_stored_mailbox_whose_host_cannot_be_encoded_reports_it_instead_of_failing(staff_client):
+    box = Mailbox.objects.create(name="old", host="imap\x86.mail.test", username="a@mail.test", password=PLANTED)
+    response = call(staff_client, "post", f"/api/mailboxes/{box.pk}/test")
+    assert response.status_code != 500 and "not a valid host name" in json.dumps(response.json())
+
+
 def test_a_mailbox_secret_is_write_only_and_kept_when_the_mask_comes_back(staff_client):
     created = call(staff_client, "post", "/api/mailboxes", mailbox_body())
     assert created.status_code == 201, created.json()
