@@ -45,7 +45,10 @@ class Cursor:
         micros, sep, pk = token.partition("_")
         if not sep or not micros.isdigit() or not pk.isdigit() or len(micros) > 18 or len(pk) > 18:
             raise ValueError(token)
-        return cls(created_at=EPOCH + timedelta(microseconds=int(micros)), id=int(pk))
+        try:
+            return cls(created_at=EPOCH + timedelta(microseconds=int(micros)), id=int(pk))
+        except OverflowError:  # past the year 9999
+            raise ValueError(token) from None
 
 
 @dataclass(frozen=True)

@@ -59,14 +59,16 @@ RELATIVE_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timed
 # What clients see before a request id: a chat completion's id, a stored response's id.
 CLIENT_ID_PREFIXES = ("chatcmpl-", "resp_")
 REQUEST_ID = re.compile(r"^[0-9a-f]{1,40}$")
+DATABASE_ID_MAX = 2**63 - 1
 
 
 class RequestLogQuerySerializer(serializers.Serializer):
     to = serializers.CharField(required=False, help_text="Newest time: ISO 8601 (a date: the end of that day, "
                                "UTC) or an age such as 1h; default: now.")
-    key = serializers.IntegerField(required=False, min_value=0, help_text="An API key id (0: requests without one).")
+    key = serializers.IntegerField(required=False, min_value=0, max_value=DATABASE_ID_MAX,
+                                   help_text="An API key id (0: requests without one).")
     model = serializers.CharField(required=False, max_length=100, help_text="A model id.")
-    account = serializers.IntegerField(required=False, min_value=1,
+    account = serializers.IntegerField(required=False, min_value=1, max_value=DATABASE_ID_MAX,
                                        help_text="An account id: requests any of whose attempts it made.")
     status = serializers.CharField(required=False, max_length=5,
                                    help_text="An HTTP status (502) or a class: 2xx, 4xx, 5xx, error, ok.")
@@ -142,7 +144,11 @@ def _moment(value: str, *, end_of_day: bool) -> datetime:
         day = moment = None
     if day is not None:
         moment = datetime.combine(day, time.min) + (timedelta(days=1, microseconds=-1) if end_of_day else timedelta())
+    try:
+        moment = moment and (moment.astimezone(UTC) if timezone.is_aware(moment) else moment.replace(tzinfo=UTC))
+    except OverflowError:  # a time zone offset past the year 1 or 9999
+        moment = None
     if moment is None:
         raise serializers.ValidationError("Use an ISO 8601 time (2026-12-05T10:00:00Z), a date, or an age such as "
                                           "1h, 24h, 7d.")
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+    return moment

@@ -165,7 +165,8 @@ def test_one_request_is_served_by_its_id_and_a_missing_one_is_a_json_404(staff_c
     ({"from": "1h", "to": "2h"}, "from"), ({"status": "6xx"}, "status"), ({"status": "failed"}, "status"),
     ({"q": "not-an-id!"}, "q"), ({"q": "chatcmpl-"}, "q"), ({"cursor": "page-2"}, "cursor"),
     ({"cursor": "12_x"}, "cursor"), ({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"key": -1}, "key"),
-    ({"account": 0}, "account"), ({"account": "seat one"}, "account"),
+    ({"account": 0}, "account"), ({"account": "seat one"}, "account"), ({"account": 2**63}, "account"),
+    ({"cursor": "999999999999999999_1"}, "cursor"), ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
 ])
 def test_bad_filters_get_a_json_400_naming_the_parameter(staff_client, params, field):
     response = staff_client.get("/api/requests", params)
