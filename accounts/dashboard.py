@@ -138,7 +138,8 @@ def request_log_prune(*, days: int | None = None, now: datetime | None = None) -
 def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint: str, model: str, stream: bool,
                     status_code: int, latency_ms: int, attempts: int, error_kind: str, request_id: str,
                     tool_calls: int = 0, prompt_tokens: int = 0, completion_tokens: int = 0, attachments: int = 0,
-                    ttft_ms: int | None = None, created_at: datetime | None = None) -> int:
+                    ttft_ms: int | None = None, prompt_excerpt: str | None = None,
+                    created_at: datetime | None = None) -> int:
     """Append one /v1 request's outcome and return the row's id (gempool_site.housekeeping keeps the log to
     its retention).
 
@@ -149,9 +150,10 @@ def request_log_add(*, account_id: int | None, api_key_id: int | None, endpoint:
     log_id = rawsql.fetch_value(
         "INSERT INTO accounts_requestlog (created_at, account_id, api_key_id, endpoint, model, stream, "
         "status_code, latency_ms, attempts, error_kind, request_id, tool_calls, prompt_tokens, completion_tokens, "
-        "attachments, ttft_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "attachments, ttft_ms, prompt_excerpt) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s) RETURNING id",
         [rawsql.db_datetime(created_at or timezone.now()), account_id, api_key_id, endpoint, model[:100], stream,
          status_code, latency_ms, attempts, error_kind[:40], request_id[:40], tool_calls, prompt_tokens,
-         completion_tokens, min(attachments, 32767), ttft_ms])
+         completion_tokens, min(attachments, 32767), ttft_ms, prompt_excerpt])
     return log_id
 

@@ -177,7 +177,8 @@ class PoolSettings(models.Model):
 
 
 class RequestLog(models.Model):
-    """One /v1 request's outcome, for the dashboard: no content, no secrets."""
+    """One /v1 request's outcome, for the dashboard and the request log: no secrets, and no content unless
+    the operator turned prompt logging on (GEMPOOL_LOG_PROMPTS)."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -196,11 +197,16 @@ class RequestLog(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     attachments = models.PositiveSmallIntegerField(default=0)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time to the first output; blank: none.")
+    # Nullable (NULL: not kept) so adding it is a plain ALTER TABLE, not a copy of a large log on SQLite.
+    prompt_excerpt = models.TextField(null=True, blank=True,
+                                      help_text="The start of the last user message (GEMPOOL_LOG_PROMPTS only).")
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "created_at"], name="requestlog_account_idx"),
-                   models.Index(fields=["api_key", "created_at"], name="requestlog_key_idx")]
+                   models.Index(fields=["api_key", "created_at"], name="requestlog_key_idx"),
+                   # The request log's search by request id (exact or prefix, as a range: metering.request_log).
+                   models.Index(fields=["request_id"], name="requestlog_request_id_idx")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.endpoint} {self.status_code}"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("refresh/", views.refresh_page, name="console-refresh"),
     path("models/", views.models_page, name="console-models"),
     path("usage/", views.usage_page, name="console-usage"),
+    path("requests/", views.requests_page, name="console-requests"),
     path("settings/", views.settings_page, name="console-settings"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),

@@ -1,4 +1,4 @@
-"""The web console: a login page and five pages whose data comes from /api through small scripts."""
+"""The web console: a login page and the pages in PAGES, whose data comes from /api through small scripts."""
 from __future__ import annotations
 
 import logging
@@ -22,6 +22,7 @@ PAGES = {
     "refresh": "Refresh",
     "models": "Models",
     "usage": "Usage",
+    "requests": "Requests",
     "settings": "Settings",
 }
 
@@ -48,6 +49,7 @@ accounts_page = _page("accounts")
 refresh_page = _page("refresh")
 models_page = _page("models")
 usage_page = _page("usage")
+requests_page = _page("requests")
 settings_page = _page("settings")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
@@ -17,6 +18,8 @@ from accounts.dashboard import request_log_add
 from gempool_site import rawsql
 from metering import metrics
 from metering.models import AttemptOutcome
+
+PROMPT_EXCERPT_CHARS = 500  # how much of the last user message the request log keeps, when prompt logging is on
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,20 @@ class RequestRecord:
     attachments: int = 0
     ttft_ms: int | None = None
     attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+    prompt_excerpt: str | None = None  # None: not kept (prompt logging is off); see prompt_excerpt()
 
     @property
     def failed(self) -> bool:
         # A stream that broke after its first byte keeps HTTP 200 but has an error kind: still an error.
         return self.status_code >= 400 or bool(self.error_kind)
+
+
+def prompt_excerpt(text: str) -> str | None:
+    """What the request log may keep of a prompt: its first PROMPT_EXCERPT_CHARS characters when the operator
+    turned prompt logging on (GEMPOOL_LOG_PROMPTS), else None: by default no prompt text is stored."""
+    if not settings.GEMPOOL_LOG_PROMPTS:
+        return None
+    return text[:PROMPT_EXCERPT_CHARS]
 
 
 def request_record(record: RequestRecord, *, now: datetime | None = None) -> int:
@@ -66,7 +78,7 @@ def request_record(record: RequestRecord, *, now: datetime | None = None) -> int
         attempts=len(record.attempts), error_kind=record.error_kind, request_id=record.request_id,
         tool_calls=record.tool_calls, prompt_tokens=record.prompt_tokens,
         completion_tokens=record.completion_tokens, attachments=record.attachments, ttft_ms=record.ttft_ms,
-        created_at=now)
+        prompt_excerpt=record.prompt_excerpt, created_at=now)
     if record.attempts:
         _attempts_add(log_id, record.attempts)
     _usage_add(record, now)

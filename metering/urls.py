@@ -1,13 +1,16 @@
-"""/metrics (mounted at the root) and /api/usage (mounted under /api/)."""
+"""/metrics (mounted at the root); /api/usage and /api/requests (mounted under /api/)."""
 from __future__ import annotations
 
 from django.urls import path
 
+import gempool_site.converters  # noqa: F401 - registers <dbid:…>
 from metering import api, views
 
 urlpatterns = [  # under /api/
     path("usage", api.UsageView.as_view(), name="api-usage"),
     path("usage/export", api.UsageExportView.as_view(), name="api-usage-export"),
+    path("requests", api.RequestLogView.as_view(), name="api-requests"),
+    path("requests/<dbid:pk>", api.RequestLogEntryView.as_view(), name="api-request"),
 ]
 
 metrics_urlpatterns = [

@@ -74,6 +74,7 @@ class ChatPlan:
     tools_override: ToolsSpec | None = None  # upstream tools other than the model's own (images: image only)
     admission: KeyAdmission | None = None  # the key's budgets and concurrency slot (accounts.key_limits)
     admission_ends_with_run: bool = True  # False: the caller runs several plans under one admission, ends it
+    prompt_excerpt: str | None = None  # what the request log keeps of the prompt (metering.records.prompt_excerpt)
 
     @property
     def quota_kinds(self) -> tuple[str, ...]:
@@ -515,7 +516,7 @@ class ChatRun:
             key_name=api_key.name if api_key else "", error_kind=error_kind, tool_calls=self.tool_calls,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             attachments=len(self.plan.stored_files), ttft_ms=None if ttft is None else round(ttft * 1000),
-            attempts=tuple(self.attempt_records))
+            attempts=tuple(self.attempt_records), prompt_excerpt=self.plan.prompt_excerpt)
 
 
 # ---- the run's database work before an upstream wait ------------------------------------------------

@@ -80,6 +80,11 @@ def _with_markers(text: str, attached: list[str]) -> str:
     return f"{text}\n{markers}" if text else markers
 
 
+def last_user_text(messages: list[Message]) -> str:
+    """The text of the conversation's last user message ("" when there is none): what the request log may keep."""
+    return next((message.text for message in reversed(messages) if message.role == "user"), "")
+
+
 def tokens_for_chars(chars: int) -> int:
     """A rough token count (about 4 characters per token); the upstream reports none."""
     return (chars + 3) // 4

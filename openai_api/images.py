@@ -22,6 +22,7 @@ from files_app import services as files
 from files_app.models import GeneratedMedia, StoredFile
 from gemini_enterprise.types import ToolsSpec
 from gempool_site.exceptions import BadRequestError
+from metering.records import prompt_excerpt
 from models_catalog.models import ModelConfig
 from models_catalog.services import model_lookup
 from openai_api.chat import ChatPlan, ChatRun, new_request_id
@@ -121,6 +122,7 @@ def images_plan_build(*, request: ImageRequest, api_key: ApiKey, request_base_ur
                     stored_files=list(images or []), stream=False, include_usage=False,
                     image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
                     pool=pool, endpoint="images", media_required=True, tools_override=IMAGE_TOOLS,
+                    prompt_excerpt=prompt_excerpt(request.prompt),
                     # One request however many images: images_create ends the admission after the last run.
                     # Last: nothing after it may fail and strand a concurrency slot.
                     admission=key_admit(api_key=api_key), admission_ends_with_run=False)

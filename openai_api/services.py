@@ -7,11 +7,12 @@ from accounts.pool import pool_counts
 from accounts.upstream import pool_settings_get
 from gempool_site.exceptions import NotFoundError, RateLimitExceeded
 from gempool_site.throttles import API_KEY_MINUTE, api_key_charge
+from metering.records import prompt_excerpt
 from models_catalog.models import ModelConfig
 from models_catalog.services import enabled_names, model_lookup, models_enabled
 from openai_api.attachments import resolve_attachments
 from openai_api.chat import ChatPlan, new_request_id
-from openai_api.conversation import render_query
+from openai_api.conversation import last_user_text, render_query
 
 CREATED_EPOCH = 1735689600  # models have no meaningful creation time upstream; a fixed one keeps lists stable
 
@@ -96,6 +97,7 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
         pool=pool,
         tool_emulation=tools,
         endpoint=endpoint,
+        prompt_excerpt=prompt_excerpt(last_user_text(messages)),
         admission=key_admit(api_key=api_key),  # last: nothing after it may fail and strand a concurrency slot
     )
 

@@ -8,10 +8,11 @@ from typing import Any
 from accounts.key_limits import key_admit, key_check_model
 from accounts.models import ApiKey
 from accounts.upstream import pool_settings_get
+from metering.records import prompt_excerpt
 from openai_api import services
 from openai_api.attachments import resolve_attachments
 from openai_api.chat import ChatPlan, new_request_id
-from openai_api.conversation import render_query
+from openai_api.conversation import last_user_text, render_query
 from openai_api.responses_api import shapes
 from openai_api.responses_api.items import fail, to_messages
 from openai_api.responses_api.store import stored_response_context
@@ -44,6 +45,7 @@ def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -
                    stored_files=attachments.stored_files, stream=data["stream"], include_usage=True,
                    image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
                    pool=pool, tool_emulation=tools, endpoint="responses",
+                   prompt_excerpt=prompt_excerpt(last_user_text(messages)),
                    admission=key_admit(api_key=api_key))  # last: nothing after it may strand a concurrency slot
     header = shapes.ResponseHeader(response_id=f"resp_{request_id}", created_at=int(time.time()), model=model.id,
                                    request=shapes.echoed_request(data))

@@ -9,7 +9,7 @@ from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/accounts/", "/refresh/", "/models/", "/usage/", "/settings/"]
+PAGES = ["/", "/accounts/", "/refresh/", "/models/", "/usage/", "/requests/", "/settings/"]
 
 
 @pytest.fixture(autouse=True)
