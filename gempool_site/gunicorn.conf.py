@@ -5,10 +5,11 @@ the variable. (gunicorn puts its working directory, the project root, on sys.pat
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from gempool_site.cpus import available_cpus
-from gempool_site.env import LOG_LEVELS, env_bind, env_choice, env_extra_bind, env_int, env_str
+from gempool_site.env import LOG_LEVELS, database_from_url, env_bind, env_choice, env_extra_bind, env_int, env_str
 from metering import multiproc
 
 bind = [env_bind("GEMPOOL_BIND", "127.0.0.1:8000")]
@@ -45,8 +46,14 @@ forwarded_allow_ips = env_str("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server) -> None:
-    """In the master, before any worker: samples of a previous run must not add to this one's."""
+    """In the master, before any worker: samples of a previous run must not add to this one's, and on SQLite
+    the PostgreSQL driver is kept out of the workers."""
     multiproc.empty(metrics_dir)
+    if "postgresql" not in database_from_url("DATABASE_URL", env_str("DATABASE_URL") or "sqlite:///-")["ENGINE"]:
+        # Nothing needs psycopg on SQLite, yet DRF's compat module imports django.contrib.postgres, and
+        # psycopg with it, whenever it is installed: 10-11 MiB of every worker (bench/README.md, "Memory").
+        # Marked absent in the master, it stays out of the workers forked from it.
+        sys.modules.setdefault("psycopg", None)
 
 
 def child_exit(server, worker) -> None:
