@@ -179,6 +179,14 @@ def account_delete(*, account: Account) -> None:
     account.delete()
 
 
+def account_delete_many(*, account_ids: list[int]) -> list[int]:
+    """Remove the accounts with these ids (as account_delete does each); returns the ids that existed."""
+    with transaction.atomic():
+        found = list(Account.objects.filter(pk__in=account_ids).values_list("pk", flat=True))
+        Account.objects.filter(pk__in=found).delete()
+    return found
+
+
 def account_toggle(*, account: Account) -> Account:
     """Flip enabled/disabled and return the fresh record."""
     account_set_enabled(accounts=[account], enabled=not account.enabled)
@@ -190,6 +198,7 @@ def account_toggle(*, account: Account) -> Account:
 
 CHAT_PROBE_PROMPT = "Reply with the single word OK."
 CHAT_PROBE_MAX_CHARS = 200
+TEST_CONCURRENCY = 8  # upstream checks in flight at once for a bulk test
 
 
 @dataclass
@@ -205,9 +214,39 @@ class AccountTestResult:
 
 def account_test(*, account: Account, chat: bool = False) -> AccountTestResult:
     """Fetch a fresh token (and optionally run a one-line chat) for the account, then record the outcome."""
-    from accounts.upstream import credentials_for, get_client
+    from accounts.upstream import credentials_for
 
-    creds = credentials_for(account)
+    return _account_record_probe(account, _probe(credentials_for(account), chat))
+
+
+def account_test_many(*, accounts: list[Account], chat: bool = False, concurrency: int = TEST_CONCURRENCY
+                      ) -> dict[int, AccountTestResult]:
+    """account_test() for several accounts: the upstream calls run at most `concurrency` at a time (threads, or
+    greenlets under gevent), the outcomes are recorded here afterwards, so the pool threads touch no database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from accounts.upstream import credentials_for, pool_settings_get
+
+    if not accounts:
+        return {}
+    pool = pool_settings_get()
+    creds = [credentials_for(account, pool) for account in accounts]
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
+        probes = list(executor.map(lambda c: _probe(c, chat), creds))
+    return {account.pk: _account_record_probe(account, probe) for account, probe in zip(accounts, probes, strict=True)}
+
+
+@dataclass
+class _Probe:
+    error: UpstreamError | None
+    latency_ms: int
+    reply: str | None
+
+
+def _probe(creds, chat: bool) -> _Probe:
+    """The network half of a test (no database)."""
+    from accounts.upstream import get_client
+
     started = time.monotonic()
     error: UpstreamError | None = None
     reply = None
@@ -217,11 +256,15 @@ def account_test(*, account: Account, chat: bool = False) -> AccountTestResult:
             reply = _chat_probe(creds)
     except UpstreamError as exc:
         error = exc
-    latency_ms = int((time.monotonic() - started) * 1000)
+    return _Probe(error=error, latency_ms=int((time.monotonic() - started) * 1000), reply=reply)
+
+
+def _account_record_probe(account: Account, probe: _Probe) -> AccountTestResult:
+    error = probe.error
     status = _account_record_test(account=account, error=error)
     logger.info("account test", extra={"account_id": account.pk, "ok": error is None,
-                                       "error_kind": error.kind if error else "", "latency_ms": latency_ms})
-    return AccountTestResult(ok=error is None, status=status, latency_ms=latency_ms, reply=reply,
+                                       "error_kind": error.kind if error else "", "latency_ms": probe.latency_ms})
+    return AccountTestResult(ok=error is None, status=status, latency_ms=probe.latency_ms, reply=probe.reply,
                              error={"kind": error.kind, "message": error.message} if error else None)
 
 
