@@ -280,7 +280,9 @@ class ProxyTestResultSerializer(serializers.Serializer):
     via = serializers.CharField()
     latency_ms = serializers.IntegerField()
     status_code = serializers.IntegerField(allow_null=True)
-    error = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True, help_text="Why the test failed, as a sentence.")
+    detail = serializers.CharField(allow_blank=True, help_text="The technical error behind `error` (credentials "
+                                                               "masked).")
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

@@ -23,7 +23,6 @@ from accounts.models import Account, ApiKey, PoolSettings
 from gemini_enterprise.errors import UpstreamError
 from gempool_site import rawsql
 from gempool_site.exceptions import BadRequestError
-from gempool_site.logging import redact
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +338,8 @@ class ProxyTestResult:
     via: str  # "proxy" or "direct"
     latency_ms: int
     status_code: int | None = None
-    error: str = ""
+    error: str = ""  # why it failed, as a sentence (accounts.proxy_failures)
+    detail: str = ""  # the technical text behind `error`, credentials masked
 
 
 class NoProxyToTest(BadRequestError):
@@ -375,6 +375,8 @@ def proxy_test(*, proxy: str | None = None, timeout: float = PROXY_TEST_TIMEOUT)
 
 
 def _fetch_through(target: str, proxy: str, timeout: float) -> ProxyTestResult:
+    from accounts.proxy_failures import proxy_failure, proxy_status_failure
+
     session = requests.Session()
     session.trust_env = False  # test exactly this proxy, not whatever HTTP(S)_PROXY says
     session.proxies = {"http": proxy, "https": proxy}
@@ -386,25 +388,17 @@ def _fetch_through(target: str, proxy: str, timeout: float) -> ProxyTestResult:
             status_code = response.status_code
     except requests.RequestException as exc:
         latency_ms = int((time.monotonic() - started) * 1000)
-        return ProxyTestResult(False, target, via, latency_ms, error=_describe_failure(exc, proxy))
+        # Exception texts may echo the proxy URL: proxy_failure masks its credentials before anything shows it.
+        failure = proxy_failure(exc, proxy=proxy, masked_proxy=proxy_mask(proxy), target=target, timeout=timeout)
+        logger.info("proxy test failed", extra={"proxy": proxy_mask(proxy), "reason": failure.message,
+                                                "detail": failure.detail})
+        return ProxyTestResult(False, target, via, latency_ms, error=failure.message, detail=failure.detail)
     finally:
         session.close()
     latency_ms = int((time.monotonic() - started) * 1000)
-    # Any HTTP answer proves the path works; the status is reported for the operator to judge.
+    refused = proxy_status_failure(status_code, proxy=proxy)
+    if refused:  # the proxy's own answer to a plain-HTTP request: the path does not work
+        return ProxyTestResult(False, target, via, latency_ms, status_code=status_code, error=refused,
+                               detail=f"HTTP {status_code} from the proxy")
+    # Any other HTTP answer proves the path works; the status is reported for the operator to judge.
     return ProxyTestResult(True, target, via, latency_ms, status_code=status_code)
-
-
-def _describe_failure(exc: requests.RequestException, proxy: str) -> str:
-    kinds = [(requests.exceptions.ProxyError, "the proxy refused or failed the connection"),
-             (requests.exceptions.ConnectTimeout, "connect timeout"),
-             (requests.exceptions.ReadTimeout, "no answer before the timeout"),
-             (requests.exceptions.SSLError, "TLS error"),
-             (requests.exceptions.ConnectionError, "connection failed"),
-             (requests.exceptions.InvalidURL, "invalid URL"),
-             (requests.exceptions.InvalidSchema, "unsupported proxy or URL scheme")]
-    summary = next((text for cls, text in kinds if isinstance(exc, cls)), "request failed")
-    detail = str(exc)
-    if proxy:
-        # Exception texts may echo the proxy URL; its credentials must not reach the UI, the DB or a log.
-        detail = detail.replace(proxy, proxy_mask(proxy))
-    return f"{summary}: {redact(detail)}"[:500]

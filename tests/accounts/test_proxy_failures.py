@@ -1,0 +1,104 @@
+"""POST /api/proxy/test explains a failure in a sentence; the technical text stays in `detail`, credentials masked."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from accounts.models import PoolSettings
+
+pytestmark = pytest.mark.django_db
+SECRET = "pw-5ecret-77"
+
+
+class _NeedsCredentials(BaseHTTPRequestHandler):
+    """A proxy that wants a Proxy-Authorization header it never gets."""
+
+    def _refuse(self) -> None:
+        self.send_response(407)
+        self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_CONNECT = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _serve(handler) -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def private_proxies(settings):
+    settings.GEMPOOL_PROXY_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def needs_credentials(private_proxies) -> Iterator[int]:
+    yield from _serve(_NeedsCredentials)
+
+
+@pytest.fixture
+def silent_proxy(private_proxies) -> Iterator[int]:
+    """Accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def proxy_test(client, **body) -> dict:
+    response = client.post("/api/proxy/test", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_refused_connection_is_explained_with_the_proxy_host_and_port(staff_client, private_proxies):
+    port = closed_port()
+    data = proxy_test(staff_client, proxy=f"http://user:{SECRET}@127.0.0.1:{port}", timeout=2)
+    assert data["reachable"] is False
+    assert data["error"] == f"Could not connect to the proxy at 127.0.0.1:{port}: connection refused."
+    assert data["detail"] and SECRET not in json.dumps(data)
+
+
+@pytest.mark.parametrize("target", ["http://upstream.invalid/probe", "https://upstream.invalid/probe"])
+def test_a_proxy_asking_for_credentials_says_so(staff_client, settings, needs_credentials, target):
+    settings.GEMPOOL_PROXY_TEST_URL = target
+    data = proxy_test(staff_client, proxy=f"http://127.0.0.1:{needs_credentials}")
+    assert data["reachable"] is False
+    assert data["error"] == (f"The proxy at 127.0.0.1:{needs_credentials} answered with HTTP 407: it needs "
+                             "credentials (or refused the ones given).")
+
+
+def test_a_proxy_that_never_answers_times_out_with_the_seconds_waited(staff_client, settings, silent_proxy):
+    settings.GEMPOOL_PROXY_TEST_URL = "http://upstream.invalid/probe"
+    data = proxy_test(staff_client, proxy=f"http://127.0.0.1:{silent_proxy}", timeout=1)
+    assert data["reachable"] is False and data["error"].startswith("Timed out after 1 s")
+
+
+def test_the_stored_last_test_keeps_the_sentence(staff_client, private_proxies):
+    port = closed_port()
+    PoolSettings.objects.update_or_create(pk=1, defaults={"proxy_url": f"http://127.0.0.1:{port}"})
+    proxy_test(staff_client, timeout=2)
+    last = staff_client.get("/api/proxy/status").json()["last_test"]
+    assert last["error"] == f"Could not connect to the proxy at 127.0.0.1:{port}: connection refused."
