@@ -131,7 +131,7 @@
           data: { action: "select" }, on: { change: function () { select(account.id, this.checked); } } })
       ]),
       el("td", { class: "primary-cell", data: { label: "Account" } }, [
-        el("div", { class: "cell-title", text: account.display_name }),
+        el("div", { class: "cell-title", title: account.display_name, text: account.display_name }),
         el("div", { class: "cell-sub", text: account.team_id + " · " + account.csesidx })
       ]),
       el("td", { data: { label: "Status" } }, [gp.badge(account.status, account.status_display)]),
