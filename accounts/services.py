@@ -231,7 +231,7 @@ def account_test_many(*, accounts: list[Account], chat: bool = False, concurrenc
     pool = pool_settings_get()
     creds = [credentials_for(account, pool) for account in accounts]
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
-        probes = list(executor.map(lambda c: _probe(c, chat), creds))
+        probes = list(executor.map(lambda c: _probe_in_pool_thread(c, chat), creds))
     return {account.pk: _account_record_probe(account, probe) for account, probe in zip(accounts, probes, strict=True)}
 
 
@@ -256,6 +256,15 @@ def _probe(creds, chat: bool) -> _Probe:
     except UpstreamError as exc:
         error = exc
     return _Probe(error=error, latency_ms=int((time.monotonic() - started) * 1000), reply=reply)
+
+
+def _probe_in_pool_thread(creds, chat: bool) -> _Probe:
+    from django.core.cache import caches
+
+    try:
+        return _probe(creds, chat)
+    finally:
+        caches.close_all()  # the JWT store's cache client this thread opened; the thread ends with the batch
 
 
 def _account_record_probe(account: Account, probe: _Probe) -> AccountTestResult:
