@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -129,3 +130,26 @@ def test_a_chat_key_may_not(client, api_key, make_account):
     a = make_account()
     assert bulk(client, "disable", [a.pk], HTTP_AUTHORIZATION=f"Bearer {api_key[1]}").status_code in (401, 403)
     assert Account.objects.get(pk=a.pk).enabled
+
+
+def test_a_bulk_test_runs_its_upstream_checks_side_by_side_within_the_bound(make_account, monkeypatch):
+    from accounts import services
+
+    accounts = [make_account() for _ in range(6)]
+    barrier = threading.Barrier(3, timeout=10)  # passes only when three checks are in flight at once
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def probe(creds, chat):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        barrier.wait()
+        with lock:
+            in_flight[0] -= 1
+        return services._Probe(error=None, latency_ms=1, reply=None)
+
+    monkeypatch.setattr(services, "_probe", probe)
+    results = services.account_test_many(accounts=accounts, concurrency=3)
+    assert most[0] == 3 and all(result.ok for result in results.values())
+    assert set(results) == {account.pk for account in accounts}

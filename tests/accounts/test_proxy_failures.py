@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from accounts.models import PoolSettings
+from accounts.proxy_failures import proxy_failure
 
 pytestmark = pytest.mark.django_db
 SECRET = "pw-5ecret-77"
@@ -102,3 +104,29 @@ def test_the_stored_last_test_keeps_the_sentence(staff_client, private_proxies):
     proxy_test(staff_client, timeout=2)
     last = staff_client.get("/api/proxy/status").json()["last_test"]
     assert last["error"] == f"Could not connect to the proxy at 127.0.0.1:{port}: connection refused."
+
+
+def _chained(outer: Exception, cause: BaseException) -> Exception:
+    outer.__cause__ = cause
+    return outer
+
+
+@pytest.mark.parametrize(("exc", "sentence"), [
+    (_chained(requests.exceptions.ProxyError("Cannot connect to proxy."), socket.gaierror(-2, "Name unknown")),
+     "Could not find the proxy host of proxy.example:3128: the name does not resolve."),
+    (requests.exceptions.ProxyError("Unable to connect to proxy: Tunnel connection failed: 403 Forbidden"),
+     "The proxy at proxy.example:3128 refused to connect to upstream.example (it answered HTTP 403)."),
+    (requests.exceptions.SSLError("certificate verify failed"),
+     "The secure (TLS) connection to upstream.example through the proxy at proxy.example:3128 failed."),
+    (requests.exceptions.ConnectTimeout("timed out"), "Timed out after 2.5 s connecting to the proxy at "
+                                                      "proxy.example:3128."),
+    (requests.exceptions.InvalidSchema("Missing dependencies for SOCKS support."),
+     "The proxy address proxy.example:3128 cannot be used: its scheme or form is not supported here."),
+])
+def test_each_kind_of_failure_has_its_own_sentence_and_keeps_credentials_out(exc, sentence):
+    proxy = f"http://user:{SECRET}@proxy.example:3128"
+    exc.args = (f"{exc.args[0]} via {proxy}",)
+    failure = proxy_failure(exc, proxy=proxy, masked_proxy="http://••••:••••@proxy.example:3128",
+                            target="https://upstream.example/probe", timeout=2.5)
+    assert failure.message == sentence
+    assert SECRET not in failure.message + failure.detail and "proxy.example" in failure.detail
