@@ -81,13 +81,13 @@ def _actor(request: Request) -> str:
 # ---- accounts -------------------------------------------------------------------------------
 
 
-# Generic views: DRF parses, validates and renders; the hooks hand each write to the service.
 class AccountPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = ACCOUNT_PAGE_SIZE_MAX
 
 
+# Generic views: DRF parses, validates and renders; the hooks hand each write to the service.
 class AccountListView(generics.ListCreateAPIView):
     """GET: every account as a plain list, or with `page`/`page_size` one page of {count, next, previous, results};
     `ordering`, `status` and `search` sort and narrow either form (accounts.listing)."""
@@ -119,7 +119,6 @@ class AccountListView(generics.ListCreateAPIView):
         logger.info("account created", extra={"account_id": account.pk, "by": _actor(self.request)})
         if account.proxy_url:
             proxy_change_record(target=account, actor=_actor(self.request))
-
 
 
 class AccountBulkView(APIView):
