@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework import serializers
 
@@ -20,6 +21,15 @@ STATUS_COLOURS = {
     AccountStatus.DISABLED: "#5f6368",
 }
 SECRET_FIELDS = ("secure_c_ses", "host_c_oses", "proxy_url")
+LAST_ERROR_CHARS = 60
+
+
+def _accounts(count: int) -> str:
+    return f"{count} account{'' if count == 1 else 's'}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class SecretReplaceForm(forms.ModelForm):
@@ -76,10 +86,14 @@ class AccountForm(ProxyPolicyMixin, SecretReplaceForm):
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
-    list_display = ["__str__", "team_id", "csesidx", "status_badge", "cooldown", "last_error",
-                    "request_count", "success_count", "failure_count", "last_used_at", "enabled"]
+    # Few, narrow columns, so the list fits a 1366 px screen with the filter sidebar beside it; the seat's
+    # ids go under its name, the last error is cut short (the change page has it whole).
+    list_display = ["seat", "status_badge", "cooldown", "last_error", "requests", "errors", "last_used", "enabled"]
+    list_display_links = ["seat"]
     list_filter = ["status", "enabled"]
-    search_fields = ["label", "team_id", "csesidx"]
+    search_fields = ["label", "team_id", "csesidx", "login_profile__email"]
+    list_per_page = 50
+    list_max_show_all = 500
     actions = ["enable_accounts", "disable_accounts", "clear_cooldown"]
     runtime_fields = ["status", "attention_reason", "cooldown_until", "cooldown_streak", "last_error_kind",
                       "last_error_reason", "last_error_at", "consecutive_failures", "last_used_at",
@@ -95,6 +109,24 @@ class AccountAdmin(admin.ModelAdmin):
                                                                        "daily_video_quota"]}),
         ("Runtime state", {"fields": runtime_fields}),
     ]
+
+    @admin.display(description="account", ordering="label")
+    def seat(self, obj: Account):
+        return format_html('<span style="overflow-wrap:anywhere">{}</span><br>'
+                           '<small style="color:var(--body-quiet-color);overflow-wrap:anywhere">{} · {}</small>',
+                           str(obj), _shorten(obj.team_id, 24), obj.csesidx)
+
+    @admin.display(description="requests", ordering="request_count")
+    def requests(self, obj: Account) -> int:
+        return obj.request_count
+
+    @admin.display(description="errors", ordering="failure_count")
+    def errors(self, obj: Account) -> int:
+        return obj.failure_count
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj: Account) -> str:
+        return timezone.localtime(obj.last_used_at).strftime("%Y-%m-%d %H:%M") if obj.last_used_at else "—"
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Account):
@@ -112,22 +144,22 @@ class AccountAdmin(admin.ModelAdmin):
     def last_error(self, obj: Account) -> str:
         if not obj.last_error_at:
             return "—"
-        return f"{obj.last_error_kind}: {obj.last_error_reason[:80]}"
+        return _shorten(f"{obj.last_error_kind}: {obj.last_error_reason}", LAST_ERROR_CHARS)
 
     @admin.action(description="Enable selected accounts")
     def enable_accounts(self, request, queryset) -> None:
         count = services.account_set_enabled(accounts=queryset, enabled=True)
-        self.message_user(request, f"Enabled {count} account(s).", messages.SUCCESS)
+        self.message_user(request, f"Enabled {_accounts(count)}.", messages.SUCCESS)
 
     @admin.action(description="Disable selected accounts")
     def disable_accounts(self, request, queryset) -> None:
         count = services.account_set_enabled(accounts=queryset, enabled=False)
-        self.message_user(request, f"Disabled {count} account(s).", messages.SUCCESS)
+        self.message_user(request, f"Disabled {_accounts(count)}.", messages.SUCCESS)
 
     @admin.action(description="Clear cooldown")
     def clear_cooldown(self, request, queryset) -> None:
         count = services.account_clear_cooldown(accounts=queryset)
-        self.message_user(request, f"Cleared the cooldown of {count} account(s).", messages.SUCCESS)
+        self.message_user(request, f"Cleared the cooldown of {_accounts(count)}.", messages.SUCCESS)
 
     def save_model(self, request, obj: Account, form, change: bool) -> None:
         # Through the services, never a full save(): the form's copy of the runtime fields is stale by now
@@ -181,7 +213,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke_keys(self, request, queryset) -> None:
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(request, f"Revoked {count} key{'' if count == 1 else 's'}.", messages.SUCCESS)
 
 
 class PoolSettingsForm(ProxyPolicyMixin, SecretReplaceForm):

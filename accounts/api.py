@@ -14,11 +14,14 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, parsers, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.bulk import BULK_PERMISSIONS, accounts_bulk
 from accounts.config_io import (
     ConfigInvalid,
     ImportSummary,
@@ -27,10 +30,14 @@ from accounts.config_io import (
     config_parse_bytes,
 )
 from accounts.dashboard import dashboard_summary
+from accounts.listing import account_list_queryset
 from accounts.models import Account, ApiKey, PoolSettings
 from accounts.proxies import pool_proxy_change_check, pool_proxy_current, proxy_change_record
 from accounts.quotas import quota_usage_today
 from accounts.serializers import (
+    ACCOUNT_PAGE_SIZE_MAX,
+    AccountBulkSerializer,
+    AccountListQuerySerializer,
     AccountSerializer,
     AccountTestRequestSerializer,
     ApiKeySerializer,
@@ -74,18 +81,38 @@ def _actor(request: Request) -> str:
 # ---- accounts -------------------------------------------------------------------------------
 
 
+class AccountPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = ACCOUNT_PAGE_SIZE_MAX
+
+
 # Generic views: DRF parses, validates and renders; the hooks hand each write to the service.
 class AccountListView(generics.ListCreateAPIView):
+    """GET: every account as a plain list, or with `page`/`page_size` one page of {count, next, previous, results};
+    `ordering`, `status` and `search` sort and narrow either form (accounts.listing)."""
+
     required_permissions = ACCOUNT_PERMISSIONS
     queryset = Account.objects.order_by("id")
     serializer_class = AccountSerializer
 
+    @extend_schema(parameters=[AccountListQuerySerializer], responses=AccountSerializer(many=True))
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def list(self, request: Request, *args, **kwargs) -> Response:
-        accounts = list(self.filter_queryset(self.get_queryset()))
-        # Today's quota use of every account in one cache call, and the pool's quotas read once.
-        context = {**self.get_serializer_context(), "pool": PoolSettings.load(),
-                   "quota_usage": quota_usage_today([account.pk for account in accounts])}
-        return Response(AccountSerializer(accounts, many=True, context=context).data)
+        params = AccountListQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        queryset = account_list_queryset(params.list_query())
+        paginator = AccountPagination() if params.paginated() else None
+        accounts = list(paginator.paginate_queryset(queryset, request, view=self) if paginator else queryset)
+        ids = [account.pk for account in accounts]
+        # Today's quota use of every listed account in one cache call, the pool read once, and the 24 h
+        # figures in one query (for a page: of its accounts only).
+        context = {**self.get_serializer_context(), "pool": PoolSettings.load(), "quota_usage": quota_usage_today(ids),
+                   "figures": account_figures(account_ids=ids) if paginator else account_figures()}
+        data = AccountSerializer(accounts, many=True, context=context).data
+        return paginator.get_paginated_response(data) if paginator else Response(data)
 
     def perform_create(self, serializer: AccountSerializer) -> None:
         serializer.instance = account = services.account_create(data=serializer.validated_data)
@@ -93,11 +120,33 @@ class AccountListView(generics.ListCreateAPIView):
         if account.proxy_url:
             proxy_change_record(target=account, actor=_actor(self.request))
 
-    def get_serializer_context(self) -> dict:
-        context = super().get_serializer_context()
-        if self.request is not None and self.request.method == "GET":
-            context["figures"] = account_figures()  # one query for the whole list (see the serializer)
-        return context
+
+class AccountBulkView(APIView):
+    """One action over up to BULK_MAX_IDS accounts; a result per id (unknown ids included, not fatal)."""
+
+    # Seeing the accounts lets a caller in; each action then needs the permission its single-account route needs.
+    required_permissions = {"POST": ("accounts.view_account",)}
+
+    @extend_schema(request=AccountBulkSerializer, responses=inline_serializer("AccountBulkResult", {
+        "action": serializers.CharField(), "requested": serializers.IntegerField(),
+        "succeeded": serializers.IntegerField(), "failed": serializers.IntegerField(),
+        "results": serializers.ListField(child=serializers.JSONField())}))
+    def post(self, request: Request) -> Response:
+        body = AccountBulkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        action, ids = body.validated_data["action"], body.validated_data["ids"]
+        _require_permission(request, BULK_PERMISSIONS[action])
+        outcome = accounts_bulk(action=action, ids=ids)
+        logger.info("accounts bulk action", extra={"action": action, "requested": len(ids),
+                                                   "succeeded": outcome.succeeded, "by": _actor(request)})
+        return Response(outcome.as_dict())
+
+
+def _require_permission(request: Request, permission: str) -> None:
+    """A staff user must hold `permission` (admin keys and superusers hold every one), as HasModelPermissions says."""
+    if request.auth is not None or request.user.is_superuser or request.user.has_perm(permission):
+        return
+    raise PermissionDenied(f"Your user lacks the permission needed here: {permission}.")
 
 
 class AccountDetailView(generics.RetrieveUpdateDestroyAPIView):

@@ -7,7 +7,9 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from accounts.bulk import BULK_ACTIONS, BULK_MAX_IDS, BULK_TEST_MAX_IDS
 from accounts.lifecycle import QUOTA_KINDS, effective_status
+from accounts.listing import ORDERING_CHOICES, SEARCH_MAX_CHARS, STATUS_CHOICES, AccountListQuery
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
 from accounts.proxies import validate_proxy_url
 from accounts.quotas import quota_limit, quota_usage_today
@@ -22,6 +24,7 @@ def _future(moment, now):
 
 
 MASK_MARK = "••••"  # a value holding this is a masked display sent back, never a new secret
+ACCOUNT_PAGE_SIZE_MAX = 200
 QUOTA_FIELD = {"min_value": 0, "max_value": 1_000_000, "required": False}
 
 
@@ -134,6 +137,54 @@ class AccountSerializer(serializers.ModelSerializer):
         return data
 
 
+class AccountListQuerySerializer(serializers.Serializer):
+    """GET /api/accounts query parameters. Without `page` and `page_size` the answer stays the plain list."""
+
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=ACCOUNT_PAGE_SIZE_MAX)
+    ordering = serializers.CharField(required=False, default="id")
+    status = serializers.CharField(required=False, allow_blank=True, default="",
+                                   help_text="An effective status, or several separated by commas.")
+    search = serializers.CharField(required=False, allow_blank=True, default="", max_length=SEARCH_MAX_CHARS,
+                                   help_text="Part of the label, team id, csesidx or login email (any case).")
+
+    def validate_ordering(self, value: str) -> str:
+        if value not in ORDERING_CHOICES:
+            keys = ", ".join(key for key in ORDERING_CHOICES if not key.startswith("-"))
+            raise serializers.ValidationError(f"Unknown ordering {value!r}: use one of {keys} "
+                                              "(prefix - to sort descending).")
+        return value
+
+    def validate_status(self, value: str) -> tuple[str, ...]:
+        statuses = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
+        unknown = [item for item in statuses if item not in STATUS_CHOICES]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown status {', '.join(unknown)}: use one of "
+                                              f"{', '.join(STATUS_CHOICES)}.")
+        return statuses
+
+    def paginated(self) -> bool:
+        return "page" in self.validated_data or "page_size" in self.validated_data
+
+    def list_query(self) -> AccountListQuery:
+        data = self.validated_data
+        return AccountListQuery(ordering=data["ordering"], statuses=data["status"], search=data["search"].strip())
+
+
+class AccountBulkSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=BULK_ACTIONS)
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
+                                max_length=BULK_MAX_IDS, help_text=f"At most {BULK_MAX_IDS} account ids.")
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["ids"] = list(dict.fromkeys(attrs["ids"]))
+        if attrs["action"] == "test" and len(attrs["ids"]) > BULK_TEST_MAX_IDS:
+            raise serializers.ValidationError({"ids": [
+                f"Test at most {BULK_TEST_MAX_IDS} accounts per call (got {len(attrs['ids'])}): each test "
+                "calls upstream. Send the rest in further calls."]})
+        return attrs
+
+
 class AccountTestRequestSerializer(serializers.Serializer):
     chat = serializers.BooleanField(required=False, default=False)
 
@@ -229,7 +280,9 @@ class ProxyTestResultSerializer(serializers.Serializer):
     via = serializers.CharField()
     latency_ms = serializers.IntegerField()
     status_code = serializers.IntegerField(allow_null=True)
-    error = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True, help_text="Why the test failed, as a sentence.")
+    detail = serializers.CharField(allow_blank=True, help_text="The technical error behind `error` (credentials "
+                                                               "masked).")
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

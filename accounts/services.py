@@ -23,7 +23,6 @@ from accounts.models import Account, ApiKey, PoolSettings
 from gemini_enterprise.errors import UpstreamError
 from gempool_site import rawsql
 from gempool_site.exceptions import BadRequestError
-from gempool_site.logging import redact
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +178,14 @@ def account_delete(*, account: Account) -> None:
     account.delete()
 
 
+def account_delete_many(*, account_ids: list[int]) -> list[int]:
+    """Remove the accounts with these ids (as account_delete does each); returns the ids that existed."""
+    with transaction.atomic():
+        found = list(Account.objects.filter(pk__in=account_ids).values_list("pk", flat=True))
+        Account.objects.filter(pk__in=found).delete()
+    return found
+
+
 def account_toggle(*, account: Account) -> Account:
     """Flip enabled/disabled and return the fresh record."""
     account_set_enabled(accounts=[account], enabled=not account.enabled)
@@ -190,6 +197,7 @@ def account_toggle(*, account: Account) -> Account:
 
 CHAT_PROBE_PROMPT = "Reply with the single word OK."
 CHAT_PROBE_MAX_CHARS = 200
+TEST_CONCURRENCY = 8  # upstream checks in flight at once for a bulk test
 
 
 @dataclass
@@ -205,9 +213,39 @@ class AccountTestResult:
 
 def account_test(*, account: Account, chat: bool = False) -> AccountTestResult:
     """Fetch a fresh token (and optionally run a one-line chat) for the account, then record the outcome."""
-    from accounts.upstream import credentials_for, get_client
+    from accounts.upstream import credentials_for
 
-    creds = credentials_for(account)
+    return _account_record_probe(account, _probe(credentials_for(account), chat))
+
+
+def account_test_many(*, accounts: list[Account], chat: bool = False, concurrency: int = TEST_CONCURRENCY
+                      ) -> dict[int, AccountTestResult]:
+    """account_test() for several accounts: the upstream calls run at most `concurrency` at a time (threads, or
+    greenlets under gevent), the outcomes are recorded here afterwards, so the pool threads touch no database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from accounts.upstream import credentials_for, pool_settings_get
+
+    if not accounts:
+        return {}
+    pool = pool_settings_get()
+    creds = [credentials_for(account, pool) for account in accounts]
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
+        probes = list(executor.map(lambda c: _probe_in_pool_thread(c, chat), creds))
+    return {account.pk: _account_record_probe(account, probe) for account, probe in zip(accounts, probes, strict=True)}
+
+
+@dataclass
+class _Probe:
+    error: UpstreamError | None
+    latency_ms: int
+    reply: str | None
+
+
+def _probe(creds, chat: bool) -> _Probe:
+    """The network half of a test (no database)."""
+    from accounts.upstream import get_client
+
     started = time.monotonic()
     error: UpstreamError | None = None
     reply = None
@@ -217,11 +255,24 @@ def account_test(*, account: Account, chat: bool = False) -> AccountTestResult:
             reply = _chat_probe(creds)
     except UpstreamError as exc:
         error = exc
-    latency_ms = int((time.monotonic() - started) * 1000)
+    return _Probe(error=error, latency_ms=int((time.monotonic() - started) * 1000), reply=reply)
+
+
+def _probe_in_pool_thread(creds, chat: bool) -> _Probe:
+    from django.core.cache import caches
+
+    try:
+        return _probe(creds, chat)
+    finally:
+        caches.close_all()  # the JWT store's cache client this thread opened; the thread ends with the batch
+
+
+def _account_record_probe(account: Account, probe: _Probe) -> AccountTestResult:
+    error = probe.error
     status = _account_record_test(account=account, error=error)
     logger.info("account test", extra={"account_id": account.pk, "ok": error is None,
-                                       "error_kind": error.kind if error else "", "latency_ms": latency_ms})
-    return AccountTestResult(ok=error is None, status=status, latency_ms=latency_ms, reply=reply,
+                                       "error_kind": error.kind if error else "", "latency_ms": probe.latency_ms})
+    return AccountTestResult(ok=error is None, status=status, latency_ms=probe.latency_ms, reply=probe.reply,
                              error={"kind": error.kind, "message": error.message} if error else None)
 
 
@@ -296,7 +347,8 @@ class ProxyTestResult:
     via: str  # "proxy" or "direct"
     latency_ms: int
     status_code: int | None = None
-    error: str = ""
+    error: str = ""  # why it failed, as a sentence (accounts.proxy_failures)
+    detail: str = ""  # the technical text behind `error`, credentials masked
 
 
 class NoProxyToTest(BadRequestError):
@@ -332,6 +384,8 @@ def proxy_test(*, proxy: str | None = None, timeout: float = PROXY_TEST_TIMEOUT)
 
 
 def _fetch_through(target: str, proxy: str, timeout: float) -> ProxyTestResult:
+    from accounts.proxy_failures import proxy_failure, proxy_status_failure
+
     session = requests.Session()
     session.trust_env = False  # test exactly this proxy, not whatever HTTP(S)_PROXY says
     session.proxies = {"http": proxy, "https": proxy}
@@ -343,25 +397,17 @@ def _fetch_through(target: str, proxy: str, timeout: float) -> ProxyTestResult:
             status_code = response.status_code
     except requests.RequestException as exc:
         latency_ms = int((time.monotonic() - started) * 1000)
-        return ProxyTestResult(False, target, via, latency_ms, error=_describe_failure(exc, proxy))
+        # Exception texts may echo the proxy URL: proxy_failure masks its credentials before anything shows it.
+        failure = proxy_failure(exc, proxy=proxy, masked_proxy=proxy_mask(proxy), target=target, timeout=timeout)
+        logger.info("proxy test failed", extra={"proxy": proxy_mask(proxy), "reason": failure.message,
+                                                "detail": failure.detail})
+        return ProxyTestResult(False, target, via, latency_ms, error=failure.message, detail=failure.detail)
     finally:
         session.close()
     latency_ms = int((time.monotonic() - started) * 1000)
-    # Any HTTP answer proves the path works; the status is reported for the operator to judge.
+    refused = proxy_status_failure(status_code, proxy=proxy)
+    if refused:  # the proxy's own answer to a plain-HTTP request: the path does not work
+        return ProxyTestResult(False, target, via, latency_ms, status_code=status_code, error=refused,
+                               detail=f"HTTP {status_code} from the proxy")
+    # Any other HTTP answer proves the path works; the status is reported for the operator to judge.
     return ProxyTestResult(True, target, via, latency_ms, status_code=status_code)
-
-
-def _describe_failure(exc: requests.RequestException, proxy: str) -> str:
-    kinds = [(requests.exceptions.ProxyError, "the proxy refused or failed the connection"),
-             (requests.exceptions.ConnectTimeout, "connect timeout"),
-             (requests.exceptions.ReadTimeout, "no answer before the timeout"),
-             (requests.exceptions.SSLError, "TLS error"),
-             (requests.exceptions.ConnectionError, "connection failed"),
-             (requests.exceptions.InvalidURL, "invalid URL"),
-             (requests.exceptions.InvalidSchema, "unsupported proxy or URL scheme")]
-    summary = next((text for cls, text in kinds if isinstance(exc, cls)), "request failed")
-    detail = str(exc)
-    if proxy:
-        # Exception texts may echo the proxy URL; its credentials must not reach the UI, the DB or a log.
-        detail = detail.replace(proxy, proxy_mask(proxy))
-    return f"{summary}: {redact(detail)}"[:500]

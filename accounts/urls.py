@@ -8,6 +8,7 @@ from accounts import api
 
 urlpatterns = [
     path("accounts", api.AccountListView.as_view(), name="api-accounts"),
+    path("accounts/bulk", api.AccountBulkView.as_view(), name="api-accounts-bulk"),
     path("accounts/<dbid:pk>", api.AccountDetailView.as_view(), name="api-account"),
     path("accounts/<dbid:pk>/toggle", api.AccountToggleView.as_view(), name="api-account-toggle"),
     path("accounts/<dbid:pk>/test", api.AccountTestView.as_view(), name="api-account-test"),

@@ -1,16 +1,63 @@
-/* Accounts: live table (status, cooldown countdown, last error), add/edit dialog, toggle, test, delete. */
+/* Accounts: a server-paginated, sortable, filterable table (state in the URL query), a bulk action bar over the
+   selected rows, the add/edit dialog, and per-row toggle, test, paste cookies and delete. */
 (function () {
   "use strict";
   var gp = window.gp, el = gp.el;
   var REFRESH_MS = 4000;
   var SECRETS = ["secure_c_ses", "host_c_oses", "proxy_url"];
   var QUOTAS = ["text", "image", "video"];
-  var accounts = [], loadedAt = 0, editing = null, testing = {};
+  var PAGE_SIZES = [25, 50, 100, 200], DEFAULT_PAGE_SIZE = 50;
+  var BULK_TEST_CHUNK = 50;  // the server tests at most this many accounts per call
+  // Columns whose first click sorts the biggest / most recent first.
+  var DESCENDING_FIRST = { requests: true, errors: true, last_used: true };
+  var BULK_DONE = { enable: "Enabled", disable: "Disabled", test: "Tested", clear_cooldown: "Cleared the cooldown of", delete: "Deleted" };
+  var accounts = [], total = 0, loadedAt = 0, editing = null, testing = {}, selected = {};
+  var state = readState(), searchTimer = null;
 
-  function matches(account, filter) {
-    if (!filter) { return true; }
-    var hay = [account.display_name, account.team_id, account.csesidx, account.status].join(" ").toLowerCase();
-    return hay.indexOf(filter) >= 0;
+  function plural(n, one, many) { return gp.plural(n, one, many); }
+
+  /* ---- list state <-> URL query --------------------------------------------------------------- */
+
+  function readState() {
+    var q = new URLSearchParams(window.location.search);
+    var size = Number(q.get("page_size"));
+    return {
+      page: Math.max(1, parseInt(q.get("page"), 10) || 1),
+      pageSize: PAGE_SIZES.indexOf(size) >= 0 ? size : DEFAULT_PAGE_SIZE,
+      ordering: q.get("ordering") || "",
+      status: q.get("status") || "",
+      search: q.get("search") || ""
+    };
+  }
+
+  function writeState() {
+    var q = new URLSearchParams();
+    if (state.search) { q.set("search", state.search); }
+    if (state.status) { q.set("status", state.status); }
+    if (state.ordering) { q.set("ordering", state.ordering); }
+    if (state.page > 1) { q.set("page", String(state.page)); }
+    if (state.pageSize !== DEFAULT_PAGE_SIZE) { q.set("page_size", String(state.pageSize)); }
+    var query = q.toString();
+    window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+  }
+
+  function apiQuery() {
+    var q = new URLSearchParams({ page: String(state.page), page_size: String(state.pageSize) });
+    if (state.search) { q.set("search", state.search); }
+    if (state.status) { q.set("status", state.status); }
+    if (state.ordering) { q.set("ordering", state.ordering); }
+    return "/api/accounts?" + q.toString();
+  }
+
+  function filtered() { return !!(state.search || state.status); }
+
+  /* A new view of the list: back to page 1 unless told otherwise, a fresh selection, reload now. */
+  function changeState(changes) {
+    Object.keys(changes).forEach(function (key) { state[key] = changes[key]; });
+    if (!("page" in changes)) { state.page = 1; }
+    selected = {};
+    writeState();
+    return load();
   }
 
   function cooldownCell(account) {
@@ -77,9 +124,14 @@
   }
 
   function row(account) {
-    return el("tr", { data: { id: String(account.id) } }, [
+    var checked = !!selected[account.id];
+    return el("tr", { class: checked ? "acct-selected" : null, data: { id: String(account.id) } }, [
+      el("td", { class: "acct-check" }, [
+        el("input", { type: "checkbox", checked: checked, "aria-label": "Select " + account.display_name,
+          data: { action: "select" }, on: { change: function () { select(account.id, this.checked); } } })
+      ]),
       el("td", { class: "primary-cell", data: { label: "Account" } }, [
-        el("div", { class: "cell-title", text: account.display_name }),
+        el("div", { class: "cell-title", title: account.display_name, text: account.display_name }),
         el("div", { class: "cell-sub", text: account.team_id + " · " + account.csesidx })
       ]),
       el("td", { data: { label: "Status" } }, [gp.badge(account.status, account.status_display)]),
@@ -92,7 +144,7 @@
         text: account.last_24h.latency_ms_avg === null ? "—" : account.last_24h.latency_ms_avg + " ms" }),
       el("td", { data: { label: "Today" } }, [todayCell(account)]),
       el("td", { class: "nowrap", data: { label: "Last used" }, text: gp.ago(account.last_used_at) }),
-      el("td", { class: "actions-cell" }, [actions(account)])
+      el("td", { class: "actions-cell acct-actions-cell" }, [actions(account)])
     ]);
   }
 
@@ -108,21 +160,128 @@
   }
 
   function renderRows() {
-    var filter = document.getElementById("account-filter").value.trim().toLowerCase();
     var body = gp.clear(document.querySelector("#accounts-table tbody"));
-    var shown = accounts.filter(function (a) { return matches(a, filter); });
-    shown.forEach(function (a) { body.appendChild(row(a)); });
-    document.getElementById("accounts-empty").hidden = accounts.length > 0;
-    document.getElementById("account-count").textContent = shown.length === accounts.length
-      ? accounts.length + " account" + (accounts.length === 1 ? "" : "s") : shown.length + " of " + accounts.length;
+    accounts.forEach(function (a) { body.appendChild(row(a)); });
+    var emptyPool = total === 0 && !filtered();
+    document.getElementById("accounts-empty").hidden = !emptyPool;
+    document.getElementById("accounts-no-match").hidden = !(total === 0 && filtered());
+    document.getElementById("accounts-scroll").hidden = total === 0;
+    document.getElementById("accounts-pager").hidden = total === 0;
+    document.getElementById("account-count").textContent = filtered()
+      ? plural(total, "account matches", "accounts match") : plural(total, "account");
+    renderSortHeaders();
+    renderPager();
+    renderSelection();
+  }
+
+  function renderSortHeaders() {
+    var key = state.ordering.replace(/^-/, ""), descending = state.ordering.charAt(0) === "-";
+    document.querySelectorAll("#accounts-table th[data-sort]").forEach(function (th) {
+      th.setAttribute("aria-sort", th.dataset.sort === key ? (descending ? "descending" : "ascending") : "none");
+    });
+  }
+
+  function renderPager() {
+    var pages = Math.max(1, Math.ceil(total / state.pageSize));
+    var first = total ? (state.page - 1) * state.pageSize + 1 : 0, last = Math.min(total, state.page * state.pageSize);
+    document.getElementById("page-info").textContent = first + "–" + last + " of " + plural(total, "account") +
+      " · page " + state.page + " of " + pages;
+    document.getElementById("page-prev").disabled = state.page <= 1;
+    document.getElementById("page-next").disabled = state.page >= pages;
+    document.getElementById("page-size").value = String(state.pageSize);
+  }
+
+  function selectedIds() {
+    return Object.keys(selected).map(Number);
+  }
+
+  function renderSelection() {
+    var ids = selectedIds(), onPage = accounts.filter(function (a) { return selected[a.id]; }).length;
+    var all = document.getElementById("select-all");
+    all.checked = accounts.length > 0 && onPage === accounts.length;
+    all.indeterminate = onPage > 0 && onPage < accounts.length;
+    document.getElementById("bulk-bar").hidden = ids.length === 0;
+    document.getElementById("bulk-count").textContent = plural(ids.length, "account") + " selected";
+  }
+
+  function select(id, on) {
+    if (on) { selected[id] = true; } else { delete selected[id]; }
+    var tr = document.querySelector('#accounts-table tr[data-id="' + id + '"]');
+    if (tr) { tr.classList.toggle("acct-selected", on); }
+    renderSelection();
+  }
+
+  function selectAll(on) {
+    accounts.forEach(function (a) { if (on) { selected[a.id] = true; } else { delete selected[a.id]; } });
+    render();
   }
 
   function load() {
-    return gp.api("GET", "/api/accounts").then(function (data) {
-      accounts = data;
+    return gp.api("GET", apiQuery()).then(function (data) {
+      accounts = data.results;
+      total = data.count;
       loadedAt = Date.now();
+      // Forget selected accounts that left this page (deleted, filtered out).
+      var here = {};
+      accounts.forEach(function (a) { here[a.id] = true; });
+      Object.keys(selected).forEach(function (id) { if (!here[id]) { delete selected[id]; } });
       render();
+    }, function (err) {
+      if (err.status === 404 && state.page > 1) { return changeState({ page: 1 }); }  // past the end: the list shrank
+      if (err.status === 400) { gp.toast(err.message, "error"); return changeState({ ordering: "", status: "", search: "" }); }
+      throw err;
     });
+  }
+
+  function sortBy(key) {
+    var current = state.ordering.replace(/^-/, "");
+    var ordering = current === key ? (state.ordering.charAt(0) === "-" ? key : "-" + key) : (DESCENDING_FIRST[key] ? "-" + key : key);
+    changeState({ ordering: ordering });
+  }
+
+  /* ---- bulk actions ----------------------------------------------------------------------------- */
+
+  function bulk(action) {
+    var ids = selectedIds();
+    if (!ids.length) { return; }
+    if (action !== "delete") { runBulk(action, ids); return; }
+    gp.confirm("Delete " + plural(ids.length, "account") + "?",
+      "The selected accounts and their cookies are removed from the pool. Their past requests stay in the dashboard totals.")
+      .then(function (ok) { if (ok) { runBulk(action, ids); } });
+  }
+
+  function runBulk(action, ids) {
+    var buttons = document.querySelectorAll("#bulk-bar button");
+    var trigger = document.querySelector('#bulk-bar [data-bulk="' + action + '"]');
+    var chunks = [], size = action === "test" ? BULK_TEST_CHUNK : ids.length, results = [];
+    for (var i = 0; i < ids.length; i += size) { chunks.push(ids.slice(i, i + size)); }
+    buttons.forEach(function (b) { b.disabled = true; });
+    gp.busy(trigger, true);
+    var chain = chunks.reduce(function (promise, chunk) {
+      return promise.then(function () {
+        return gp.api("POST", "/api/accounts/bulk", { action: action, ids: chunk }).then(function (out) { results = results.concat(out.results); });
+      });
+    }, Promise.resolve());
+    return chain.then(function () {
+      bulkReport(action, results);
+      selected = {};
+    }, function (err) { gp.toast(err.message, "error"); }).then(function () {
+      buttons.forEach(function (b) { b.disabled = false; });
+      gp.busy(trigger, false);
+      return load();
+    });
+  }
+
+  function bulkReport(action, results) {
+    var missing = results.filter(function (r) { return r.error && r.error.code === "not_found"; }).length;
+    var done = results.length - missing, passed = results.filter(function (r) { return r.ok; }).length, text;
+    if (action === "test") {
+      text = "Tested " + plural(done, "account") + ": " + passed + " passed, " + (done - passed) + " failed";
+    } else {
+      text = BULK_DONE[action] + " " + plural(done, "account");
+    }
+    if (missing) { text += "; " + plural(missing, "account was", "accounts were") + " already gone"; }
+    gp.toast(text + ".", action === "test" && passed < done ? "error" : "ok");
   }
 
   function tickCountdowns() {
@@ -166,9 +325,9 @@
       .then(function (ok) {
         if (!ok) { return; }
         gp.api("DELETE", "/api/accounts/" + account.id).then(function () {
-          accounts = accounts.filter(function (a) { return a.id !== account.id; });
-          render();
+          delete selected[account.id];
           gp.toast("Deleted " + account.display_name, "ok");
+          return load();
         }, function (err) { gp.toast(err.message, "error"); });
       });
   }
@@ -289,11 +448,34 @@
     }, function (err) { gp.busy(button, false); gp.showErrors(form, err); });
   }
 
+  function wireList() {
+    var search = document.getElementById("account-filter"), status = document.getElementById("account-status");
+    search.value = state.search;
+    status.value = state.status;
+    search.addEventListener("input", function () {
+      clearTimeout(searchTimer);  // one request once typing pauses, not one per key
+      searchTimer = setTimeout(function () { changeState({ search: search.value.trim() }); }, 250);
+    });
+    status.addEventListener("change", function () { changeState({ status: status.value }); });
+    document.getElementById("page-size").addEventListener("change", function () { changeState({ pageSize: Number(this.value) }); });
+    document.getElementById("page-prev").addEventListener("click", function () { changeState({ page: Math.max(1, state.page - 1) }); });
+    document.getElementById("page-next").addEventListener("click", function () { changeState({ page: state.page + 1 }); });
+    document.querySelectorAll("#accounts-table th[data-sort] .acct-sort").forEach(function (button) {
+      button.addEventListener("click", function () { sortBy(button.closest("th").dataset.sort); });
+    });
+    document.getElementById("select-all").addEventListener("change", function () { selectAll(this.checked); });
+    document.querySelectorAll("#bulk-bar [data-bulk]").forEach(function (button) {
+      button.addEventListener("click", function () { bulk(button.dataset.bulk); });
+    });
+    document.getElementById("bulk-clear").addEventListener("click", function () { selected = {}; render(); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("add-account").addEventListener("click", function () { openDialog(null); });
+    document.getElementById("empty-add").addEventListener("click", function () { openDialog(null); });
     document.getElementById("paste-form").addEventListener("submit", submitPaste);
     document.getElementById("account-form").addEventListener("submit", save);
-    document.getElementById("account-filter").addEventListener("input", render);
+    wireList();
     gp.poll(load, REFRESH_MS);
     setInterval(tickCountdowns, 1000);
   });

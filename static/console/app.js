@@ -104,6 +104,11 @@
     return h ? h + ":" + pad(m) + ":" + pad(s) : m + ":" + pad(s);
   }
 
+  /* "1 account", "2 accounts"; `many` for irregular words ("1 match", "2 matches"). */
+  function plural(n, one, many) {
+    return n + " " + (n === 1 ? one : (many || one + "s"));
+  }
+
   function dateTime(iso) {
     if (!iso) { return "—"; }
     var d = new Date(iso);
@@ -213,6 +218,6 @@
   window.gp = {
     api: api, ApiError: ApiError, el: el, clear: clear, toast: toast, badge: badge, ago: ago,
     duration: duration, dateTime: dateTime, showErrors: showErrors, clearErrors: clearErrors,
-    confirm: confirmDialog, busy: busy, poll: poll, setTheme: setTheme
+    confirm: confirmDialog, busy: busy, poll: poll, setTheme: setTheme, plural: plural
   };
 })();

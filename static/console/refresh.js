@@ -19,7 +19,7 @@
   }
 
   function accountCell(item) {
-    var trial = item.trial_days_left === null || item.trial_days_left === undefined ? null : "trial: " + item.trial_days_left + " days left";
+    var trial = item.trial_days_left === null || item.trial_days_left === undefined ? null : "trial: " + gp.plural(item.trial_days_left, "day") + " left";
     return el("td", { class: "primary-cell" }, [
       el("div", { class: "cell-title", text: item.account_name }),
       el("div", { class: "cell-sub", text: [item.email, item.mailbox, trial].filter(Boolean).join(" · ") })
@@ -89,7 +89,7 @@
   function testMailbox(box, button) {
     gp.busy(button, true);
     gp.api("POST", "/api/mailboxes/" + box.id + "/test").then(function (result) {
-      gp.toast(box.name + ": signed in, " + result.messages + " message(s) in " + box.folders.split(",")[0], "ok");
+      gp.toast(box.name + ": signed in, " + gp.plural(result.messages, "message") + " in " + box.folders.split(",")[0], "ok");
     }, function (err) { gp.toast(box.name + ": " + err.message, "error"); }).then(function () { gp.busy(button, false); });
   }
 

@@ -66,9 +66,13 @@
     var out = document.getElementById("proxy-test-result");
     var how = result.via === "proxy" ? "through the proxy" : result.via === "direct" ? "directly" : "";
     out.className = "test-result " + (result.reachable ? "ok" : "fail");
-    out.textContent = (when ? "Last test " + when + ": " : "") + (result.reachable
-      ? ["Reachable", how, "in " + result.latency_ms + " ms", result.status_code ? "(HTTP " + result.status_code + ")" : ""].join(" ").replace(/ +/g, " ").trim()
-      : ["Not reachable", how].join(" ").trim() + ": " + result.error);
+    // A failure is the server's own sentence; the technical text behind it sits in a collapsed "Details".
+    gp.clear(out).appendChild(document.createTextNode((when ? "Last test " + when + ": " : "") + (result.reachable
+      ? ["Reachable", how, "in " + result.latency_ms + " ms", result.status_code ? "(HTTP " + result.status_code + ")" : ""].join(" ").replace(/ +/g, " ").trim() + "."
+      : result.error)));
+    if (!result.reachable && result.detail) {
+      out.appendChild(el("details", { class: "test-detail" }, [el("summary", { text: "Details" }), el("code", { text: result.detail })]));
+    }
   }
 
   function testProxy() {

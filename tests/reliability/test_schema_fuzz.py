@@ -1,8 +1,8 @@
 """schemathesis over the project's own OpenAPI schema (/api/schema/): no 500s, every error in the envelope.
 
 Runs in-process against the WSGI application (the same code gunicorn serves), authenticated with an
-admin API key. Left out: POST /api/proxy/test and POST /api/accounts/{id}/test, which call whatever
-URL or proxy the generated data names (outbound traffic to arbitrary hosts). /v1/chat/completions runs
+admin API key. Left out: POST /api/proxy/test, POST /api/accounts/{id}/test and POST /api/accounts/bulk, which
+call whatever URL or proxy the generated data names (outbound traffic to arbitrary hosts). /v1/chat/completions runs
 against the simulator, so valid bodies exercise the whole chat path.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 # GEMPOOL_FUZZ_EXPLORE=1 to draw new ones (more of them) and look for inputs nobody has tried yet.
 EXPLORE = os.environ.get("GEMPOOL_FUZZ_EXPLORE") == "1"
 EXAMPLES_PER_OPERATION = 60 if EXPLORE else 12
-OUTBOUND = {("POST", "/api/proxy/test"), ("POST", "/api/accounts/{id}/test")}
+# POST /api/accounts/bulk too: its "test" action calls upstream through the accounts' own proxies.
+OUTBOUND = {("POST", "/api/proxy/test"), ("POST", "/api/accounts/{id}/test"), ("POST", "/api/accounts/bulk")}
 ENVELOPE_KEYS = {"message", "type", "param", "code"}
 ANTHROPIC_ENVELOPE_KEYS = {"type", "message"}  # under /v1/messages: {"type": "error", "error": {...}}
 
