@@ -1,4 +1,4 @@
-"""Query parameters of /api/usage."""
+"""Query parameters of /api/usage and /api/dashboard/series."""
 from __future__ import annotations
 
 from datetime import UTC, timedelta
@@ -6,6 +6,8 @@ from datetime import UTC, timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
+from metering.series import GROUPS as SERIES_GROUPS
+from metering.series import RANGES, SeriesQuery
 from metering.usage import GROUPS, MAX_DAYS, UsageQuery
 
 DEFAULT_DAYS = 30
@@ -47,3 +49,25 @@ class UsageQuerySerializer(serializers.Serializer):
         return UsageQuery(start=data["from"], end=data["to"], key_id=data.get("key"), model=data.get("model") or None,
                           group_by=data["group_by"])
 
+
+
+class SeriesQuerySerializer(serializers.Serializer):
+    """Query parameters of /api/dashboard/series."""
+
+    range = serializers.ChoiceField(
+        choices=list(RANGES), required=False, default="24h", help_text="1h, 6h, 24h (default), 7d or 30d.",
+        error_messages={"invalid_choice": f"Unknown range \"{{input}}\"; use one of {', '.join(RANGES)}."})
+    model = serializers.CharField(required=False, max_length=100, help_text="A model id.")
+    key = serializers.IntegerField(
+        required=False, min_value=0, help_text="An API key id (0: requests without a key).",
+        error_messages={"invalid": "An API key id is a whole number (0: requests without a key).",
+                        "min_value": "An API key id is a whole number (0: requests without a key)."})
+    group = serializers.ChoiceField(
+        choices=list(SERIES_GROUPS), required=False, default="none",
+        help_text="Series per model, per key, or none (one series for all requests).",
+        error_messages={"invalid_choice": f"Unknown group \"{{input}}\"; use one of {', '.join(SERIES_GROUPS)}."})
+
+    def query(self) -> SeriesQuery:
+        data = self.validated_data
+        return SeriesQuery(range=data["range"], model=data.get("model") or None, key_id=data.get("key"),
+                           group=data["group"])
