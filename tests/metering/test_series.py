@@ -2,6 +2,7 @@
 (24 h, 7 d, 30 d), with filters, groupings, estimated percentiles, validation, protection and query counts."""
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -191,3 +192,20 @@ def test_the_series_needs_the_dashboards_permission(client, django_user_model, a
     assert refused.status_code == 403 and "view_account" in refused.json()["error"]["message"]
     user.user_permissions.add(Permission.objects.get(codename="view_account"))
     assert client.get("/api/dashboard/series").status_code == 200
+
+
+def test_the_upgrade_fills_the_hourly_rollup_from_the_request_log():
+    from django.apps import apps
+
+    backfill = importlib.import_module("metering.migrations.0003_usagehour_backfill_from_request_log").backfill
+    ops, _ = api_key_create(name="ops")
+    now = timezone.now()
+    logged(now, latency_ms=120, ttft_ms=60, key=ops), logged(now, latency_ms=2500, status=502)
+    logged(now - timedelta(hours=3), latency_ms=40, model="gemini-2.5-pro")
+    backfill(apps, None)
+    assert UsageHour.objects.count() == 3
+    from_log = dashboard_series(query=SeriesQuery(range="6h"))
+    from_rollup = dashboard_series(query=SeriesQuery(range="24h"))
+    assert from_rollup["totals"] == from_log["totals"] and from_rollup["totals"]["requests"] == 3
+    assert from_rollup["by_key"] == from_log["by_key"]
+    assert UsageHour.objects.get(api_key_id=ops.pk).latency_ms_total == 120
