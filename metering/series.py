@@ -99,7 +99,7 @@ def dashboard_series(*, query: SeriesQuery, now: datetime | None = None) -> dict
     by_key = _grouped(source, query, "api_key_id")
     seen = list(source.rows().values_list("model", "api_key_id").distinct().order_by())
     seen_keys = {_key_value(key) for _, key in seen}
-    names = _key_names(seen_keys | set(by_key) | ({s["id"] for s in series} if query.group == "key" else set()))
+    names = _key_names(seen_keys | set(by_key))  # a per-key series' keys are by_key's
     totals = Figures()
     for figures in by_model.values():
         totals.merge(figures)

@@ -56,7 +56,7 @@
       button.setAttribute("aria-pressed", on ? "true" : "false");
     });
     fillSelect(document.getElementById("dash-model"), "All models",
-      data.models.map(function (m) { return { value: m, text: m }; }), current.model);
+      data.models.filter(Boolean).map(function (m) { return { value: m, text: m }; }), current.model);
     fillSelect(document.getElementById("dash-key"), "All keys",
       data.keys.map(function (k) { return { value: String(k.id), text: k.name }; }), current.key);
   }
