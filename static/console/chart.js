@@ -142,7 +142,7 @@
     var max = niceMax(Math.max.apply(null, all.concat([0])));
     var slot = plotW / slots.length;
     var svg = el("svg", { svg: true, attrs: { width: width, height: height, viewBox: "0 0 " + width + " " + height } });
-    yGrid(svg, max, pad, plotH, width, ms);
+    yGrid(svg, max, pad, plotH, width, function (v) { return v ? ms(v) : "0"; });
     var tip = container.querySelector(".chart-tip") || el("div", { class: "chart-tip", hidden: true });
     function point(i, v) { return [pad.left + slot * i + slot / 2, pad.top + plotH - (plotH * v) / max]; }
 
