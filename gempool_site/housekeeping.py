@@ -1,4 +1,5 @@
-"""Housekeeping: the retention of the request log, generated media and stored responses, run from one place.
+"""Housekeeping: the retention of the request log, the hourly usage rollup, generated media and stored
+responses, run from one place.
 
 `manage.py housekeeping` runs it for cron. Unless GEMPOOL_HOUSEKEEPING_INTERVAL is 0, the server also runs it
 itself: after a response has gone out (Django's request_finished), at most once per interval across every
@@ -17,6 +18,7 @@ from django.db import DatabaseError
 
 from accounts.dashboard import request_log_prune
 from files_app.services import media_prune
+from metering.series import usage_hour_prune
 from openai_api.responses_api.store import stored_response_prune
 
 logger = logging.getLogger(__name__)
@@ -28,19 +30,21 @@ MEDIA_LIMIT_PER_AUTOMATIC_RUN = 2000  # bounded work for the request that happen
 @dataclass(frozen=True)
 class HousekeepingReport:
     request_log_rows: int
+    usage_hours: int
     media_files: int
     stored_responses: int
 
     def as_text(self) -> str:
-        return (f"Deleted {self.request_log_rows} request-log row(s), {self.media_files} expired media "
-                f"file(s) and {self.stored_responses} stored response(s).")
+        return (f"Deleted {self.request_log_rows} request-log row(s), {self.usage_hours} hourly usage row(s), "
+                f"{self.media_files} expired media file(s) and {self.stored_responses} stored response(s).")
 
 
 def housekeeping_run(*, media_limit: int | None = None) -> HousekeepingReport:
-    """Delete request-log rows past GEMPOOL_REQUEST_LOG_RETENTION_DAYS, media past GEMPOOL_MEDIA_RETENTION_HOURS
-    (at most `media_limit` media files) and stored responses past GEMPOOL_RESPONSE_RETENTION_DAYS."""
-    return HousekeepingReport(request_log_rows=request_log_prune(), media_files=media_prune(limit=media_limit),
-                              stored_responses=stored_response_prune())
+    """Delete request-log rows past GEMPOOL_REQUEST_LOG_RETENTION_DAYS, hourly usage rows past
+    GEMPOOL_USAGE_HOUR_RETENTION_DAYS, media past GEMPOOL_MEDIA_RETENTION_HOURS (at most `media_limit` media
+    files) and stored responses past GEMPOOL_RESPONSE_RETENTION_DAYS."""
+    return HousekeepingReport(request_log_rows=request_log_prune(), usage_hours=usage_hour_prune(),
+                              media_files=media_prune(limit=media_limit), stored_responses=stored_response_prune())
 
 
 class _ProcessLook:
@@ -80,6 +84,7 @@ def housekeeping_if_due() -> HousekeepingReport | None:
         logger.exception("housekeeping failed")
         return None
     logger.info("housekeeping done", extra={"request_log_rows": report.request_log_rows,
+                                            "usage_hours": report.usage_hours,
                                             "media_files": report.media_files,
                                             "stored_responses": report.stored_responses})
     return report

@@ -213,6 +213,9 @@ GEMPOOL_LOGIN_LIFETIME_HOURS = env_float("GEMPOOL_LOGIN_LIFETIME_HOURS", 12.0, m
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 # Keep the start of each request's last user message in the request log (off: no prompt text is stored).
 GEMPOOL_LOG_PROMPTS = env_bool("GEMPOOL_LOG_PROMPTS", False)
+# The hourly rollup (metering.UsageHour) behind the dashboard's 24 h, 7 d and 30 d ranges: at least 31 days,
+# so the 30-day range (31 days with its current partial slot) always has its data.
+GEMPOOL_USAGE_HOUR_RETENTION_DAYS = env_int("GEMPOOL_USAGE_HOUR_RETENTION_DAYS", 35, minimum=31)
 # A second listener that serves only /metrics, without credentials (keep it on a private address).
 GEMPOOL_METRICS_BIND = env_extra_bind("GEMPOOL_METRICS_BIND", main_bind=env_str("GEMPOOL_BIND", "127.0.0.1:8000"))
 # Retention of the request log and media runs at most this often (seconds) across every process, after a

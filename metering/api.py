@@ -1,5 +1,6 @@
-"""/api/usage: usage per day, key and model from the daily rollup, as JSON or a CSV download; /api/requests: the
-searchable request log, a page at a time."""
+"""/api/usage: usage per day, key and model from the daily rollup, as JSON or a CSV download;
+/api/dashboard/series: the dashboard's requests, errors and latency percentiles over a time range;
+/api/requests: the searchable request log, a page at a time."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,8 @@ from rest_framework.views import APIView
 
 from gempool_site.exceptions import NotFoundError
 from metering.request_log import request_log_get, request_log_page
-from metering.serializers import RequestLogQuerySerializer, UsageQuerySerializer
+from metering.serializers import RequestLogQuerySerializer, SeriesQuerySerializer, UsageQuerySerializer
+from metering.series import dashboard_series
 from metering.usage import COUNTS, usage_report, usage_rows
 
 USAGE_PERMISSIONS = {"GET": ("metering.view_usageday",)}
@@ -60,6 +62,22 @@ class UsageExportView(APIView):
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (f'attachment; filename="gempool-usage-{query.start}-to-{query.end}.csv"')
         return response
+
+
+class DashboardSeriesView(APIView):
+    required_permissions = {"GET": ("accounts.view_account",)}  # as the dashboard itself (/api/dashboard)
+
+    @extend_schema(parameters=[
+        OpenApiParameter("range", str, description="1h, 6h, 24h (default), 7d or 30d"),
+        OpenApiParameter("model", str, description="a model id"),
+        OpenApiParameter("key", int, description="an API key id (0: requests without a key)"),
+        OpenApiParameter("group", str, description="series per model, per key, or none (default)"),
+    ], responses={200: OpenApiResponse(description="per-slot requests, errors and estimated latency / TTFT "
+                                                   "percentiles; totals, per-model and per-key figures")})
+    def get(self, request: Request) -> Response:
+        params = SeriesQuerySerializer(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        return Response(dashboard_series(query=params.query()))
 
 
 def _cell(text: str) -> str:

@@ -1,14 +1,17 @@
-"""A finished request's bookkeeping: its request-log row, one row per upstream attempt, the day's usage.
+"""A finished request's bookkeeping: its request-log row, one row per upstream attempt, the day's and the
+hour's usage.
 
-`request_record` runs after the client has its answer, inside the caller's transaction, in three
+`request_record` runs after the client has its answer, inside the caller's transaction, in four
 statements whatever the number of attempts (an INSERT returning the log row's id, one multi-row INSERT
-for the attempts, one upsert of the usage rollup). `request_observe` then adds the same figures to the
-Prometheus metrics, so /metrics and the database count the same things.
+for the attempts, one upsert of the daily usage rollup, one of the hourly rollup with its latency
+buckets). `request_observe` then adds the same figures to the Prometheus metrics, so /metrics and the
+database count the same things.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 
 from django.conf import settings
 from django.db import connections
@@ -16,7 +19,7 @@ from django.utils import timezone
 
 from accounts.dashboard import request_log_add
 from gempool_site import rawsql
-from metering import metrics
+from metering import histogram, metrics
 from metering.models import AttemptOutcome
 
 PROMPT_EXCERPT_CHARS = 500  # how much of the last user message the request log keeps, when prompt logging is on
@@ -82,6 +85,7 @@ def request_record(record: RequestRecord, *, now: datetime | None = None) -> int
     if record.attempts:
         _attempts_add(log_id, record.attempts)
     _usage_add(record, now)
+    _usage_hour_add(record, now)
     return log_id
 
 
@@ -109,6 +113,27 @@ def _usage_add(record: RequestRecord, now: datetime) -> None:
     rawsql.execute(_USAGE_UPSERT, [day, record.api_key_id or 0, record.model[:100], 1, int(record.failed),
                                    record.prompt_tokens, record.completion_tokens, record.attachments,
                                    record.latency_ms])
+
+
+@cache
+def _usage_hour_upsert(latency_bucket: int, ttft_bucket: int | None) -> str:
+    """The hourly upsert that adds one to the named latency bucket (and TTFT bucket, if any): one statement
+    per request, touching two bucket columns, not all 42 (the other columns keep their DB default of 0)."""
+    buckets = [histogram.LATENCY_COLUMNS[latency_bucket]]
+    if ttft_bucket is not None:
+        buckets.append(histogram.TTFT_COLUMNS[ttft_bucket])
+    counted = ("requests", "errors", "latency_ms_total", *buckets)
+    return (f"INSERT INTO metering_usagehour (hour, api_key_id, model, {', '.join(counted)}) "
+            f"VALUES (%s, %s, %s, 1, %s, %s{', 1' * len(buckets)}) "
+            "ON CONFLICT (hour, api_key_id, model) DO UPDATE SET "
+            + ", ".join(f"{name} = metering_usagehour.{name} + excluded.{name}" for name in counted))
+
+
+def _usage_hour_add(record: RequestRecord, now: datetime) -> None:
+    hour = rawsql.db_datetime(now.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+    ttft = None if record.ttft_ms is None else histogram.bucket_index(record.ttft_ms)
+    rawsql.execute(_usage_hour_upsert(histogram.bucket_index(record.latency_ms), ttft),
+                   [hour, record.api_key_id or 0, record.model[:100], int(record.failed), record.latency_ms])
 
 
 def request_observe(record: RequestRecord) -> None:

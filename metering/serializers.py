@@ -1,4 +1,4 @@
-"""Query parameters of /api/usage and /api/requests."""
+"""Query parameters of /api/usage, /api/dashboard/series and /api/requests."""
 from __future__ import annotations
 
 import re
@@ -9,6 +9,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
 from metering import request_log
+from metering.series import GROUPS as SERIES_GROUPS
+from metering.series import RANGES, SeriesQuery
 from metering.usage import GROUPS, MAX_DAYS, UsageQuery
 
 DEFAULT_DAYS = 30
@@ -152,3 +154,25 @@ def _moment(value: str, *, end_of_day: bool) -> datetime:
         raise serializers.ValidationError("Use an ISO 8601 time (2026-12-05T10:00:00Z), a date, or an age such as "
                                           "1h, 24h, 7d.")
     return moment
+
+
+class SeriesQuerySerializer(serializers.Serializer):
+    """Query parameters of /api/dashboard/series."""
+
+    range = serializers.ChoiceField(
+        choices=list(RANGES), required=False, default="24h", help_text="1h, 6h, 24h (default), 7d or 30d.",
+        error_messages={"invalid_choice": f"Unknown range \"{{input}}\"; use one of {', '.join(RANGES)}."})
+    model = serializers.CharField(required=False, max_length=100, help_text="A model id.")
+    key = serializers.IntegerField(
+        required=False, min_value=0, help_text="An API key id (0: requests without a key).",
+        error_messages={"invalid": "An API key id is a whole number (0: requests without a key).",
+                        "min_value": "An API key id is a whole number (0: requests without a key)."})
+    group = serializers.ChoiceField(
+        choices=list(SERIES_GROUPS), required=False, default="none",
+        help_text="Series per model, per key, or none (one series for all requests).",
+        error_messages={"invalid_choice": f"Unknown group \"{{input}}\"; use one of {', '.join(SERIES_GROUPS)}."})
+
+    def query(self) -> SeriesQuery:
+        data = self.validated_data
+        return SeriesQuery(range=data["range"], model=data.get("model") or None, key_id=data.get("key"),
+                           group=data["group"])

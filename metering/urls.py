@@ -1,4 +1,4 @@
-"""/metrics (mounted at the root); /api/usage and /api/requests (mounted under /api/)."""
+"""/metrics (mounted at the root); /api/usage, /api/dashboard/series and /api/requests (mounted under /api/)."""
 from __future__ import annotations
 
 from django.urls import path
@@ -11,6 +11,7 @@ urlpatterns = [  # under /api/
     path("usage/export", api.UsageExportView.as_view(), name="api-usage-export"),
     path("requests", api.RequestLogView.as_view(), name="api-requests"),
     path("requests/<dbid:pk>", api.RequestLogEntryView.as_view(), name="api-request"),
+    path("dashboard/series", api.DashboardSeriesView.as_view(), name="api-dashboard-series"),
 ]
 
 metrics_urlpatterns = [

@@ -1,5 +1,6 @@
-/* Small SVG charts: the dashboard's hourly bar chart (requests with errors overlaid), sparklines, and the
-   usage page's stacked daily bars (one colour per key or model).
+/* Small SVG charts: the dashboard's bar chart (requests with errors overlaid, per hour or per slot of a
+   range), its line chart (latency percentiles), sparklines, and the usage page's stacked daily bars (one
+   colour per key or model).
    Drawn at the container's pixel size (not a scaled viewBox) so text stays legible on a phone. */
 (function () {
   "use strict";
@@ -18,34 +19,87 @@
     return 40 * magnitude;
   }
 
-  function hourLabel(iso) {
-    var d = new Date(iso);
-    return (d.getHours() < 10 ? "0" : "") + d.getHours() + ":00";
+  /* Slot labels for a range: times ("14:05") for slots under 3 h, dates ("Dec 5") above. */
+  function slotFormat(slotSeconds) {
+    var long = slotSeconds >= 3 * 3600;
+    return {
+      long: long,
+      axis: function (iso) {
+        var d = new Date(iso);
+        return long ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" }) : pad2(d.getHours()) + ":" + pad2(d.getMinutes());
+      },
+      tip: function (iso) {
+        var d = new Date(iso), time = pad2(d.getHours()) + ":" + pad2(d.getMinutes());
+        return long ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" }) + ", " + time : time;
+      }
+    };
   }
 
-  /* hours: ISO strings (oldest first); requests/errors: numbers per hour. */
-  function barChart(container, hours, requests, errors) {
+  function pad2(n) { return (n < 10 ? "0" : "") + n; }
+
+  /* Which slots get an axis label: round local times (every 1, 2, 5, 10, 15, 30 min or 1, 2, 3, 6, 12 h) for
+     short slots, the first slot of a local day (every n-th day) for long ones; at most one per ~70 px. */
+  function tickSlots(slots, slotSeconds, plotW) {
+    var most = Math.max(2, Math.floor(plotW / 70)), picked = [];
+    if (slotSeconds >= 3 * 3600) {
+      var starts = [];
+      slots.forEach(function (iso, i) {
+        if (i > 0 && new Date(iso).getDate() !== new Date(slots[i - 1]).getDate()) { starts.push(i); }
+      });
+      var every = Math.max(1, Math.ceil(starts.length / most));
+      return starts.filter(function (_, k) { return k % every === 0; });
+    }
+    var steps = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+    var span = slots.length * slotSeconds, step = steps[steps.length - 1];
+    for (var s = 0; s < steps.length; s++) {
+      if (steps[s] >= slotSeconds && span / steps[s] <= most) { step = steps[s]; break; }
+    }
+    slots.forEach(function (iso, i) {
+      var d = new Date(iso), secondsOfDay = d.getHours() * 3600 + d.getMinutes() * 60;
+      if (secondsOfDay % step === 0) { picked.push(i); }
+    });
+    return picked;
+  }
+
+  function xLabels(svg, slots, ticks, format, pad, slot, width, height) {
+    ticks.forEach(function (i) {
+      var lx = pad.left + slot * i + slot / 2, text = format.axis(slots[i]);
+      var anchor = lx + 24 > width ? "end" : lx - 24 < pad.left ? "start" : "middle";
+      svg.appendChild(el("text", { svg: true, class: "axis", text: text,
+        attrs: { x: anchor === "end" ? width - 1 : lx, y: height - 6, "text-anchor": anchor } }));
+    });
+  }
+
+  function yGrid(svg, max, pad, plotH, width, label) {
+    for (var g = 0; g <= 4; g++) {
+      var y = pad.top + plotH - (plotH * g) / 4;
+      svg.appendChild(el("line", { svg: true, class: "grid", attrs: { x1: pad.left, x2: width - pad.right, y1: y, y2: y } }));
+      svg.appendChild(el("text", { svg: true, class: "axis", text: label((max * g) / 4),
+        attrs: { x: pad.left - 6, y: y + 4, "text-anchor": "end" } }));
+    }
+  }
+
+  function plural(n, word) { return n.toLocaleString() + " " + word + (n === 1 ? "" : "s"); }
+
+  /* slots: ISO strings (oldest first); requests/errors: numbers per slot. slotSeconds: the slot length
+     (default an hour), which picks the axis labels. */
+  function barChart(container, slots, requests, errors, slotSeconds) {
+    slotSeconds = slotSeconds || 3600;
+    var format = slotFormat(slotSeconds);
     var width = Math.max(container.clientWidth, 240), height = Math.max(container.clientHeight, 160);
     var pad = { left: 36, right: 8, top: 10, bottom: 24 };
     var plotW = width - pad.left - pad.right, plotH = height - pad.top - pad.bottom;
     var max = niceMax(Math.max.apply(null, requests.concat([0])));
-    var slot = plotW / hours.length, barW = Math.max(2, Math.min(28, slot * 0.62));
+    var slot = plotW / slots.length, barW = Math.max(1, Math.min(28, slot * 0.62));
     var svg = el("svg", { svg: true, attrs: { width: width, height: height, viewBox: "0 0 " + width + " " + height } });
-
-    for (var g = 0; g <= 4; g++) {
-      var y = pad.top + plotH - (plotH * g) / 4;
-      svg.appendChild(el("line", { svg: true, class: "grid", attrs: { x1: pad.left, x2: width - pad.right, y1: y, y2: y } }));
-      svg.appendChild(el("text", { svg: true, class: "axis", text: String((max * g) / 4),
-        attrs: { x: pad.left - 6, y: y + 4, "text-anchor": "end" } }));
-    }
-    var labelEvery = width < 480 ? 6 : width < 800 ? 3 : 2;
+    yGrid(svg, max, pad, plotH, width, function (v) { return compact(v); });
     var tip = container.querySelector(".chart-tip") || el("div", { class: "chart-tip", hidden: true });
 
-    hours.forEach(function (hour, i) {
+    slots.forEach(function (iso, i) {
       var x = pad.left + slot * i + (slot - barW) / 2;
       var reqH = (plotH * requests[i]) / max, errH = (plotH * errors[i]) / max;
       var col = el("rect", { svg: true, class: "hover-col", attrs: { x: pad.left + slot * i, y: pad.top, width: slot, height: plotH } });
-      var text = hourLabel(hour) + " · " + requests[i] + " requests, " + errors[i] + " errors";
+      var text = format.tip(iso) + " · " + plural(requests[i], "request") + ", " + plural(errors[i], "error");
       col.addEventListener("mouseenter", function () {
         tip.textContent = text;
         tip.hidden = false;
@@ -55,19 +109,71 @@
       col.addEventListener("mouseleave", function () { tip.hidden = true; });
       svg.appendChild(col);
       if (requests[i] > 0) {
-        svg.appendChild(el("rect", { svg: true, class: "bar-req", attrs: { x: x, y: pad.top + plotH - reqH, width: barW, height: Math.max(reqH, 1), rx: 2 } },
+        svg.appendChild(el("rect", { svg: true, class: "bar-req", attrs: { x: x, y: pad.top + plotH - reqH, width: barW, height: Math.max(reqH, 1), rx: barW > 4 ? 2 : 0 } },
           [el("title", { svg: true, text: text })]));
       }
       if (errors[i] > 0) {
-        svg.appendChild(el("rect", { svg: true, class: "bar-err", attrs: { x: x, y: pad.top + plotH - errH, width: barW, height: Math.max(errH, 1), rx: 2 } },
+        svg.appendChild(el("rect", { svg: true, class: "bar-err", attrs: { x: x, y: pad.top + plotH - errH, width: barW, height: Math.max(errH, 1), rx: barW > 4 ? 2 : 0 } },
           [el("title", { svg: true, text: text })]));
       }
-      if (i % labelEvery === (hours.length - 1) % labelEvery) {
-        var lx = pad.left + slot * i + slot / 2, anchor = lx + 18 > width ? "end" : "middle";
-        svg.appendChild(el("text", { svg: true, class: "axis", text: hourLabel(hour),
-          attrs: { x: anchor === "end" ? width - 1 : lx, y: height - 6, "text-anchor": anchor } }));
-      }
     });
+    xLabels(svg, slots, tickSlots(slots, slotSeconds, plotW), format, pad, slot, width, height);
+    window.gp.clear(container).appendChild(svg);
+    tip.hidden = true;
+    container.appendChild(tip);
+  }
+
+  /* A duration in ms as an axis or table shows it: "850 ms", "1.5 s", "2 min". */
+  function ms(value) {
+    if (value === null || value === undefined) { return "—"; }
+    if (value < 1000) { return Math.round(value) + " ms"; }
+    if (value < 120000) { return (Math.round(value / 100) / 10) + " s"; }
+    return (Math.round(value / 6000) / 10) + " min";
+  }
+
+  /* lines: [{name, cls, values}] with a value (ms) or null per slot; a null breaks the line. */
+  function lineChart(container, slots, lines, slotSeconds) {
+    var format = slotFormat(slotSeconds);
+    var width = Math.max(container.clientWidth, 240), height = Math.max(container.clientHeight, 140);
+    var pad = { left: 52, right: 8, top: 10, bottom: 24 };
+    var plotW = width - pad.left - pad.right, plotH = height - pad.top - pad.bottom;
+    var all = [];
+    lines.forEach(function (line) { line.values.forEach(function (v) { if (v !== null) { all.push(v); } }); });
+    var max = niceMax(Math.max.apply(null, all.concat([0])));
+    var slot = plotW / slots.length;
+    var svg = el("svg", { svg: true, attrs: { width: width, height: height, viewBox: "0 0 " + width + " " + height } });
+    yGrid(svg, max, pad, plotH, width, function (v) { return v ? ms(v) : "0"; });
+    var tip = container.querySelector(".chart-tip") || el("div", { class: "chart-tip", hidden: true });
+    function point(i, v) { return [pad.left + slot * i + slot / 2, pad.top + plotH - (plotH * v) / max]; }
+
+    slots.forEach(function (iso, i) {
+      var parts = lines.filter(function (l) { return l.values[i] !== null; }).map(function (l) { return l.name + " " + ms(l.values[i]); });
+      if (!parts.length) { return; }
+      var text = format.tip(iso) + " · " + parts.join(", ");
+      var col = el("rect", { svg: true, class: "hover-col", attrs: { x: pad.left + slot * i, y: pad.top, width: slot, height: plotH } },
+        [el("title", { svg: true, text: text })]);
+      col.addEventListener("mouseenter", function () {
+        tip.textContent = text;
+        tip.hidden = false;
+        tip.style.left = Math.min(Math.max(pad.left + slot * i + slot / 2, 120), width - 120) + "px";
+        tip.style.top = pad.top + "px";
+      });
+      col.addEventListener("mouseleave", function () { tip.hidden = true; });
+      svg.appendChild(col);
+    });
+    lines.forEach(function (line) {
+      var d = "", open = false;
+      line.values.forEach(function (v, i) {
+        if (v === null) { open = false; return; }
+        var p = point(i, v);
+        d += (open ? " L" : " M") + p[0].toFixed(1) + " " + p[1].toFixed(1);
+        var alone = !open && (i + 1 >= line.values.length || line.values[i + 1] === null);
+        if (alone) { svg.appendChild(el("circle", { svg: true, class: "dash-dot " + line.cls, attrs: { cx: p[0], cy: p[1], r: 2.5 } })); }
+        open = true;
+      });
+      if (d) { svg.appendChild(el("path", { svg: true, class: "dash-line " + line.cls, attrs: { d: d.trim() } })); }
+    });
+    xLabels(svg, slots, tickSlots(slots, slotSeconds, plotW), format, pad, slot, width, height);
     window.gp.clear(container).appendChild(svg);
     tip.hidden = true;
     container.appendChild(tip);
@@ -147,6 +253,9 @@
   }
 
   window.gp.barChart = barChart;
+  window.gp.lineChart = lineChart;
+  window.gp.ms = ms;
+  window.gp.plural = plural;
   window.gp.stackedChart = stackedChart;
   window.gp.sparkline = sparkline;
 })();

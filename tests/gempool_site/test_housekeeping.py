@@ -1,5 +1,5 @@
-"""Housekeeping: request log and media retention from one place, automatic at most once per interval, and the
-`manage.py housekeeping` command for cron."""
+"""Housekeeping: request log, hourly usage rollup and media retention from one place, automatic at most once
+per interval, and the `manage.py housekeeping` command for cron."""
 from __future__ import annotations
 
 import io
@@ -16,6 +16,7 @@ from accounts.models import RequestLog
 from files_app import media
 from files_app.models import GeneratedMedia
 from gempool_site import housekeeping
+from metering.models import UsageHour
 from openai_api.models import StoredResponse
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,7 @@ def isolated(settings, tmp_path, monkeypatch):
     settings.GEMPOOL_HOUSEKEEPING_INTERVAL = 600
     settings.GEMPOOL_REQUEST_LOG_RETENTION_DAYS = 7
     settings.GEMPOOL_MEDIA_RETENTION_HOURS = 72
+    settings.GEMPOOL_USAGE_HOUR_RETENTION_DAYS = 35
     monkeypatch.setattr(housekeeping, "_look", housekeeping._ProcessLook())
     cache.delete(housekeeping.DUE_KEY)
     yield
@@ -40,6 +42,12 @@ def isolated(settings, tmp_path, monkeypatch):
 def _log(*, days_ago: float) -> RequestLog:
     return RequestLog.objects.create(created_at=timezone.now() - timedelta(days=days_ago), status_code=200,
                                      latency_ms=1, model="gemini-2.5-flash")
+
+
+def _usage_hours(*, days_ago: tuple[float, ...]) -> None:
+    for ago in days_ago:
+        hour = (timezone.now() - timedelta(days=ago)).replace(minute=0, second=0, microsecond=0)
+        UsageHour.objects.create(hour=hour, model="gemini-2.5-flash", requests=1)
 
 
 def _media(*, hours_ago: float) -> GeneratedMedia:
@@ -62,6 +70,14 @@ def test_a_run_removes_what_is_past_each_retention_and_keeps_the_rest(django_cap
     assert (report.request_log_rows, report.media_files) == (1, 1)
     assert list(RequestLog.objects.values_list("pk", flat=True)) == [new_log.pk]
     assert list(GeneratedMedia.objects.values_list("pk", flat=True)) == [new_media.pk]
+
+
+def test_the_hourly_usage_rollup_is_kept_its_own_retention(settings):
+    _usage_hours(days_ago=(36, 34, 1))
+    assert housekeeping.housekeeping_run().usage_hours == 1
+    assert UsageHour.objects.count() == 2
+    settings.GEMPOOL_USAGE_HOUR_RETENTION_DAYS = 31
+    assert housekeeping.housekeeping_run().usage_hours == 1
 
 
 def test_the_automatic_run_happens_once_per_interval_across_processes(django_capture_on_commit_callbacks,
@@ -107,14 +123,15 @@ def test_a_failure_is_logged_not_raised_into_the_request(monkeypatch, caplog):
 def test_the_command_runs_every_retention(django_capture_on_commit_callbacks, api_key, settings):
     _old_and_new(django_capture_on_commit_callbacks)
     settings.GEMPOOL_RESPONSE_RETENTION_DAYS = 30
+    _usage_hours(days_ago=(36, 34))
     for response_id in ("resp_old", "resp_new"):
         StoredResponse.objects.create(id=response_id, api_key=api_key[0], model="m", body={}, context=[])
     StoredResponse.objects.filter(pk="resp_old").update(created_at=timezone.now() - timedelta(days=31))
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("housekeeping", "--orphans", stdout=out)
-    assert ("Deleted 1 request-log row(s), 1 expired media file(s) and 1 stored response(s)."
-            in out.getvalue())
+    assert ("Deleted 1 request-log row(s), 1 hourly usage row(s), 1 expired media file(s) and 1 stored "
+            "response(s)." in out.getvalue())
     assert "orphaned file(s)" in out.getvalue()
     assert RequestLog.objects.count() == 1 and GeneratedMedia.objects.count() == 1
     assert list(StoredResponse.objects.values_list("pk", flat=True)) == ["resp_new"]

@@ -62,7 +62,7 @@ def test_running_a_chat_takes_a_fixed_number_of_queries(api_key, pool_account, u
         events = list(run.events())  # on this thread, so this thread's connection sees every query
     assert isinstance(events[-1], Finished)
     # the lease (PostgreSQL: one statement picks and stamps; SQLite: SELECT, then UPDATE in one write
-    # transaction), the success report, the request log, its attempt rows (one INSERT), the day's usage;
-    # the pool settings came with the plan
+    # transaction), the success report, the request log, its attempt rows (one INSERT), the day's usage, the
+    # hour's usage with its latency buckets; the pool settings came with the plan
     lease = 1 if connection.vendor == "postgresql" else 2
-    assert len(_data_statements(captured)) == lease + 4, captured.captured_queries
+    assert len(_data_statements(captured)) == lease + 5, captured.captured_queries

@@ -8,8 +8,10 @@ from gempool_site.housekeeping import housekeeping_run
 
 
 class Command(BaseCommand):
-    help = ("Delete request-log rows older than GEMPOOL_REQUEST_LOG_RETENTION_DAYS and generated media (and "
-            "inline-upload copies) older than GEMPOOL_MEDIA_RETENTION_HOURS. The server also does this itself "
+    help = ("Delete request-log rows older than GEMPOOL_REQUEST_LOG_RETENTION_DAYS, hourly usage rows older than "
+            "GEMPOOL_USAGE_HOUR_RETENTION_DAYS, generated media (and inline-upload copies) older than "
+            "GEMPOOL_MEDIA_RETENTION_HOURS and stored responses older than GEMPOOL_RESPONSE_RETENTION_DAYS. "
+            "The server also does this itself "
             "every GEMPOOL_HOUSEKEEPING_INTERVAL seconds unless that is 0; this is for cron or a one-off run.")
 
     def add_arguments(self, parser: CommandParser) -> None:
