@@ -9,6 +9,7 @@ from accounts.models import Account, ApiKey, PoolSettings
 from accounts.quotas import quota_count_answer
 from accounts.services import api_key_create
 from gempool_site.quota_day import quota_day
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -70,9 +71,9 @@ def test_pool_quotas_are_saved_and_the_accounts_page_shows_todays_use(logged_in,
     page.locator("#settings-form [name=daily_image_quota]").fill("2")
     page.click("#settings-save")
     page.locator("#quota-reset", has_text="start again at").wait_for()
-    page.wait_for_function("() => document.querySelector('#settings-form [name=daily_image_quota]').value === '2'")
+    # The save's answer may still be on its way when the form shows it: wait for the stored row.
+    assert wait_until(lambda: PoolSettings.load().daily_image_quota == 2, 10) is not None
     pool = PoolSettings.load()
-    assert pool.daily_image_quota == 2
 
     account = make_account(label="Busy seat")
     for _ in range(2):
