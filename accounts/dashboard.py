@@ -22,7 +22,8 @@ from metering.models import RequestAttempt
 logger = logging.getLogger(__name__)
 
 HOURS = 24
-RECENT_ERRORS = 10
+RECENT_ERRORS = 8  # distinct (status, error kind) lines on the dashboard
+RECENT_ERROR_ROWS = 200  # the newest failed requests they are drawn from
 # A stream that broke after its first byte keeps HTTP 200 but records its error kind: still an error.
 FAILED = Q(status_code__gte=400) | ~Q(error_kind="")
 
@@ -110,12 +111,28 @@ def _empty_series(pk: int | None, name: str, status: str) -> dict:
 
 
 def _recent_errors() -> list[dict]:
+    """The newest failures, one entry per (status, error kind): a burst of identical errors is one line with
+    its count, the accounts and models it hit, and its newest occurrence's details."""
     rows = (RequestLog.objects.filter(FAILED).select_related("account")
-            .order_by("-created_at")[:RECENT_ERRORS])
-    return [{"at": row.created_at, "account_id": row.account_id,
-             "account": row.account.display_name if row.account else "",
-             "model": row.model, "endpoint": row.endpoint, "status_code": row.status_code,
-             "error_kind": row.error_kind, "latency_ms": row.latency_ms} for row in rows]
+            .order_by("-created_at")[:RECENT_ERROR_ROWS])
+    groups: dict[tuple[int, str], dict] = {}
+    for row in rows:
+        group = groups.get((row.status_code, row.error_kind))
+        if group is None:
+            if len(groups) == RECENT_ERRORS:
+                continue
+            group = groups[(row.status_code, row.error_kind)] = {
+                "at": row.created_at, "account_id": row.account_id,
+                "account": row.account.display_name if row.account else "", "model": row.model,
+                "endpoint": row.endpoint, "status_code": row.status_code, "error_kind": row.error_kind,
+                "latency_ms": row.latency_ms, "count": 0, "first_at": row.created_at, "accounts": [], "models": []}
+        group["count"] += 1
+        group["first_at"] = row.created_at
+        account = row.account.display_name if row.account else ""
+        for name, seen in ((account, group["accounts"]), (row.model, group["models"])):
+            if name and name not in seen:
+                seen.append(name)
+    return list(groups.values())
 
 
 # ---- retention ------------------------------------------------------------------------------

@@ -212,14 +212,28 @@
     lastTest.appendChild(el("span", { class: "muted", text: " · " + gp.ago(t.at) }));
   }
 
+  /* "seat 1, seat 2" or, past three, "5 accounts". */
+  function listed(names, noun) {
+    return names.length > 3 ? gp.plural(names.length, noun) : names.join(", ");
+  }
+
   function renderErrors(errors) {
     var list = gp.clear(document.getElementById("recent-errors"));
     document.getElementById("recent-errors-empty").hidden = errors.length > 0;
     errors.forEach(function (e) {
+      var count = e.count || 1;
+      var accounts = e.accounts && e.accounts.length ? e.accounts : [e.account || "no account"];
+      var models = e.models && e.models.length ? e.models : [e.model].filter(Boolean);
+      var detail = count > 1
+        ? [gp.plural(count, "time"), listed(accounts, "account"), listed(models, "model")]
+        : [accounts[0], models[0], e.latency_ms + " ms"];
+      var link = el("a", { class: "what", href: "/requests/?range=24h&status=" + e.status_code,
+                           title: "These requests in the request log" },
+                    [el("span", { class: "status-code", text: e.status_code + " " }), e.error_kind || "error"]);
       list.appendChild(el("li", {}, [
-        el("span", { class: "what" }, [el("span", { class: "status-code", text: e.status_code + " " }), e.error_kind || "error"]),
+        link,
         el("span", { class: "when", text: gp.ago(e.at) }),
-        el("span", { class: "detail", text: [e.account || "no account", e.model, e.latency_ms + " ms"].filter(Boolean).join(" · ") })
+        el("span", { class: "detail", text: detail.filter(Boolean).join(" · ") })
       ]));
     });
   }

@@ -41,6 +41,18 @@ def test_the_summary_buckets_requests_and_errors_per_account_per_hour(make_accou
     assert [e["error_kind"] for e in summary["recent_errors"]] == ["rate_limited", "unavailable"]
 
 
+def test_identical_recent_errors_are_one_line_with_their_count_accounts_and_models(make_account):
+    a, b = make_account(label="seat a"), make_account(label="seat b")
+    for account in (a, b, a):
+        log(account, status=429, kind="all_accounts_cooling_down")
+    log(b, status=502, kind="upstream_error", ago=timedelta(minutes=5))
+    errors = dashboard_summary()["recent_errors"]
+    assert [(e["status_code"], e["error_kind"], e["count"]) for e in errors] == [
+        (429, "all_accounts_cooling_down", 3), (502, "upstream_error", 1)]
+    assert errors[0]["accounts"] == ["seat a", "seat b"] and errors[0]["models"] == ["gemini-2.5-flash"]
+    assert errors[0]["first_at"] <= errors[0]["at"]
+
+
 def test_requests_of_deleted_accounts_still_count(make_account):
     gone = make_account()
     log(gone)
