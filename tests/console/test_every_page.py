@@ -74,3 +74,14 @@ def test_the_navigation_stays_in_view_on_a_long_page(logged_in, busy_pool, width
     page.wait_for_function("window.scrollY > 0")
     box = page.locator("nav.nav").bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] < WIDTHS[width][1], box
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_login_page_loads_cleanly_and_fits_the_screen(page, width, theme):
+    _open(page, "login", width, theme)
+    assert page.errors == [], page.errors
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    for field in ("username", "password"):
+        box = page.locator(f"input[name={field}]").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTHS[width][0]
