@@ -2,8 +2,8 @@
 
 What each page must do whatever it shows: load without a script error or a CSP violation, fill in its data
 (no "undefined", "NaN" or "null" left in the text), fit the screen (no sideways scrolling of the page; wide
-tables scroll inside their own wrapper), keep every console page and the Django admin one tap away (the sidebar's admin link moves to the top bar on a phone), and keep
-the navigation in view on a long page.
+tables scroll inside their own wrapper), keep every console page and the Django admin one tap away (on a
+phone the admin link moves to the top bar), and keep the navigation in view on a long page.
 """
 from __future__ import annotations
 
