@@ -43,8 +43,8 @@ logger = logging.getLogger(__name__)
 MAX_HEAD = 256 * 1024  # status line and headers; http.client allows 100 lines of 64 KiB
 ONE_SEND_LIMIT = 64 * 1024  # a larger body goes in a send of its own rather than being copied behind the head
 _BODY_VERBS = frozenset({"POST", "PUT", "PATCH"})  # Content-Length: 0 even without a body
-_FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\0]")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_valid_names: set[str] = set()  # header names checked once (the code's own few)
 
 
 class Origin(NamedTuple):
@@ -83,13 +83,18 @@ def header_block(headers: Mapping[str, str]) -> bytes:
 
     A value with CR, LF or NUL would end its line early and smuggle in headers of its own: refused, as
     requests refuses it (the message names the header, never its value, which may be a credential)."""
-    lines = []
-    for name, value in headers.items():
-        if not _HEADER_NAME.fullmatch(name) or _FORBIDDEN_IN_VALUE.search(value):
-            raise rex.InvalidHeader(f"header {name[:40]!r} holds a character HTTP forbids there")
-        lines.append(f"{name}: {value}\r\n")
+    for name in headers:
+        if name not in _valid_names:
+            if not _HEADER_NAME.fullmatch(name):
+                raise rex.InvalidHeader(f"header name {name[:40]!r} holds a character HTTP forbids there")
+            _valid_names.add(name)
+    text = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    # Each line's own CRLF is the only CR and LF allowed (one count per line beats a search per value).
+    if text.count("\r") != len(headers) or text.count("\n") != len(headers) or "\0" in text:
+        bad = next(name for name, value in headers.items() if "\r" in value or "\n" in value or "\0" in value)
+        raise rex.InvalidHeader(f"header {bad!r} holds a character HTTP forbids there")
     try:
-        return "".join(lines).encode("latin-1")
+        return text.encode("latin-1")
     except UnicodeEncodeError:
         raise rex.InvalidHeader("a header value is not latin-1") from None
 
@@ -393,7 +398,7 @@ def _send(sock: socket.socket, head: bytes, body: bytes | PiecewiseBody | None) 
         sock.sendall(piece)
 
 
-def _read_response_head(sock: socket.socket, kept_alive: bool) -> tuple[int, str, bytes, dict[str, str], bytes]:
+def _read_response_head(sock: socket.socket, kept_alive: bool) -> tuple[int, str, str, dict[str, str], bytes]:
     """(status, reason, HTTP version, headers, body bytes that came with the head); 1xx answers skipped."""
     buf = b""
     while True:
@@ -422,33 +427,32 @@ def _read_response_head(sock: socket.socket, kept_alive: bool) -> tuple[int, str
         kept_alive = False  # the server answered: the connection was not stale
 
 
-def _parse_head(head: bytes) -> tuple[int, str, bytes, dict[str, str]]:
-    status_line, *lines = head.split(b"\r\n")
-    version, _, rest = status_line.partition(b" ")
-    code, _, reason = rest.partition(b" ")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
+def _parse_head(head: bytes) -> tuple[int, str, str, dict[str, str]]:
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit() or not code.isascii():
         raise _BadResponse("not an HTTP/1.x status line")
     headers: dict[str, str] = {}
-    name = ""
+    key = ""
     for line in lines:
-        if line[:1] in (b" ", b"\t"):  # obsolete line folding: continues the previous value
-            if not name:
-                raise _BadResponse("a folded line before any header")
-            headers[name] += " " + line.strip().decode("latin-1")
-            continue
-        raw_name, colon, value = line.partition(b":")
-        if not colon or not raw_name or raw_name != raw_name.strip():
+        name, colon, value = line.partition(":")
+        if not colon or not name or name[0] in " \t" or name[-1] in " \t":
+            if line[:1] in (" ", "\t") and key:  # obsolete line folding: continues the previous value
+                headers[key] += " " + line.strip()
+                continue
             raise _BadResponse("a header line without a name and colon")
-        name = raw_name.decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
-        headers[name] = f"{headers[name]}, {text}" if name in headers else text
-    return int(code), reason.decode("latin-1"), version, headers
+        key = name.lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return int(code), reason, version, headers
 
 
-def _framing(verb: str, status: int, version: bytes, headers: dict[str, str]) -> tuple[bool, int | None, bool]:
+def _framing(verb: str, status: int, version: str, headers: dict[str, str]) -> tuple[bool, int | None, bool]:
     """(chunked, length, will_close) of a response body (RFC 9112 section 6.3)."""
-    tokens = {token.strip().lower() for token in headers.get("connection", "").split(",")}
-    will_close = "close" in tokens or (version == b"HTTP/1.0" and "keep-alive" not in tokens)
+    connection = headers.get("connection")
+    tokens = {token.strip().lower() for token in connection.split(",")} if connection else set()
+    will_close = "close" in tokens or (version == "HTTP/1.0" and "keep-alive" not in tokens)
     if verb == "HEAD" or status in (204, 304):
         return False, 0, will_close
     coding = headers.get("transfer-encoding")
