@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from gemini_enterprise.auth import CachedJwt, MemoryTokenStore
 from gemini_enterprise.body import BodyIdle, SocketBody
 from gemini_enterprise.client import GeminiClient
+from gemini_enterprise.errors import LoginRequired, RateLimited, Unavailable
 from gemini_enterprise.http11 import Http11Client, header_block
 from gemini_enterprise.types import ClientConfig, Credentials
 from tests.gemini_enterprise.body_reading import read_counting_idles
@@ -495,3 +497,44 @@ def test_proxied_calls_keep_using_requests(sim_config) -> None:
 def test_an_unknown_upstream_client_is_refused() -> None:
     with pytest.raises(ValueError, match="upstream_client"):
         GeminiClient(ClientConfig(upstream_client="curl"))
+
+
+def _client_with_jwt(url: str, creds: Credentials, **config) -> GeminiClient:
+    store = MemoryTokenStore()
+    store.put(creds.key, CachedJwt("header.payload.signature", time.time()), ttl=60)
+    return GeminiClient(ClientConfig(auth_url=url, api_url=url, **config), token_store=store)
+
+
+CREDS = Credentials(key="acct-lean", team_id="t", csesidx="1", secure_c_ses="SES-SECRET")
+
+
+def test_failures_reach_the_caller_as_unavailable_named_by_requests_exception_type(serve) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    refusing = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+    silent = serve(hang(3))
+    for url, reason in ((refusing, "ConnectionError"), (silent.url.removesuffix("/path"), "ReadTimeout")):
+        with _client_with_jwt(url, CREDS, connect_timeout=1, read_timeout=0.3) as client, \
+                pytest.raises(Unavailable) as info:
+            client.create_session(CREDS)
+        assert info.value.reason == reason and "127.0.0.1" not in str(info.value)
+
+
+def test_a_getoxsrf_redirect_over_the_lean_client_means_login_required(serve) -> None:
+    server = serve(send(b"HTTP/1.1 302 Found\r\nLocation: /refreshcookies\r\nContent-Length: 0\r\n\r\n"))
+    config = ClientConfig(auth_url=server.url.removesuffix("/path"), api_url="http://unused.test")
+    with GeminiClient(config) as client, pytest.raises(LoginRequired) as info:
+        client.check_login(CREDS)
+    assert info.value.reason == "REDIRECT" and len(server.requests) == 1
+    assert server.requests[0].startswith(b"GET /auth/getoxsrf?csesidx=1 HTTP/1.1\r\n")
+    assert b"cookie: __Secure-C_SES=SES-SECRET\r\n" in server.requests[0]
+
+
+def test_an_error_status_is_mapped_from_its_body_as_on_the_requests_path(serve) -> None:
+    body = b'{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "slow down"}}'
+    server = serve(send(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nContent-Length: %d\r\n\r\n%s"
+                        % (len(body), body)))
+    with _client_with_jwt(server.url.removesuffix("/path"), CREDS) as client, pytest.raises(RateLimited) as info:
+        client.stream_assist(CREDS, session="s", query="hi")
+    assert info.value.retry_after == 30 and info.value.reason == "RESOURCE_EXHAUSTED"
