@@ -270,10 +270,12 @@ class Http11Client:
         return _Connection(sock, origin)
 
     def _tls_context(self) -> ssl.SSLContext:
-        with self._lock:
-            if self._tls is None:
-                self._tls = _tls_context(self._verify_tls)
-            return self._tls
+        if self._tls is None:
+            context = _tls_context(self._verify_tls)  # reads the CA file: outside the lock
+            with self._lock:
+                if self._tls is None:
+                    self._tls = context
+        return self._tls
 
 
 class Http11Response:
