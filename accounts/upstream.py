@@ -73,6 +73,7 @@ def client_config() -> ClientConfig:
         language_code=settings.GEMPOOL_UPSTREAM_LANGUAGE,
         time_zone=settings.GEMPOOL_UPSTREAM_TIME_ZONE,
         pool_maxsize=settings.GEMPOOL_UPSTREAM_POOL_SIZE,
+        upstream_client=settings.GEMPOOL_UPSTREAM_CLIENT,
     )
 
 

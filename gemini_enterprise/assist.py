@@ -9,7 +9,7 @@ from typing import Self
 import requests
 import urllib3.exceptions
 
-from gemini_enterprise.body import BodyIdle, open_body
+from gemini_enterprise.body import BodyIdle, SocketBodySource, open_body
 from gemini_enterprise.errors import AuthExpired, Unavailable, UpstreamError
 from gemini_enterprise.stream import ArrayStreamParser, EventDecoder, StreamFormatError, StreamTruncated
 from gemini_enterprise.types import StreamError, StreamEvent, StreamIdle, TextDelta, ThoughtDelta
@@ -26,8 +26,9 @@ class AssistStream:
     and reading goes on; a silence of `read_timeout` seconds in all ends the stream with an Unavailable.
     """
 
-    def __init__(self, response: requests.Response, *, read_timeout: float, idle_after: float | None = None,
-                 account: str = "", on_auth_expired: Callable[[], None] | None = None) -> None:
+    def __init__(self, response: requests.Response | SocketBodySource, *, read_timeout: float,
+                 idle_after: float | None = None, account: str = "",
+                 on_auth_expired: Callable[[], None] | None = None) -> None:
         self._response = response
         self._body = open_body(response, idle_after=idle_after, read_timeout=read_timeout)
         self._account = account

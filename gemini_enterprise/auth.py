@@ -16,6 +16,7 @@ from typing import Protocol
 import requests
 
 from gemini_enterprise.errors import LoginRequired, Unavailable, UpstreamError, error_from_response
+from gemini_enterprise.http11 import Http11Client, header_block
 from gemini_enterprise.types import ClientConfig, Credentials
 
 logger = logging.getLogger(__name__)
@@ -85,15 +86,21 @@ def cookie_header(creds: Credentials) -> str:
     return "; ".join(parts)
 
 
-def getoxsrf(session: requests.Session, config: ClientConfig, creds: Credentials) -> XsrfGrant:
-    """Call getoxsrf with the account's cookies; raise LoginRequired/RateLimited/Unavailable on failure."""
+def getoxsrf(http: requests.Session | Http11Client, config: ClientConfig, creds: Credentials) -> XsrfGrant:
+    """Call getoxsrf with the account's cookies (over either client); raise LoginRequired/RateLimited/
+    Unavailable on failure."""
     url = f"{config.auth_url.rstrip('/')}/auth/getoxsrf"
     headers = {"accept": "*/*", "user-agent": creds.user_agent, "cookie": cookie_header(creds),
                "referer": f"{config.auth_url.rstrip('/')}/"}
+    params = {"csesidx": creds.csesidx}
+    timeout = (config.connect_timeout, config.read_timeout)
     started = time.monotonic()
     try:
-        resp = session.get(url, params={"csesidx": creds.csesidx}, headers=headers, allow_redirects=False,
-                           timeout=(config.connect_timeout, config.read_timeout), verify=config.verify_tls)
+        if isinstance(http, Http11Client):  # never follows redirects
+            resp = http.request("GET", url, headers=header_block(headers), params=params, timeout=timeout)
+        else:
+            resp = http.get(url, params=params, headers=headers, allow_redirects=False, timeout=timeout,
+                            verify=config.verify_tls)
     except requests.RequestException as exc:
         raise Unavailable(f"getoxsrf failed: {type(exc).__name__}") from None
     with resp:

@@ -3,11 +3,13 @@
 A streamed answer is read for seconds or minutes while the caller also wants to hear about silences (to
 send keep-alives). http.client cannot be read with a timeout: a timeout inside its chunk reader loses
 the partly read line and leaves the response unusable. `SocketBody` therefore takes the socket over once
-the headers are parsed and undoes the transfer framing (chunked or sized) and the content coding (gzip,
-deflate) itself, so a silence is just a timed-out `recv` with nothing lost. Once the last chunk is read
-the connection goes back to urllib3's pool, where the next call reuses it (no new TCP or TLS handshake).
-`RawBody` serves what SocketBody cannot (no socket, as with `responses` in unit tests, or another coding).
-The urllib3/http.client internals this takes are all read in gemini_enterprise/http_internals.py.
+the headers are parsed and undoes the transfer framing (chunked, sized or delimited by the connection
+closing) and the content coding (gzip, deflate) itself, so a silence is just a timed-out `recv` with nothing
+lost. Once the last chunk is read the connection goes back to its pool (urllib3's, or the lean client's in
+gemini_enterprise/http11.py, whose responses read every body through SocketBody), where the next call
+reuses it (no new TCP or TLS handshake). `RawBody` serves what SocketBody cannot on the requests path (no
+socket, as with `responses` in unit tests, or another coding). The urllib3/http.client internals this takes
+are all read in gemini_enterprise/http_internals.py.
 """
 from __future__ import annotations
 
@@ -51,9 +53,26 @@ class ResponseBody(Protocol):
         """Give the connection back (complete body) or drop it; idempotent."""
 
 
-def open_body(response: requests.Response, *, idle_after: float | None, read_timeout: float) -> ResponseBody:
+class BodyOwner(Protocol):
+    """Whoever lent SocketBody the socket: takes the connection back once the body is done with."""
+
+    def finish(self, *, reusable: bool) -> None:
+        """The body was read to its end with nothing left over (`reusable`: the connection may serve another
+        request, if the server did not say it will close it) or abandoned (close the connection)."""
+
+
+class SocketBodySource(Protocol):
+    """A response that can hand its body over as a ResponseBody itself (the lean client's)."""
+
+    def open_body(self, *, idle_after: float | None, read_timeout: float) -> ResponseBody: ...
+
+
+def open_body(response: requests.Response | SocketBodySource, *, idle_after: float | None,
+              read_timeout: float) -> ResponseBody:
     """The body of a streamed 200 response; reads raise BodyIdle after each `idle_after` s of silence (if set),
     and TimeoutError once the silence reaches `read_timeout`."""
+    if not isinstance(response, requests.Response):
+        return response.open_body(idle_after=idle_after, read_timeout=read_timeout)
     wire = wire_of(response.raw)
     coding = (response.headers.get("content-encoding") or "identity").strip().lower()
     if wire is not None:
@@ -62,7 +81,7 @@ def open_body(response: requests.Response, *, idle_after: float | None, read_tim
     if wire is None or coding not in _DECODERS or wire.mid_chunk:
         return RawBody(response)
     leftover = _drain(wire.buffered, wire.sock)
-    return SocketBody(response, wire.sock, leftover, chunked=wire.chunked, length=wire.length,
+    return SocketBody(_Urllib3Owner(response), wire.sock, leftover, chunked=wire.chunked, length=wire.length,
                       decoder=_DECODERS[coding](), idle_after=idle_after, read_timeout=read_timeout)
 
 
@@ -76,6 +95,24 @@ def _drain(buffered, sock: socket.socket) -> bytes:
         return b""  # nothing buffered and nothing arrived yet (TLS says so with its own error)
     finally:
         sock.settimeout(timeout)
+
+
+class _Urllib3Owner:
+    """A requests response whose socket SocketBody reads: urllib3's pool takes a fully read connection back."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self._response = response
+
+    def finish(self, *, reusable: bool) -> None:
+        if reusable:
+            release_to_pool(self._response.raw)  # the next call may reuse it
+        self._response.close()
+
+
+def decoder_for(coding: str | None) -> _Decoder | None:
+    """A fresh decoder for a Content-Encoding value (None or empty: identity); None for a coding we lack."""
+    factory = _DECODERS.get((coding or "identity").strip().lower())
+    return factory() if factory is not None else None
 
 
 class RawBody:
@@ -93,11 +130,12 @@ class RawBody:
 
 
 class SocketBody:
-    """A response body read from its socket: chunked or sized framing, identity/gzip/deflate coding."""
+    """A response body read from its socket: chunked, sized or close-delimited framing, identity/gzip/deflate
+    coding. `length` None without `chunked`: the body ends when the server closes the connection."""
 
-    def __init__(self, response: requests.Response, sock: socket.socket, leftover: bytes, *, chunked: bool,
+    def __init__(self, owner: BodyOwner, sock: socket.socket, leftover: bytes, *, chunked: bool,
                  length: int | None, decoder: _Decoder, idle_after: float | None, read_timeout: float) -> None:
-        self._response = response
+        self._owner = owner
         self._sock = sock
         # Each socket timeout is one idle step; they add up to the silence so far, which read_timeout bounds.
         self._idle_step = min(idle_after, read_timeout) if idle_after else read_timeout
@@ -123,9 +161,9 @@ class SocketBody:
         if self._closed:
             return
         self._closed = True
-        if self._complete and self._state == "done":
-            release_to_pool(self._response.raw)  # the whole body was read: the next call may reuse it
-        self._response.close()
+        # Reusable only at the end of a framed body with no stray bytes after it (those would be read as the
+        # next response's start).
+        self._owner.finish(reusable=self._complete and self._state == "done" and not self._buf)
 
     # ---- internals -----------------------------------------------------------------------------
 

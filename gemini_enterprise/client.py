@@ -1,4 +1,4 @@
-"""GeminiClient: the widget API calls (sessions, streamed answers, files) over pooled HTTP sessions."""
+"""GeminiClient: the widget API calls (sessions, streamed answers, files) over pooled HTTP connections."""
 from __future__ import annotations
 
 import base64
@@ -26,8 +26,9 @@ from gemini_enterprise.errors import (
     Unavailable,
     error_from_response,
 )
+from gemini_enterprise.http11 import Http11Client, Http11Response, header_block
 from gemini_enterprise.transport import QuickAckAdapter
-from gemini_enterprise.types import ClientConfig, ContextFile, Credentials, FileMetadata, ToolsSpec
+from gemini_enterprise.types import UPSTREAM_CLIENTS, ClientConfig, ContextFile, Credentials, FileMetadata, ToolsSpec
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ BASE64_PIECE = 3 * 256 * 1024  # bytes of the file encoded per piece (a multiple
 class Base64JsonBody:
     """A JSON request body whose largest string, `data` in base64, is encoded piece by piece while it is sent.
 
-    requests sends an iterable with a length as it is (Content-Length, no chunked encoding). An upload then
+    Both clients send an iterable with a length as it is (Content-Length, no chunked encoding). An upload then
     never holds the base64 text, let alone its JSON copies, in memory: each is about 4/3 of the file.
     Iterating again starts over, so a retried call sends the same bytes.
     """
@@ -106,13 +107,22 @@ def redact(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("[redacted]" if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
 
 
+UpstreamResponse = requests.Response | Http11Response
+
+
 class GeminiClient:
-    """Talks to the upstream for any number of accounts; owns one pooled requests.Session per proxy."""
+    """Talks to the upstream for any number of accounts: direct calls over the lean HTTP/1.1 client
+    (gemini_enterprise/http11.py) unless `config.upstream_client` is "requests"; one pooled requests.Session
+    per proxy otherwise."""
 
     def __init__(self, config: ClientConfig, *, token_store: TokenStore | None = None) -> None:
+        if config.upstream_client not in UPSTREAM_CLIENTS:
+            raise ValueError(f"upstream_client must be one of {', '.join(UPSTREAM_CLIENTS)}")
         self.config = config
         self._sessions: dict[str | None, requests.Session] = {}
         self._lock = threading.Lock()  # guards _sessions only
+        self._lean = (Http11Client(verify_tls=config.verify_tls, pool_maxsize=config.pool_maxsize)
+                      if config.upstream_client == "lean" else None)
         self._tokens = TokenManager(token_store or MemoryTokenStore(), self._getoxsrf, config)
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -129,6 +139,8 @@ class GeminiClient:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
+        if self._lean is not None:
+            self._lean.close()
 
     # ---- auth ----------------------------------------------------------------------------------
 
@@ -246,7 +258,7 @@ class GeminiClient:
         with resp:
             return _json_body(resp, method)
 
-    def _with_jwt(self, creds: Credentials, attempt: Callable[[str], requests.Response]) -> requests.Response:
+    def _with_jwt(self, creds: Credentials, attempt: Callable[[str], UpstreamResponse]) -> UpstreamResponse:
         """Run attempt(jwt); on a refused JWT, refresh it once (never reusing the refused one) and retry."""
         jwt = self._tokens.get(creds)
         try:
@@ -257,22 +269,20 @@ class GeminiClient:
 
     def _send(self, creds: Credentials, method: str, verb: str, url: str, jwt: str, *,
               json_body: Any = None, raw_body: Base64JsonBody | None = None, params: dict[str, str] | None = None,
-              stream: bool = False) -> requests.Response:
+              stream: bool = False) -> UpstreamResponse:
         """One HTTP exchange; returns the 200 response (open when streaming) or raises the mapped error."""
         headers = self._headers(creds, jwt)
         timeout = self._timeouts(method)
         started = time.monotonic()
         data = raw_body if raw_body is not None else (
             None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8"))
+        lean = self._lean_for(creds.proxy)
         try:
-            session = self._http(creds.proxy)
-            # Prepared without Session.prepare_request: the session has no headers, cookies, auth or
-            # environment settings to merge in (cookies are refused, trust_env is off), and that merging
-            # cost a third of requests' own time per call. Redirects are never followed: the API host
-            # does not redirect, and a redirect would carry the JWT elsewhere.
-            prepared = requests.Request(verb, url, headers=headers, params=params, data=data).prepare()
-            resp = session.send(prepared, stream=stream, timeout=timeout, verify=self.config.verify_tls,
-                                proxies=session.proxies, allow_redirects=False)
+            if lean is not None:
+                resp = lean.request(verb, url, headers=header_block(headers), body=data, params=params,
+                                    timeout=timeout, stream=stream)
+            else:
+                resp = self._send_with_requests(creds.proxy, verb, url, headers, data, params, timeout, stream)
         except requests.RequestException as exc:
             # The exception text may hold the proxy URL (with its password): log and raise the type only.
             logger.info("upstream call failed", extra={"account": creds.key, "method": method,
@@ -288,6 +298,18 @@ class GeminiClient:
         error = error_from_response(resp.status_code, body, headers=resp.headers)
         logger.info("upstream call refused", extra={**context, "kind": error.kind, "reason": error.reason})
         raise error
+
+    def _send_with_requests(self, proxy: str | None, verb: str, url: str, headers: dict[str, str],
+                            data: bytes | Base64JsonBody | None, params: dict[str, str] | None,
+                            timeout: tuple[float, float], stream: bool) -> requests.Response:
+        session = self._http(proxy)
+        # Prepared without Session.prepare_request: the session has no headers, cookies, auth or environment
+        # settings to merge in (cookies are refused, trust_env is off), and that merging cost a third of
+        # requests' own time per call. Redirects are never followed: the API host does not redirect, and a
+        # redirect would carry the JWT elsewhere.
+        prepared = requests.Request(verb, url, headers=headers, params=params, data=data).prepare()
+        return session.send(prepared, stream=stream, timeout=timeout, verify=self.config.verify_tls,
+                            proxies=session.proxies, allow_redirects=False)
 
     def _headers(self, creds: Credentials, jwt: str) -> dict[str, str]:
         origin = self._origin()
@@ -325,7 +347,11 @@ class GeminiClient:
     def _getoxsrf(self, creds: Credentials) -> XsrfGrant:
         connect, read = self._timeouts("getoxsrf")
         config = dataclasses.replace(self.config, connect_timeout=connect, read_timeout=read)
-        return getoxsrf(self._http(creds.proxy), config, creds)
+        return getoxsrf(self._lean_for(creds.proxy) or self._http(creds.proxy), config, creds)
+
+    def _lean_for(self, proxy: str | None) -> Http11Client | None:
+        """The lean client when it serves this call: switched on, and the call goes direct (no proxy)."""
+        return self._lean if not proxy else None
 
     def _http(self, proxy: str | None) -> requests.Session:
         """The pooled session for this proxy (None = direct), created on first use."""
@@ -351,7 +377,9 @@ def _new_session(proxy: str | None, config: ClientConfig) -> requests.Session:
     return session
 
 
-def _read_limited(resp: requests.Response, limit: int) -> bytes:
+def _read_limited(resp: UpstreamResponse, limit: int) -> bytes:
+    if isinstance(resp, Http11Response):
+        return resp.read(limit)
     try:
         data = resp.raw.read(limit, decode_content=True)
     except (requests.RequestException, OSError, ValueError):
@@ -359,7 +387,7 @@ def _read_limited(resp: requests.Response, limit: int) -> bytes:
     return data or b""
 
 
-def _json_body(resp: requests.Response, method: str) -> Any:
+def _json_body(resp: UpstreamResponse, method: str) -> Any:
     text = resp.content.decode("utf-8", errors="replace").lstrip()
     text = text.removeprefix(")]}'")  # not sent by the API host, but stripped defensively (a Google JSON guard)
     try:

@@ -1,4 +1,6 @@
-"""The HTTP adapter for upstream calls: every response is read with TCP delayed ACKs off.
+"""requests' HTTP adapter for upstream calls through a proxy (and for every call when ClientConfig.upstream_client
+is "requests"; direct calls otherwise go over gemini_enterprise/http11.py, which shares `quick_ack`): every
+response is read with TCP delayed ACKs off.
 
 A server that writes a response in several small writes with Nagle's algorithm on (headers, then the body;
 a chunk's size line, data and CRLF) sends the second write only once the first is ACKed. On a kept-alive

@@ -24,6 +24,9 @@ class Credentials:
     proxy: str | None = field(default=None, repr=False)  # may embed a password
 
 
+UPSTREAM_CLIENTS = ("lean", "requests")  # ClientConfig.upstream_client's choices
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Where the upstream lives and how patient to be with it."""
@@ -38,6 +41,8 @@ class ClientConfig:
     pool_maxsize: int = 1000  # connections kept per (proxy, host): one per concurrent stream
     language_code: str = "en-US"
     time_zone: str = "UTC"
+    # "lean": direct calls (no proxy) over gemini_enterprise/http11.py; "requests": every call over requests.
+    upstream_client: str = "lean"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 from corsheaders.defaults import default_headers as default_cors_headers
 from django.utils.csp import CSP
 
+from gemini_enterprise.types import UPSTREAM_CLIENTS
 from gempool_site.cpus import available_cpus
 from gempool_site.env import (
     LOG_LEVELS,
@@ -179,6 +180,9 @@ GEMPOOL_READ_TIMEOUT = env_float("GEMPOOL_READ_TIMEOUT", 300.0, minimum=1, maxim
 GEMPOOL_JWT_REFRESH_AFTER = env_float("GEMPOOL_JWT_REFRESH_AFTER", 240.0, minimum=10, maximum=290)
 # Kept-alive upstream connections per process (per proxy): size it like the concurrent streams.
 GEMPOOL_UPSTREAM_POOL_SIZE = env_int("GEMPOOL_UPSTREAM_POOL_SIZE", 1000, minimum=1)
+# Direct upstream calls over the lean HTTP/1.1 client (gemini_enterprise/http11.py) or over requests, as
+# proxied calls always go; "requests" is there to rule the lean client out when chasing a problem.
+GEMPOOL_UPSTREAM_CLIENT = env_choice("GEMPOOL_UPSTREAM_CLIENT", "lean", UPSTREAM_CLIENTS)
 GEMPOOL_UPSTREAM_LANGUAGE = env_str("GEMPOOL_UPSTREAM_LANGUAGE", "en-US")
 GEMPOOL_UPSTREAM_TIME_ZONE = env_str("GEMPOOL_UPSTREAM_TIME_ZONE", "UTC")
 

@@ -1,9 +1,7 @@
 """Reading streamed bodies straight from the socket: framing, codings, silences, and giving the connection back."""
 from __future__ import annotations
 
-import datetime
 import gzip
-import ipaddress
 import socket
 import ssl
 import threading
@@ -18,6 +16,7 @@ import responses
 
 from gemini_enterprise.body import BodyBroken, BodyIdle, RawBody, SocketBody, open_body
 from tests.gemini_enterprise.body_reading import read_counting_idles
+from tests.gemini_enterprise.self_signed import write_self_signed
 
 Script = Callable[[socket.socket], None]
 
@@ -240,27 +239,7 @@ def test_a_response_without_a_socket_is_read_through_urllib3():
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    folder = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
-    return folder / "cert.pem", folder / "key.pem"
+    return write_self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["body-with-headers", "body-after-a-pause"])

@@ -35,7 +35,9 @@ from gemini_enterprise.types import (
 AUTH = "https://auth.example.test"
 API = "https://api.example.test"
 BASE = f"{API}/v1alpha/locations/global"
-CONFIG = ClientConfig(auth_url=AUTH, api_url=API)
+# `responses` stands in for requests' transport, so these tests pin the requests client; the lean one
+# (gemini_enterprise/http11.py) is tested against loopback servers in test_http11.py and the simulator.
+CONFIG = ClientConfig(auth_url=AUTH, api_url=API, upstream_client="requests")
 CREDS = Credentials(
     key="acct-1", team_id="team-uuid", csesidx="42", secure_c_ses="SES-SECRET", host_c_oses="OSES-SECRET"
 )
