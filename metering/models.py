@@ -64,12 +64,6 @@ class UsageDay(models.Model):
         return f"{self.day} key {self.api_key_id} {self.model}: {self.requests} requests"
 
 
-def _bucket_fields() -> dict[str, models.Field]:
-    # db_default: the hot path's upsert names only the one latency and one TTFT bucket it adds to.
-    return {name: models.PositiveBigIntegerField(default=0, db_default=0)
-            for name in (*histogram.LATENCY_COLUMNS, *histogram.TTFT_COLUMNS)}
-
-
 class UsageHour(models.Model):
     """Requests, errors and latency buckets per hour (UTC), key and model, added to by every request in its
     bookkeeping transaction (one upsert), for the dashboard's ranges of a day and longer.
@@ -85,7 +79,7 @@ class UsageHour(models.Model):
     requests = models.PositiveBigIntegerField(default=0)
     errors = models.PositiveBigIntegerField(default=0)
     latency_ms_total = models.PositiveBigIntegerField(default=0)
-    locals().update(_bucket_fields())  # latency_b00..b20, ttft_b00..b20: one column per histogram bucket
+    # latency_b00..b20 and ttft_b00..b20, one column per histogram bucket: added below the class
 
     class Meta:
         ordering = ["hour", "api_key_id", "model"]
@@ -93,3 +87,8 @@ class UsageHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}:00 key {self.api_key_id} {self.model}: {self.requests} requests"
+
+
+for _column in (*histogram.LATENCY_COLUMNS, *histogram.TTFT_COLUMNS):
+    # db_default: the hot path's upsert names only the one latency and one TTFT bucket it adds to.
+    UsageHour.add_to_class(_column, models.PositiveBigIntegerField(default=0, db_default=0))
