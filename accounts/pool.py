@@ -110,7 +110,10 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     The WHERE repeats the partial index's own condition (migration 0004) with the same literals, which
     SQLite needs to use it; walking that index, the first entry is due unless no account is, so the cost
     does not grow with the pool. SKIP LOCKED lets concurrent leases on PostgreSQL pass each other; SQLite
-    has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway.
+    has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway. Known
+    imprecision on PostgreSQL: a row another lease stamped after this statement's snapshot still sorts by
+    its old ready_at, and READ COMMITTED re-checks the row it locks without sorting again, so under a
+    burst an account can be handed out twice in a row (tests/multi_instance: 5-12 turns of a fair 8).
     """
     connection = connections[Account.objects.db]
     return _select(connection, exclude, connection.ops.adapt_datetimefield_value(now), kinds, wait)

@@ -123,10 +123,14 @@ def test_two_workers_serve_a_burst_as_one_fair_pool(two_workers, pool_account, s
     assert _burst(held, raw, rounds=2) == Counter({200: BURST})  # 16 requests through each worker
     stats = sim.stats()
     by_account = stats["by_account"]
-    # Every account takes its share. Not exactly 8 each: on PostgreSQL a lease skips a row another
-    # request holds locked (SKIP LOCKED), so under a burst the turns spread a little (7-9 seen).
+    # Every account takes its share. Not exactly 8 each on PostgreSQL: a lease skips a row another request
+    # holds locked (SKIP LOCKED), and a row leased by a transaction that committed after the lease's snapshot
+    # still sorts by its old turn there (READ COMMITTED re-checks a row it locks, but does not sort again),
+    # so under a burst the turns spread: 5-12 seen. Half to twice the fair share still fails a pool that
+    # leaves an account out or keeps handing out the same one.
     shares = [by_account[a.csesidx].get("streamAssist", 0) for a in accounts]
-    assert sum(shares) == BURST and all(abs(share - BURST // ACCOUNTS) <= 3 for share in shares), shares
+    fair = BURST // ACCOUNTS
+    assert sum(shares) == BURST and all(fair // 2 <= share <= fair * 2 for share in shares), shares
     # One JWT per account for both workers (cache shared through the SQLite file, single-flight lock).
     assert [by_account[a.csesidx].get("getoxsrf", 0) for a in accounts] == [1] * ACCOUNTS
     # Each worker keeps its own spare sessions: none is ever used twice.
