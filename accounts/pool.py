@@ -88,10 +88,37 @@ def _pick_and_stamp(connection, exclude: frozenset[int] | set[int], at, kinds: t
     Against a server every statement is a round trip (0.3-0.5 ms on a busy box): BEGIN, SELECT, UPDATE
     and COMMIT made the lease four of them, on the path of every completion.
     """
-    pick, params = _select(connection, exclude, at, kinds, wait)
+    if wait:  # queue behind a holder: whatever row it frees is ours, so a turn is never lost to a recheck
+        pick, params = _select(connection, exclude, at, kinds, wait)
+        sql = f"WITH picked AS ({pick}) {_STAMP_PICKED}"
+    else:
+        pick, params = _fresh_pick(exclude, at, kinds)
+        sql = f"WITH {pick} {_STAMP_PICKED}"
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH picked AS ({pick}) {_STAMP_PICKED}", [*params, *_STAMP.params(at)])
+        cursor.execute(sql, [*params, *_STAMP.params(at)])
         return cursor.fetchone()
+
+
+FRESH_CANDIDATES = 8  # the due accounts a PostgreSQL lease considers, in turn order
+
+
+def _fresh_pick(exclude: frozenset[int] | set[int], at, kinds: tuple[str, ...]) -> tuple[str, list]:
+    """PostgreSQL: `seen` and `picked` CTEs that take the first due account, in turn order, that no other lease
+    has stamped since this statement's snapshot.
+
+    A row another lease stamped after the snapshot still sorts by its old ready_at, and READ COMMITTED
+    re-checks the row it locks without sorting again: a plain ORDER BY ... FOR UPDATE SKIP LOCKED hands such
+    a row out twice in a row. `seen` keeps the snapshot's ready_at of the first candidates; the re-check of
+    `picked` compares the locked row's ready_at with it, so a row stamped meanwhile is passed over.
+    """
+    where, params = _eligible_sql(exclude, at, kinds)
+    seen = (f"seen AS MATERIALIZED (SELECT id AS seen_id, ready_at AS seen_ready_at FROM {ACCOUNT_ROWS.table} "
+            f"WHERE {where} ORDER BY ready_at ASC NULLS FIRST, id ASC LIMIT {FRESH_CANDIDATES})")
+    picked = (f"picked AS (SELECT {ACCOUNT_ROWS.columns} FROM {ACCOUNT_ROWS.table} JOIN seen ON id = seen_id "
+              f"WHERE {where} AND ready_at IS NOT DISTINCT FROM seen_ready_at "
+              f"ORDER BY seen_ready_at ASC NULLS FIRST, seen_id ASC LIMIT 1 FOR UPDATE OF {ACCOUNT_ROWS.table} "
+              "SKIP LOCKED)")
+    return f"{seen}, {picked}", [*params, *params]
 
 
 ACCOUNT_ROWS = rawsql.ModelRows(Account)  # the lease runs on every completion: plain SQL (see rawsql)
@@ -110,10 +137,8 @@ def lease_select(*, exclude: frozenset[int] | set[int] = frozenset(), now: datet
     The WHERE repeats the partial index's own condition (migration 0004) with the same literals, which
     SQLite needs to use it; walking that index, the first entry is due unless no account is, so the cost
     does not grow with the pool. SKIP LOCKED lets concurrent leases on PostgreSQL pass each other; SQLite
-    has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway. Known
-    imprecision on PostgreSQL: a row another lease stamped after this statement's snapshot still sorts by
-    its old ready_at, and READ COMMITTED re-checks the row it locks without sorting again, so under a
-    burst an account can be handed out twice in a row (tests/multi_instance: 5-12 turns of a fair 8).
+    has no row locks (IMMEDIATE transactions serialise writers) and sorts NULLs first anyway. (The
+    PostgreSQL lease itself picks with _fresh_pick, which also passes over rows stamped meanwhile.)
     """
     connection = connections[Account.objects.db]
     return _select(connection, exclude, connection.ops.adapt_datetimefield_value(now), kinds, wait)
