@@ -48,6 +48,17 @@
     });
   }
 
+  /* A GET whose every call aborts the one before it still in flight, so only the newest answer is drawn
+     (filters changed faster than the server answered); an aborted call rejects with an AbortError. */
+  function latestGet() {
+    var pending = null;
+    return function (url) {
+      if (pending) { pending.abort(); }
+      pending = new AbortController();
+      return api("GET", url, undefined, { signal: pending.signal });
+    };
+  }
+
   /* el("td", {class: "x", text: "y", data: {label: "Z"}, on: {click: fn}}, [children]) */
   function el(tag, props, children) {
     var ns = props && props.svg ? "http://www.w3.org/2000/svg" : null;
@@ -218,6 +229,6 @@
   window.gp = {
     api: api, ApiError: ApiError, el: el, clear: clear, toast: toast, badge: badge, ago: ago,
     duration: duration, dateTime: dateTime, showErrors: showErrors, clearErrors: clearErrors,
-    confirm: confirmDialog, busy: busy, poll: poll, setTheme: setTheme, plural: plural
+    confirm: confirmDialog, busy: busy, poll: poll, setTheme: setTheme, plural: plural, latestGet: latestGet
   };
 })();

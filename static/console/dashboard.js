@@ -9,7 +9,7 @@
   var RANGES = { "1h": "the last hour", "6h": "the last 6 hours", "24h": "the last 24 hours", "7d": "the last 7 days", "30d": "the last 30 days" };
   var DEFAULT_RANGE = "24h";
   var PERCENTILES = [["p50", "dash-p50"], ["p95", "dash-p95"], ["p99", "dash-p99"]];
-  var last = null, lastSeries = null, pending = null;
+  var last = null, lastSeries = null, getSeries = gp.latestGet();
 
   function sum(list) { return list.reduce(function (a, b) { return a + b; }, 0); }
 
@@ -124,9 +124,7 @@
 
   function loadSeries() {
     var current = state(), error = document.getElementById("dash-error");
-    if (pending) { pending.abort(); }
-    pending = new AbortController();
-    return gp.api("GET", seriesUrl(current), undefined, { signal: pending.signal }).then(function (data) {
+    return getSeries(seriesUrl(current)).then(function (data) {
       lastSeries = data;
       error.hidden = true;
       renderSeries();

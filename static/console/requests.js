@@ -8,7 +8,7 @@
   var FILTERS = ["range", "key", "model", "status", "account", "q"];
   var DEFAULTS = { range: "24h" };
   var OUTCOMES = { ok: "Answered", error: "Upstream error", client_closed: "Client went away", crashed: "Gateway error" };
-  var state = { next: null, shown: 0, promptLogging: false, pending: null };
+  var state = { next: null, shown: 0, promptLogging: false }, getPage = gp.latestGet();
 
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
@@ -192,12 +192,10 @@
   }
 
   function load(append) {
-    if (state.pending) { state.pending.abort(); }
-    state.pending = new AbortController();
     var button = control("more");
     if (append) { gp.busy(button, true); }
     var url = "/api/requests?" + query(apiParams(append ? state.next : null));
-    return gp.api("GET", url, undefined, { signal: state.pending.signal }).then(function (data) {
+    return getPage(url).then(function (data) {
       control("error").hidden = true;
       render(data, append);
     }, function (err) {

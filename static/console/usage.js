@@ -4,7 +4,7 @@
   var gp = window.gp, el = gp.el;
   var MAX_SERIES = 7;  /* the rest is drawn as one "other" series (colour 8) */
   var UNITS = { requests: "requests", tokens: "tokens", errors: "errors" };
-  var last = null, pending = null;
+  var last = null, getUsage = gp.latestGet();
 
   function isoDay(date) { return date.toISOString().slice(0, 10); }
 
@@ -82,9 +82,7 @@
   function load() {
     var values = params(), error = document.getElementById("usage-error");
     document.getElementById("usage-export").href = "/api/usage/export?" + query(Object.assign({ group_by: "day,key,model" }, values));
-    if (pending) { pending.abort(); }
-    pending = new AbortController();
-    return gp.api("GET", "/api/usage?" + query(values), undefined, { signal: pending.signal }).then(function (data) {
+    return getUsage("/api/usage?" + query(values)).then(function (data) {
       last = data;
       error.hidden = true;
       render();
