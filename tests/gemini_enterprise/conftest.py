@@ -6,6 +6,7 @@ No Django and no database here: these tests must run standalone (`pytest tests/g
 from __future__ import annotations
 
 import itertools
+import ssl
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from gemini_enterprise.client import GeminiClient
 from gemini_enterprise.simulator import SimAccount, SimulatorServer
 from gemini_enterprise.types import ClientConfig, Credentials
+from tests.gemini_enterprise.scripted_server import Script, ScriptedServer
 
 _ids = itertools.count(1)
 
@@ -112,3 +114,17 @@ def make_seat(login_sim: SimulatorServer) -> Callable[..., SimAccount]:
         return seat
 
     return make
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ScriptedServer]]:
+    """Start ScriptedServers (closed after the test): serve(script, ..., tls=None)."""
+    servers: list[ScriptedServer] = []
+
+    def make(*scripts: Script, tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        servers.append(ScriptedServer(list(scripts), tls=tls))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()

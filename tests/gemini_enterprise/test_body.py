@@ -4,10 +4,9 @@ from __future__ import annotations
 import gzip
 import socket
 import ssl
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,85 +15,20 @@ import responses
 
 from gemini_enterprise.body import BodyBroken, BodyIdle, RawBody, SocketBody, open_body
 from tests.gemini_enterprise.body_reading import read_counting_idles
+from tests.gemini_enterprise.scripted_server import Script, frame
 from tests.gemini_enterprise.self_signed import write_self_signed
-
-Script = Callable[[socket.socket], None]
-
-
-class ScriptedServer:
-    """A loopback HTTP/1.1 server (HTTPS with `tls`) that answers each request on a connection with the next script."""
-
-    def __init__(self, scripts: list[Script], tls: ssl.SSLContext | None = None) -> None:
-        self.scripts = list(scripts)
-        self.tls = tls
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/stream"
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while self.scripts:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer_all, args=(conn,), daemon=True).start()
-
-    def _answer_all(self, conn: socket.socket) -> None:
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.tls is not None:
-            conn = self.tls.wrap_socket(conn, server_side=True)
-        with conn:
-            while self.scripts:
-                if not _read_request(conn):
-                    return
-                self.scripts.pop(0)(conn)
-
-    def close(self) -> None:
-        self.scripts.clear()
-        self._listener.close()
-
-
-def _read_request(conn: socket.socket) -> bool:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return False
-        data += chunk
-    return True
 
 
 def _chunked(*pieces: bytes, extra_headers: bytes = b"") -> Script:
     """A chunked 200 whose body bytes go out in `pieces`, a short pause between them (splits anywhere)."""
 
-    def script(conn: socket.socket) -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + extra_headers + b"\r\n")
         for piece in pieces:
             conn.sendall(piece)
             time.sleep(0.01)
 
     return script
-
-
-def _frame(*chunks: bytes) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ScriptedServer]]:
-    servers: list[ScriptedServer] = []
-
-    def make(*scripts: Script, tls: ssl.SSLContext | None = None) -> ScriptedServer:
-        servers.append(ScriptedServer(list(scripts), tls=tls))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 @pytest.fixture
@@ -118,7 +52,7 @@ def _open(http: requests.Session, url: str, *, idle_after: float | None = None, 
 
 
 def test_chunked_bodies_decode_however_the_bytes_are_split(serve, http):
-    wire = _frame(b"[{\n", b'"a": 1', b"}\n]")
+    wire = frame(b"[{\n", b'"a": 1', b"}\n]")
     # Split inside a size line, between the CRLFs, and inside the terminal chunk.
     server = serve(_chunked(wire[:2], wire[2:9], wire[9:10], wire[10:-3], wire[-3:]))
     body = _open(http, server.url)
@@ -132,7 +66,7 @@ def test_chunk_extensions_and_trailers_are_understood(serve, http):
 
 
 def test_a_sized_body_ends_at_its_length(serve, http):
-    def script(conn: socket.socket) -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello")
         time.sleep(0.02)  # the rest comes in a second packet
         conn.sendall(b" world")
@@ -151,12 +85,12 @@ def test_a_sized_body_ends_at_its_length(serve, http):
 def test_compressed_bodies_are_decoded(serve, http, coding, encode):
     payload = b'[{"text": "compressed answer"}]' * 20
     packed = encode(payload)
-    server = serve(_chunked(_frame(packed[:7], packed[7:]), extra_headers=f"Content-Encoding: {coding}\r\n".encode()))
+    server = serve(_chunked(frame(packed[:7], packed[7:]), extra_headers=f"Content-Encoding: {coding}\r\n".encode()))
     assert _read_all(_open(http, server.url)) == payload
 
 
 def test_a_silence_is_reported_and_reading_goes_on_without_losing_a_byte(serve, http):
-    def script(conn: socket.socket) -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
         time.sleep(0.35)  # silent in the middle of a chunk
         conn.sendall(b"lo\r\n0\r\n\r\n")
@@ -167,7 +101,7 @@ def test_a_silence_is_reported_and_reading_goes_on_without_losing_a_byte(serve, 
 
 
 def test_silences_add_up_to_the_read_timeout(serve, http):
-    def script(conn: socket.socket) -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n")
         time.sleep(1.0)  # longer than the read timeout
 
@@ -198,7 +132,7 @@ def test_garbage_framing_is_broken(serve, http):
 
 
 def test_a_complete_body_gives_its_connection_back_for_the_next_call(serve, http):
-    server = serve(_chunked(_frame(b"one")), _chunked(_frame(b"two")))
+    server = serve(_chunked(frame(b"one")), _chunked(frame(b"two")))
     first = _open(http, server.url)
     assert _read_all(first) == b"one"
     first.close()
@@ -209,7 +143,7 @@ def test_a_complete_body_gives_its_connection_back_for_the_next_call(serve, http
 
 
 def test_a_connection_the_server_will_close_is_not_pooled(serve, http):
-    server = serve(_chunked(_frame(b"one"), extra_headers=b"Connection: close\r\n"), _chunked(_frame(b"two")))
+    server = serve(_chunked(frame(b"one"), extra_headers=b"Connection: close\r\n"), _chunked(frame(b"two")))
     first = _open(http, server.url, idle_after=0.1)
     assert isinstance(first, SocketBody)  # silences are reported on such a stream too
     assert _read_all(first) == b"one"
@@ -219,7 +153,7 @@ def test_a_connection_the_server_will_close_is_not_pooled(serve, http):
 
 
 def test_an_abandoned_body_drops_its_connection(serve, http):
-    server = serve(_chunked(b"3\r\none\r\n"), _chunked(_frame(b"two")))  # the first never ends
+    server = serve(_chunked(b"3\r\none\r\n"), _chunked(frame(b"two")))  # the first never ends
     first = _open(http, server.url)
     assert first.read() == b"one"
     first.close()
@@ -249,13 +183,13 @@ def test_a_tls_body_is_read_from_its_socket_too(serve, http, certificate, togeth
     tls.load_cert_chain(cert, key)
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
-    def script(conn: socket.socket) -> None:
+    def script(conn: socket.socket, request: bytes) -> None:
         if together:
-            conn.sendall(head + _frame(b"[1, ", b"2]"))
+            conn.sendall(head + frame(b"[1, ", b"2]"))
             return
         conn.sendall(head)
         time.sleep(0.1)  # nothing but the headers has arrived when the body is taken over
-        conn.sendall(_frame(b"[1, ", b"2]"))
+        conn.sendall(frame(b"[1, ", b"2]"))
 
     server = serve(script, script, tls=tls)
     http.verify = str(cert)

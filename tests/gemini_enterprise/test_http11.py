@@ -7,10 +7,9 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,119 +22,13 @@ from gemini_enterprise.errors import LoginRequired, RateLimited, Unavailable
 from gemini_enterprise.http11 import Http11Client, header_block
 from gemini_enterprise.types import ClientConfig, Credentials
 from tests.gemini_enterprise.body_reading import read_counting_idles
+from tests.gemini_enterprise.scripted_server import close_unanswered, frame, hang, send
 from tests.gemini_enterprise.self_signed import write_self_signed
 from tests.polling import wait_until
 
 TIMEOUT = (2.0, 5.0)
 HEADERS = header_block({"accept": "*/*", "user-agent": "lean-test"})
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-# A script answers one request: it gets the connection and the request's bytes (head and body) and returns
-# False to end the connection afterwards.
-Script = Callable[[socket.socket, bytes], bool | None]
-
-
-class ScriptedServer:
-    """Loopback HTTP/1.1 (HTTPS with `tls`): each request, on any connection, is answered by the next script."""
-
-    def __init__(self, scripts: list[Script], tls: ssl.SSLContext | None = None) -> None:
-        self.scripts = list(scripts)
-        self.tls = tls
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.closed = 0  # connections the server has closed
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/path"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer_all, args=(conn,), daemon=True).start()
-
-    def _answer_all(self, conn: socket.socket) -> None:
-        try:
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
-            with conn:
-                while self.scripts:
-                    request = _read_request(conn)
-                    if request is None:
-                        return
-                    self.requests.append(request)
-                    if self.scripts.pop(0)(conn, request) is False:
-                        return
-        except (OSError, ssl.SSLError):
-            return  # e.g. a client that refused our certificate
-        finally:
-            self.closed += 1
-
-    def close(self) -> None:
-        self.scripts.clear()
-        self._listener.close()
-
-
-def _read_request(conn: socket.socket) -> bytes | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        body += conn.recv(65536)
-    return head + b"\r\n\r\n" + body
-
-
-def send(*pieces: bytes, keep_open: bool = True) -> Script:
-    """Send these bytes, a short pause between pieces (so they arrive separately)."""
-
-    def script(conn: socket.socket, request: bytes) -> bool:
-        for i, piece in enumerate(pieces):
-            if i:
-                time.sleep(0.01)
-            conn.sendall(piece)
-        return keep_open
-
-    return script
-
-
-def hang(seconds: float) -> Script:
-    def script(conn: socket.socket, request: bytes) -> bool:
-        time.sleep(seconds)
-        return False
-
-    return script
-
-
-def close_unanswered(conn: socket.socket, request: bytes) -> bool:
-    return False
-
-
-def frame(*chunks: bytes) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ScriptedServer]]:
-    servers: list[ScriptedServer] = []
-
-    def make(*scripts: Script, tls: ssl.SSLContext | None = None) -> ScriptedServer:
-        servers.append(ScriptedServer(list(scripts), tls=tls))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
-
 
 @pytest.fixture
 def lean() -> Iterator[Http11Client]:
