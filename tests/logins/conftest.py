@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-# The built-in waits are sized for Google (5 s polls, 30 s windows); the simulator mails at once.
+# The built-in waits are sized for Google (5 s polls, 30 s windows); the simulator mails at once. Elements
+# keep a wide wait: with four Chromiums beside a parallel suite on two cores, a click has taken over 8 s.
 FAST_FLOW = {"mail": {"poll_seconds": 0.2, "wait_windows_seconds": [4, 4, 4], "skew_seconds": 2},
-             "timeouts": {"element_seconds": 8, "hard_stop_watch_seconds": 1, "after_login_seconds": 10}}
+             "timeouts": {"element_seconds": 20, "hard_stop_watch_seconds": 1, "after_login_seconds": 10}}
 
 
 @pytest.fixture
