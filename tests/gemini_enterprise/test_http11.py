@@ -21,6 +21,7 @@ from gemini_enterprise.client import GeminiClient
 from gemini_enterprise.errors import LoginRequired, RateLimited, Unavailable
 from gemini_enterprise.http11 import Http11Client, header_block
 from gemini_enterprise.types import ClientConfig, Credentials
+from tests.blackhole import blackhole_url
 from tests.gemini_enterprise.body_reading import read_counting_idles
 from tests.gemini_enterprise.scripted_server import close_unanswered, frame, hang, send
 from tests.gemini_enterprise.self_signed import write_self_signed
@@ -218,39 +219,12 @@ def test_a_silent_server_is_a_read_timeout(serve, lean) -> None:
     assert time.monotonic() - started < 2
 
 
-def blackhole_port() -> tuple[socket.socket, list[socket.socket]] | None:
-    """A loopback listener whose full accept queue makes connects time out (Linux drops the SYNs)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    fillers = []
-    for _ in range(4):
-        probe = socket.socket()
-        probe.settimeout(0.3)
-        try:
-            probe.connect(listener.getsockname())
-        except TimeoutError:
-            probe.close()
-            return listener, fillers
-        fillers.append(probe)
-    for sock in (*fillers, listener):
-        sock.close()
-    return None
-
-
 def test_a_connect_that_does_not_complete_is_a_connect_timeout(lean) -> None:
-    hole = blackhole_port()
-    if hole is None:
-        pytest.skip("this kernel accepts connections beyond the backlog; no blackhole available")
-    listener, fillers = hole
-    try:
+    with blackhole_url() as url:
         started = time.monotonic()
         with pytest.raises(requests.exceptions.ConnectTimeout):
-            get(lean, f"http://127.0.0.1:{listener.getsockname()[1]}/", timeout=(0.3, 5.0))
+            get(lean, url + "/", timeout=(0.3, 5.0))
         assert time.monotonic() - started < 2
-    finally:
-        for sock in (*fillers, listener):
-            sock.close()
 
 
 def test_a_refused_connect_is_a_connection_error(lean) -> None:
@@ -328,6 +302,7 @@ from gevent import monkey
 monkey.patch_all()
 import socket, sys, threading, time
 from gemini_enterprise.http11 import Http11Client, header_block
+from tests.blackhole import blackhole_url
 from tests.gemini_enterprise.body_reading import read_counting_idles
 
 listener = socket.create_server(("127.0.0.1", 0))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.blackhole import blackhole_url
 from tests.polling import wait_until  # noqa: F401 - the reliability tests import it from here
 
 # Short enough that the whole fault matrix runs in seconds, long enough that loopback calls never hit them.
@@ -71,29 +72,9 @@ def fast_gateway(django_db_setup, django_db_blocker, simulator):
 
 @pytest.fixture
 def blackhole():
-    """A loopback address whose connects time out: a listener with a full accept queue that never accepts.
-
-    Linux drops SYNs to a listener whose backlog is full, so the client's connect() hangs until its timeout.
-    """
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    fillers = []
-    for _ in range(4):  # backlog 0 still queues one or two: connect until a connect times out
-        probe = socket.socket()
-        probe.settimeout(0.3)
-        try:
-            probe.connect(listener.getsockname())
-        except TimeoutError:
-            probe.close()
-            break
-        fillers.append(probe)  # it got a place in the queue, and keeps it
-    else:
-        pytest.skip("this kernel accepts connections beyond the backlog; no blackhole available")
-    host, port = listener.getsockname()
-    yield f"http://{host}:{port}"
-    for sock in (*fillers, listener):
-        sock.close()
+    """A loopback address whose connects time out (tests/blackhole.py)."""
+    with blackhole_url() as url:
+        yield url
 
 
 @pytest.fixture
