@@ -129,6 +129,10 @@ def profiled_run(kind: str, args, deployment: Deployment, accounts_file: Path, a
     while time.monotonic() < deadline and len(list(prof_dir.glob("worker-*.prof"))) < args.workers:
         time.sleep(0.1)
     groups, top = grouped_seconds(prof_dir)
+    if args.keep_profiles:
+        keep = Path(args.keep_profiles)
+        keep.mkdir(parents=True, exist_ok=True)
+        pstats.Stats(*[str(f) for f in sorted(prof_dir.glob("worker-*.prof"))]).dump_stats(str(keep / f"{kind}.prof"))
     warm = 2 * args.accounts + 1  # requests before the measured ones: in the profile, not in the /proc figure
     per = served + warm
     return {"kind": kind, "served": served, "proc_cpu_ms": proc_cpu * 1000 / max(1, served),
@@ -160,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default="", help="PostgreSQL database URL (default: a fresh SQLite)")
     parser.add_argument("--skip", default="", help="completion and/or stream")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep-profiles", default="", metavar="DIR",
+                        help="also write the merged profile of each run as DIR/<kind>.prof (for pstats/snakeviz)")
     args = parser.parse_args(argv)
     raise_nofile_limit()
     tmp, accounts_file, _, deployment, api_key = prepare_deployment(
