@@ -32,6 +32,7 @@ from accounts import lifecycle, services
 from accounts.lifecycle import QUOTA_KINDS
 from accounts.models import Account, PoolSettings
 from accounts.proxies import validate_proxy_url
+from gempool_site import hot_rows
 from gempool_site.exceptions import BadRequestError
 from gempool_site.parsers import has_lone_surrogate, may_hold_lone_surrogate
 from models_catalog.models import ModelAlias, ModelConfig
@@ -546,6 +547,7 @@ def _import_aliases(rows: list[dict]) -> None:
         raise ConfigInvalid(problems)
     ModelAlias.objects.bulk_create([ModelAlias(alias=alias, model_id=row["id"])
                                     for _, row in listed for alias in row["aliases"]])
+    hot_rows.MODELS.clear()  # bulk_create sends no signal
 
 
 def _check_default_model(config: dict) -> None:

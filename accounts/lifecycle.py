@@ -27,6 +27,7 @@ Events (all keyword-only after `account`; `now` is the event's time):
   with `including()`); `logged_in_at` = now, `login_expires_at` = `expires_at` or now + the login lifetime.
 - ``leased(now)``: the pool hands the account out (the lease statement's SET clause: `LEASE_STAMP`).
 - ``succeeded()``: the account answered.
+- ``successes_counted(count)``: answers of an account with no streak to forget, counted in a batch.
 - ``rate_limited(error, streak, pool, now)``: cooldown from the upstream's hint or the pool's backoff.
 - ``login_failed(error, now)``: dead cookies, refused JWT, banned seat.
 - ``transient_failure(error, pool, now)``: 5xx, timeout, broken stream: a short rest.
@@ -362,6 +363,12 @@ _SUCCEEDED = Changes("succeeded", {"success_count": F("success_count") + 1, "con
 def succeeded() -> Changes:
     """The account answered: its failure streaks are forgotten."""
     return _SUCCEEDED
+
+
+def successes_counted(count: int) -> Changes:
+    """`count` answers of an account whose lease saw no failure streak to forget: only counted, so they may
+    be written later and in any order (metering.record_writer); a failure in between keeps its streak."""
+    return Changes("successes_counted", {"success_count": F("success_count") + count})
 
 
 def cooldown_seconds(*, streak: int, pool: PoolSettings, retry_after: float | None) -> float:

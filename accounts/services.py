@@ -21,7 +21,7 @@ from rest_framework import serializers
 from accounts import lifecycle
 from accounts.models import Account, ApiKey, PoolSettings
 from gemini_enterprise.errors import UpstreamError
-from gempool_site import rawsql
+from gempool_site import hot_rows, rawsql
 from gempool_site.exceptions import BadRequestError
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def api_key_update(*, api_key: ApiKey, data: dict) -> ApiKey:
 def api_key_verify(*, raw: str) -> ApiKey | None:
     """The live key matching `raw`, or None; touches last_used_at at most once a minute."""
     digest = _hash_key(raw)
-    api_key = API_KEY_ROWS.fetch_one("key_hash = %s AND revoked_at IS NULL", [digest])
+    api_key = hot_rows.API_KEYS.get(
+        digest, lambda: API_KEY_ROWS.fetch_one("key_hash = %s AND revoked_at IS NULL", [digest]), keep_none=False)
     if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
         return None
     now = timezone.now()
@@ -380,6 +381,7 @@ def proxy_test(*, proxy: str | None = None, timeout: float = PROXY_TEST_TIMEOUT)
         PoolSettings.objects.filter(pk=pool.pk).update(
             last_proxy_test_at=timezone.now(), last_proxy_test_ok=result.reachable,
             last_proxy_test_latency_ms=result.latency_ms, last_proxy_test_error=result.error[:500])
+        hot_rows.POOL_SETTINGS.clear()  # an update() sends no signal
     return result
 
 

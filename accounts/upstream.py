@@ -20,7 +20,7 @@ from gemini_enterprise.auth import CachedJwt
 from gemini_enterprise.client import GeminiClient
 from gemini_enterprise.spares import SpareSessions
 from gemini_enterprise.types import ClientConfig, Credentials
-from gempool_site import crypto
+from gempool_site import crypto, hot_rows
 
 _client: GeminiClient | None = None
 _spares: SpareSessions | None = None
@@ -110,8 +110,9 @@ def reset_client() -> None:
 
 
 def pool_settings_get() -> PoolSettings:
-    """The pool settings row (one indexed query; never cached, so every process sees edits at once)."""
-    return PoolSettings.load()
+    """The pool settings row, as requests read it: kept per process for GEMPOOL_HOT_ROWS_SECONDS
+    (gempool_site.hot_rows), so another process sees an edit within that time. Read-only."""
+    return hot_rows.POOL_SETTINGS.get("row", PoolSettings.load)
 
 
 def effective_proxy(account: Account, pool: PoolSettings) -> str | None:

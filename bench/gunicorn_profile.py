@@ -20,7 +20,8 @@ def post_worker_init(worker) -> None:  # noqa: F811 - wraps the project's hook
     worker.bench_profile.enable()
 
 
-def worker_exit(server, worker) -> None:
+def worker_exit(server, worker) -> None:  # noqa: F811 - wraps the project's hook
+    _project["worker_exit"](server, worker)
     profile = getattr(worker, "bench_profile", None)
     if profile is not None:
         profile.disable()

@@ -61,6 +61,14 @@ def child_exit(server, worker) -> None:
     multiproc.worker_exited(worker.pid)
 
 
+def worker_exit(server, worker) -> None:
+    """In the worker, as it stops cleanly: the request bookkeeping it still holds is written first (a worker
+    that never served a request, or failed to boot, never loaded the writer and holds nothing)."""
+    record_writer = sys.modules.get("metering.record_writer")
+    if record_writer is not None:
+        record_writer.close()
+
+
 def post_worker_init(worker) -> None:
     """Per worker, after the app is loaded (and, for gevent, after monkey-patching)."""
     if worker_class == "gevent":

@@ -192,6 +192,9 @@ GEMPOOL_FAILOVER_DEADLINE = env_float("GEMPOOL_FAILOVER_DEADLINE", 60.0, minimum
 # One session per account created ahead of its next request (0 turns it off); older spares are not used.
 GEMPOOL_SPARE_SESSION_MAX_AGE = env_float("GEMPOOL_SPARE_SESSION_MAX_AGE", 300.0, minimum=0, maximum=3600)
 GEMPOOL_KEEPALIVE_SECONDS = env_float("GEMPOOL_KEEPALIVE_SECONDS", 15.0, minimum=0.05, maximum=120)
+# How long a worker keeps the rows every request reads (API keys, models, pool settings) before reading them
+# again; an edit made in another process is seen within this time (gempool_site.hot_rows). 0: every request.
+GEMPOOL_HOT_ROWS_SECONDS = env_float("GEMPOOL_HOT_ROWS_SECONDS", 1.0, minimum=0, maximum=60)
 # Images the upstream lists late (generation can outlive the answer): how long /v1/images waits for them per
 # account, polling the session's generated files every GEMPOOL_IMAGE_POLL_INTERVAL seconds.
 GEMPOOL_IMAGE_WAIT_SECONDS = env_float("GEMPOOL_IMAGE_WAIT_SECONDS", 60.0, minimum=0, maximum=600)
@@ -217,6 +220,9 @@ GEMPOOL_LOGIN_LIFETIME_HOURS = env_float("GEMPOOL_LOGIN_LIFETIME_HOURS", 12.0, m
 GEMPOOL_REQUEST_LOG_RETENTION_DAYS = env_int("GEMPOOL_REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 # Keep the start of each request's last user message in the request log (off: no prompt text is stored).
 GEMPOOL_LOG_PROMPTS = env_bool("GEMPOOL_LOG_PROMPTS", False)
+# How long a worker collects finished requests' log rows, usage and success counts before writing them in one
+# transaction (metering.record_writer); 0 writes each request's as it ends.
+GEMPOOL_RECORD_BATCH_SECONDS = env_float("GEMPOOL_RECORD_BATCH_SECONDS", 0.25, minimum=0, maximum=60)
 # The hourly rollup (metering.UsageHour) behind the dashboard's 24 h, 7 d and 30 d ranges: at least 31 days,
 # so the 30-day range (31 days with its current partial slot) always has its data.
 GEMPOOL_USAGE_HOUR_RETENTION_DAYS = env_int("GEMPOOL_USAGE_HOUR_RETENTION_DAYS", 35, minimum=31)

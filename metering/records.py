@@ -1,14 +1,16 @@
 """A finished request's bookkeeping: its request-log row, one row per upstream attempt, the day's and the
 hour's usage.
 
-`request_record` runs after the client has its answer, inside the caller's transaction, in four
-statements whatever the number of attempts (an INSERT returning the log row's id, one multi-row INSERT
-for the attempts, one upsert of the daily usage rollup, one of the hourly rollup with its latency
-buckets). `request_observe` then adds the same figures to the Prometheus metrics, so /metrics and the
-database count the same things.
+`requests_record` writes them after the clients have their answers, inside the caller's transaction: per
+request an INSERT returning the log row's id; per batch one multi-row INSERT for the attempts, and one
+upsert per (day, key, model) of the daily usage rollup and per (hour, key, model) of the hourly one with
+its latency buckets. metering.record_writer batches them; `request_observe` adds the same figures to the
+Prometheus metrics as each request ends, so /metrics and the database count the same things.
 """
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -74,25 +76,55 @@ def prompt_excerpt(text: str) -> str | None:
 
 def request_record(record: RequestRecord, *, now: datetime | None = None) -> int:
     """Write the request's rows (the caller holds the transaction); returns the request-log row's id."""
-    now = now or timezone.now()
-    log_id = request_log_add(
-        account_id=record.account_id, api_key_id=record.api_key_id, endpoint=record.endpoint, model=record.model,
-        stream=record.stream, status_code=record.status_code, latency_ms=record.latency_ms,
-        attempts=len(record.attempts), error_kind=record.error_kind, request_id=record.request_id,
-        tool_calls=record.tool_calls, prompt_tokens=record.prompt_tokens,
-        completion_tokens=record.completion_tokens, attachments=record.attachments, ttft_ms=record.ttft_ms,
-        prompt_excerpt=record.prompt_excerpt, created_at=now)
-    if record.attempts:
-        _attempts_add(log_id, record.attempts)
-    _usage_add(record, now)
-    _usage_hour_add(record, now)
-    return log_id
+    return requests_record([(record, now or timezone.now())])[0]
 
 
-def _attempts_add(log_id: int, attempts: tuple[AttemptRecord, ...]) -> None:
+def requests_record(finished: Sequence[tuple[RequestRecord, datetime]]) -> list[int]:
+    """Write finished requests, each with the time it ended (the caller holds the transaction): a log row
+    each, all their attempts in one INSERT, and one upsert per (day, key, model) and per (hour, key, model)
+    with the sums of the requests that share it. One request takes four statements, a batch of any size
+    (metering.record_writer) one per log row plus a few. Returns the log rows' ids, in order."""
+    log_ids: list[int] = []
+    attempts: list[tuple[int, AttemptRecord]] = []
+    days: dict[tuple, list[int]] = {}
+    hours: dict[tuple, Counter] = {}
+    connection = connections["default"]
+    for record, at in finished:
+        log_id = request_log_add(
+            account_id=record.account_id, api_key_id=record.api_key_id, endpoint=record.endpoint,
+            model=record.model, stream=record.stream, status_code=record.status_code, latency_ms=record.latency_ms,
+            attempts=len(record.attempts), error_kind=record.error_kind, request_id=record.request_id,
+            tool_calls=record.tool_calls, prompt_tokens=record.prompt_tokens,
+            completion_tokens=record.completion_tokens, attachments=record.attachments, ttft_ms=record.ttft_ms,
+            prompt_excerpt=record.prompt_excerpt, created_at=at)
+        log_ids.append(log_id)
+        attempts += [(log_id, attempt) for attempt in record.attempts]
+        utc = at.astimezone(UTC)
+        key, model = record.api_key_id or 0, record.model[:100]
+        day = days.setdefault((connection.ops.adapt_datefield_value(utc.date()), key, model), [0] * 6)
+        for index, value in enumerate((1, int(record.failed), record.prompt_tokens, record.completion_tokens,
+                                       record.attachments, record.latency_ms)):
+            day[index] += value
+        hour = hours.setdefault((rawsql.db_datetime(utc.replace(minute=0, second=0, microsecond=0)), key, model),
+                                Counter())
+        hour.update({"requests": 1, "errors": int(record.failed), "latency_ms_total": record.latency_ms,
+                     histogram.LATENCY_COLUMNS[histogram.bucket_index(record.latency_ms)]: 1})
+        if record.ttft_ms is not None:
+            hour[histogram.TTFT_COLUMNS[histogram.bucket_index(record.ttft_ms)]] += 1
+    if attempts:
+        _attempts_add(attempts)
+    for (day, key, model), sums in days.items():
+        rawsql.execute(_USAGE_UPSERT, [day, key, model, *sums])
+    for (hour, key, model), sums in hours.items():
+        columns = tuple(sorted(sums))
+        rawsql.execute(_usage_hour_upsert(columns), [hour, key, model, *(sums[name] for name in columns)])
+    return log_ids
+
+
+def _attempts_add(attempts: list[tuple[int, AttemptRecord]]) -> None:
     rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(attempts))
     params: list = []
-    for attempt in attempts:
+    for log_id, attempt in attempts:
         params += [log_id, attempt.account_id, rawsql.db_datetime(attempt.started_at), attempt.latency_ms,
                    attempt.outcome, attempt.error_kind[:40]]
     rawsql.execute("INSERT INTO metering_requestattempt (request_id, account_id, started_at, latency_ms, outcome, "
@@ -108,32 +140,14 @@ _USAGE_UPSERT = (
     + ", ".join(f"{name} = metering_usageday.{name} + excluded.{name}" for name in _USAGE_COUNTS))
 
 
-def _usage_add(record: RequestRecord, now: datetime) -> None:
-    day = connections["default"].ops.adapt_datefield_value(now.astimezone(UTC).date())
-    rawsql.execute(_USAGE_UPSERT, [day, record.api_key_id or 0, record.model[:100], 1, int(record.failed),
-                                   record.prompt_tokens, record.completion_tokens, record.attachments,
-                                   record.latency_ms])
-
-
 @cache
-def _usage_hour_upsert(latency_bucket: int, ttft_bucket: int | None) -> str:
-    """The hourly upsert that adds one to the named latency bucket (and TTFT bucket, if any): one statement
-    per request, touching two bucket columns, not all 42 (the other columns keep their DB default of 0)."""
-    buckets = [histogram.LATENCY_COLUMNS[latency_bucket]]
-    if ttft_bucket is not None:
-        buckets.append(histogram.TTFT_COLUMNS[ttft_bucket])
-    counted = ("requests", "errors", "latency_ms_total", *buckets)
-    return (f"INSERT INTO metering_usagehour (hour, api_key_id, model, {', '.join(counted)}) "
-            f"VALUES (%s, %s, %s, 1, %s, %s{', 1' * len(buckets)}) "
+def _usage_hour_upsert(columns: tuple[str, ...]) -> str:
+    """The hourly upsert that adds to the named columns: the counts and only the latency and TTFT buckets the
+    requests fell in (the other bucket columns keep their DB default of 0)."""
+    return (f"INSERT INTO metering_usagehour (hour, api_key_id, model, {', '.join(columns)}) "
+            f"VALUES (%s, %s, %s{', %s' * len(columns)}) "
             "ON CONFLICT (hour, api_key_id, model) DO UPDATE SET "
-            + ", ".join(f"{name} = metering_usagehour.{name} + excluded.{name}" for name in counted))
-
-
-def _usage_hour_add(record: RequestRecord, now: datetime) -> None:
-    hour = rawsql.db_datetime(now.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
-    ttft = None if record.ttft_ms is None else histogram.bucket_index(record.ttft_ms)
-    rawsql.execute(_usage_hour_upsert(histogram.bucket_index(record.latency_ms), ttft),
-                   [hour, record.api_key_id or 0, record.model[:100], int(record.failed), record.latency_ms])
+            + ", ".join(f"{name} = metering_usagehour.{name} + excluded.{name}" for name in columns))
 
 
 def request_observe(record: RequestRecord) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from gempool_site import rawsql
+from gempool_site import hot_rows, rawsql
 from gempool_site.exceptions import BadRequestError
 from models_catalog.models import ModelAlias, ModelConfig, model_id_validator
 
@@ -20,8 +20,9 @@ MODEL_FIELDS = ("id", "name", "description", "context_length", "max_tokens", "pr
 
 
 def model_lookup(*, name: str) -> ModelConfig | None:
-    """The enabled model that `name` is the id or an alias of (one query), or None."""
-    return MODEL_ROWS.fetch_one(_BY_NAME, [True, name, name])
+    """The enabled model that `name` is the id or an alias of (one query, or none while the answer is
+    kept: gempool_site.hot_rows), or None. Read-only."""
+    return hot_rows.MODELS.get(name, lambda: MODEL_ROWS.fetch_one(_BY_NAME, [True, name, name]))
 
 
 def models_enabled() -> list[ModelConfig]:
@@ -66,6 +67,7 @@ def model_aliases_set(*, model: ModelConfig, aliases: list[str]) -> None:
     with transaction.atomic():
         ModelAlias.objects.filter(model=model).delete()
         ModelAlias.objects.bulk_create([ModelAlias(alias=alias, model=model) for alias in aliases])
+        hot_rows.MODELS.clear()  # bulk_create sends no signal
 
 
 def model_create(*, data: dict) -> ModelConfig:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts import pool as account_pool
@@ -44,7 +43,8 @@ from gemini_enterprise.types import (
 )
 from gempool_site.db import releases_connections
 from metering.models import AttemptOutcome
-from metering.records import AttemptRecord, RequestRecord, request_observe, request_record
+from metering.record_writer import request_finished
+from metering.records import AttemptRecord, RequestRecord, request_observe
 from models_catalog.models import ModelConfig
 from openai_api.conversation import estimate_tokens, tokens_for_chars
 from openai_api.run_events import IDLE, Delta, Failed, Finished, MediaReady, Opened, RunEvent
@@ -467,7 +467,7 @@ class ChatRun:
 
     def _bookkeep(self) -> None:
         """The request-log row, its attempts and usage, and if the run finished, the answering account's
-        success: one transaction, then the metrics."""
+        success (written in batches: metering.record_writer), then the metrics."""
         answered = isinstance(self.outcome, Finished)
         if self._current is not None:  # the run ended inside an attempt: the client left, or we crashed
             closed = answered or (isinstance(self.outcome, Failed) and self.outcome.code == "client_closed")
@@ -477,10 +477,7 @@ class ChatRun:
         # logged, never turned into an error at the end of an answer the client already has.
         try:
             record = self._request_record()
-            with transaction.atomic():
-                if answered:
-                    account_pool.report_success(account=self.account)
-                request_record(record)
+            request_finished(record, answered_by=self.account if answered else None)
             request_observe(record)
         except Exception:  # noqa: BLE001 - telemetry must never break a finished answer
             logger.exception("could not record the request", extra={

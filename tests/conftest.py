@@ -39,6 +39,16 @@ def _is_deadlock(error: BaseException) -> bool:
     return isinstance(cause, OperationalError) and "deadlock detected" in str(cause)
 
 
+@pytest.fixture(autouse=True)
+def _hot_rows_start_empty():
+    """A rolled-back or flushed test database sends no signal: rows kept by an earlier test must go."""
+    from gempool_site import hot_rows
+
+    hot_rows.clear_all()
+    yield
+    hot_rows.clear_all()
+
+
 @pytest.fixture
 def api_key(db):
     """A live chat API key: (record, raw key)."""

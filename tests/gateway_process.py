@@ -56,6 +56,11 @@ class GatewayProcess:
             "GEMPOOL_READ_TIMEOUT": "20",
             "GEMPOOL_CONNECT_TIMEOUT": "3",
             "GEMPOOL_URL_FETCH_ALLOW_PRIVATE": "false",
+            # Tests change keys, models and pool settings from the test process, whose save signals this
+            # process never hears, and expect the next request to see them; tests/multi_instance keeps the
+            # production default and checks that edits made elsewhere arrive within it.
+            "GEMPOOL_HOT_ROWS_SECONDS": "0",
+            "GEMPOOL_RECORD_BATCH_SECONDS": "0",  # tests read a request's log row right after its answer
             **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None

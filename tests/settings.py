@@ -16,6 +16,9 @@ os.environ.setdefault("GEMPOOL_LOG_LEVEL", "WARNING")
 # No automatic housekeeping at the end of requests (it would add queries to counted ones); its own tests
 # turn it on.
 os.environ.setdefault("GEMPOOL_HOUSEKEEPING_INTERVAL", "0")
+# Each request's log row and usage written as it ends, so a test reads them back right after its request;
+# tests/metering/test_record_writer.py runs the batches the default collects.
+os.environ.setdefault("GEMPOOL_RECORD_BATCH_SECONDS", "0")
 
 from gempool_site.settings import *  # noqa: E402,F403
 from gempool_site.settings import DATA_DIR, DATABASES  # noqa: E402

@@ -72,7 +72,9 @@ def test_v1_serves_aliases_as_models_and_still_refuses_unknown_names(client, api
     assert entry["alias_for"] == "gemini-2.5-pro" and entry["object"] == "model"
     assert "alias_for" not in next(m for m in listed if m["id"] == "gemini-2.5-pro")
     assert v1(client, api_key[1], "get", "/v1/models/claude-sonnet-4-5").json()["alias_for"] == "gemini-2.5-pro"
-    ModelConfig.objects.filter(id="gemini-2.5-pro").update(enabled=False)
+    pro = ModelConfig.objects.get(id="gemini-2.5-pro")
+    pro.enabled = False
+    pro.save()  # as the console and /api do: the save also drops the kept lookups (gempool_site.hot_rows)
     assert "claude-sonnet-4-5" not in [m["id"] for m in v1(client, api_key[1], "get", "/v1/models").json()["data"]]
     missing = v1(client, api_key[1], "post", "/v1/chat/completions",
                  {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}]})

@@ -10,6 +10,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import openai
@@ -19,6 +20,7 @@ from tests.gateway_process import ROOT, GatewayProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 PG = "postgres://postgres@127.0.0.1:5432/"
+HOT_ROWS_SECONDS = 1.0
 
 
 def _services_or_skip() -> None:
@@ -62,14 +64,17 @@ def cluster(tmp_path_factory):
     _manage(setup_env, "migrate", "--noinput")
     _manage(setup_env, "importconfig", "-", stdin=json.dumps({"accounts": seats, "models": []}))
     key = _manage(setup_env, "createapikey", "cluster").strip().splitlines()[-1]
+    admin_key = _manage(setup_env, "createapikey", "operator", "--admin").strip().splitlines()[-1]
     gateways = []
     try:
         for index in range(2):
             extra = {k: v for k, v in common.items() if k.startswith(("REDIS_", "GEMPOOL_CACHE"))}
+            extra["GEMPOOL_HOT_ROWS_SECONDS"] = str(HOT_ROWS_SECONDS)  # the production default, not the tests' 0
             gateways.append(GatewayProcess(database=PG + name, upstream_url=sim.url,
                                            data_dir=str(tmp_path_factory.mktemp(f"gw{index}")),
                                            secret_key=common["DJANGO_SECRET_KEY"], extra_env=extra).start())
-        yield {"gateways": gateways, "sim": sim, "key": key, "seats": seats}
+        yield {"gateways": gateways, "sim": sim, "key": key, "admin_key": admin_key, "seats": seats,
+               "setup_env": setup_env}
     finally:
         for gateway in gateways:
             gateway.stop()
@@ -140,3 +145,25 @@ def test_generated_images_are_served_by_either_gateway(cluster):
 
     other = requests.get(cluster["gateways"][1].url + path, timeout=10)
     assert other.status_code == 200 and other.content.startswith(b"\x89PNG")
+
+
+def test_a_key_revoked_through_one_gateway_stops_working_on_the_other_within_the_hot_rows_time(cluster):
+    import requests
+
+    raw = _manage(cluster["setup_env"], "createapikey", "short-lived").strip().splitlines()[-1]
+    urls = [gateway.url for gateway in cluster["gateways"]]
+    for url in urls:  # each gateway reads the key, and keeps it
+        assert requests.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {raw}"}, timeout=10).ok
+    admin = {"Authorization": f"Bearer {cluster['admin_key']}"}
+    listed = requests.get(f"{urls[0]}/api/keys", headers=admin, timeout=10).json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    key_id = next(row["id"] for row in rows if row["name"] == "short-lived")
+    assert requests.post(f"{urls[0]}/api/keys/{key_id}/revoke", headers=admin, timeout=10).ok
+    revoked_at = time.monotonic()
+    # The gateway that revoked it refuses it at once; the other within the time it keeps rows.
+    assert requests.get(f"{urls[0]}/v1/models", headers={"Authorization": f"Bearer {raw}"},
+                        timeout=10).status_code == 401
+    while requests.get(f"{urls[1]}/v1/models", headers={"Authorization": f"Bearer {raw}"},
+                       timeout=10).status_code != 401:
+        assert time.monotonic() - revoked_at < HOT_ROWS_SECONDS + 2, "the other gateway still takes the key"
+        time.sleep(0.05)

@@ -41,16 +41,19 @@ def test_model_list_takes_three_queries_whatever_the_catalogue_size(client, api_
                          ("gpt-4o-mini", "gemini-2.5-flash")):
         ModelAlias.objects.create(alias=alias, model_id=model)
     record, raw = api_key
-    client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")  # first use stamps last_used_at
-    with django_assert_num_queries(3):  # the key, the models, their aliases
+    client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")  # first use reads the key, stamps last_used_at
+    with django_assert_num_queries(2):  # the models, their aliases (the key is kept: gempool_site.hot_rows)
         response = client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert response.status_code == 200 and len(response.json()["data"]) == 8 + 3
 
 
-def test_planning_a_chat_takes_two_queries(api_key):
+def test_planning_a_chat_takes_two_queries_then_none_while_the_rows_are_kept(api_key):
     with CaptureQueriesContext(connection) as captured:
         _plan(api_key[0])
     assert len(_data_statements(captured)) == 2, captured.captured_queries  # the model, the pool settings
+    with CaptureQueriesContext(connection) as captured:
+        _plan(api_key[0])
+    assert _data_statements(captured) == []  # both kept for GEMPOOL_HOT_ROWS_SECONDS
 
 
 @pytest.mark.parametrize("accounts", [1, 20])
