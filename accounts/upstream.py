@@ -28,11 +28,24 @@ _client_guard = threading.Lock()
 
 
 class CacheTokenStore:
-    """TokenStore over the Django cache; JWTs are encrypted there like every other secret."""
+    """TokenStore over the Django cache; JWTs are encrypted there like every other secret.
+
+    Each process keeps what it read or wrote for GEMPOOL_HOT_ROWS_SECONDS (gempool_site.hot_rows): a JWT
+    another process refreshed or invalidated meanwhile is still valid upstream for minutes, and one the
+    upstream refuses is invalidated by whoever meets the refusal."""
 
     lock_ttl = 30.0  # a crashed holder frees the refresh lock after this long
 
     def get(self, key: str) -> CachedJwt | None:
+        return hot_rows.JWTS.get(key, lambda: self._read(key), keep_none=False)
+
+    def put(self, key: str, jwt: CachedJwt, ttl: float) -> None:
+        payload = json.dumps({"token": jwt.token, "issued_at": jwt.issued_at})
+        cache.set(f"jwt:{key}", crypto.encrypt(payload), timeout=max(1, int(ttl)))
+        hot_rows.JWTS.put(key, jwt)
+
+    @staticmethod
+    def _read(key: str) -> CachedJwt | None:
         stored = cache.get(f"jwt:{key}")
         if not stored:
             return None
@@ -41,10 +54,6 @@ class CacheTokenStore:
         except (crypto.SecretUnreadable, ValueError):
             return None
         return CachedJwt(payload["token"], payload["issued_at"])
-
-    def put(self, key: str, jwt: CachedJwt, ttl: float) -> None:
-        payload = json.dumps({"token": jwt.token, "issued_at": jwt.issued_at})
-        cache.set(f"jwt:{key}", crypto.encrypt(payload), timeout=max(1, int(ttl)))
 
     @contextmanager
     def refresh_lock(self, key: str, timeout: float) -> Iterator[bool]:

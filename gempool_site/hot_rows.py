@@ -1,8 +1,9 @@
-"""Rows that every /v1 request reads (its API key, its model, the pool settings), kept in this process for
-GEMPOOL_HOT_ROWS_SECONDS.
+"""Rows that every /v1 request reads (its API key, its model, the pool settings, the account's JWT), kept in
+this process for GEMPOOL_HOT_ROWS_SECONDS.
 
 On SQLite those three indexed reads were about a seventh of a completion's CPU (bench/README.md, "Where the
-CPU goes"): with other connections writing, each read starts on a stale page cache. A save or delete of
+CPU goes"): with other connections writing, each read starts on a stale page cache; a JWT is read from
+the shared cache and decrypted twice per completion, a SQLite read too with several workers. A save or delete of
 one of these models in this process drops its table's entries at once (signals, connected by the apps);
 other worker processes and instances see an edit within the TTL, a second by default. 0 reads every time.
 
@@ -50,6 +51,13 @@ class HotRows[V]:
                 self._entries[key] = (now + ttl, value)
         return value
 
+    def put(self, key: Hashable, value: V) -> None:
+        """Keep `value` for `key` now (this process just wrote it where the others read it)."""
+        ttl = settings.GEMPOOL_HOT_ROWS_SECONDS
+        if ttl > 0:
+            with self._lock:
+                self._entries[key] = (time.monotonic() + ttl, value)
+
     def clear(self, **_signal_kwargs) -> None:
         """Forget every entry (a row of the table changed); usable as a signal receiver. Inside a transaction
         it clears again when that commits: a request reading meanwhile still sees, and would keep, the old row."""
@@ -66,6 +74,7 @@ class HotRows[V]:
 API_KEYS: HotRows = HotRows("api keys")  # by key hash: live keys only (a miss is not kept)
 MODELS: HotRows = HotRows("models")  # by the name a client sent: the enabled model, or None
 POOL_SETTINGS: HotRows = HotRows("pool settings")  # one entry
+JWTS: HotRows = HotRows("jwts")  # by account: the shared cache's JWT, decrypted (accounts.upstream.CacheTokenStore)
 
 
 def connect(receiver: HotRows, *models: type) -> None:
@@ -80,5 +89,5 @@ def connect(receiver: HotRows, *models: type) -> None:
 
 def clear_all() -> None:
     """Forget everything (tests, and bulk changes that send no signals: imports, queryset updates)."""
-    for rows in (API_KEYS, MODELS, POOL_SETTINGS):
+    for rows in (API_KEYS, MODELS, POOL_SETTINGS, JWTS):
         rows.forget()

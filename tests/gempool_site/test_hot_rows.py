@@ -151,3 +151,30 @@ def test_edits_in_this_process_apply_to_the_next_request(settings, api_key):
     model.enabled = False
     model.save()
     assert model_lookup(name="gemini-2.5-flash") is None
+
+
+def test_a_jwt_is_read_from_the_shared_cache_once_per_hot_rows_time(settings, clock, monkeypatch):
+    from django.core.cache import cache
+
+    from accounts.upstream import CacheTokenStore
+    from gemini_enterprise.auth import CachedJwt
+
+    settings.GEMPOOL_HOT_ROWS_SECONDS = 1.0
+    writer, reader = CacheTokenStore(), CacheTokenStore()
+    writer.put("acct", CachedJwt("first", 100.0), ttl=300)
+    hot_rows.JWTS.forget()  # the reader is another process: it has kept nothing yet
+    reads = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a, **kw: reads.append(key) or real_get(key, *a, **kw))
+    assert reader.get("acct").token == "first" and reader.get("acct").token == "first"
+    assert reads == ["jwt:acct"]
+
+    writer.put("acct", CachedJwt("second", 200.0), ttl=300)  # in this process: kept at once
+    assert reader.get("acct").token == "second"
+    hot_rows.JWTS.forget()
+    cache.set("jwt:acct", "not decryptable")  # another process wrote something this one cannot read
+    assert reader.get("acct") is None and reader.get("acct") is None  # a miss is read again, never kept
+    assert reads == ["jwt:acct"] * 3
+    writer.put("acct", CachedJwt("third", 300.0), ttl=300)
+    clock.now += 1.5  # past the time: read from the shared cache again
+    assert reader.get("acct").token == "third" and reads == ["jwt:acct"] * 4
