@@ -14,7 +14,7 @@ from completions.tool_types import ToolCall
 from gempool_site.exceptions import anthropic_error_body
 from openai_api.chat import ChatPlan, ChatRun
 from openai_api.conversation import estimate_tokens, tokens_for_chars
-from openai_api.responses import AfterSendResponse, RunFailed
+from openai_api.responses import AfterSendResponse, RunFailed, event_stream_response, run_opened
 from openai_api.run_events import Delta, Failed, Finished, Idle, RunEvent
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "content_filter": "refusal"}
@@ -90,17 +90,8 @@ def _collect(run: ChatRun, answer: _Answer, events: Generator[RunEvent, None, No
 
 def stream(plan: ChatPlan, request: MessagesRequest, *, message_id: str) -> StreamingHttpResponse:
     """Open the upstream (failing over silently, errors as HTTP statuses), then stream the events."""
-    run = ChatRun(plan, buffered=False)
-    events = run.events()
-    first = next(events)  # Opened, or the outcome of a run that never opened
-    if isinstance(first, Failed):
-        events.close()
-        raise RunFailed(first)
-    answer = _answer(plan, request, message_id)
-    response = StreamingHttpResponse(_stream_events(run, events, answer), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
-    return response
+    run, events = run_opened(plan)
+    return event_stream_response(_stream_events(run, events, _answer(plan, request, message_id)))
 
 
 def _stream_events(run: ChatRun, events: Generator[RunEvent, None, None], answer: _Answer) -> Iterator[bytes]:

@@ -74,20 +74,32 @@ def _collect(run: ChatRun, events: Generator[RunEvent, None, None], plan: ChatPl
     raise AssertionError("a run always ends with Finished or Failed")
 
 
-def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttpResponse:
-    """Open the upstream (failing over silently), then stream chunks as they arrive."""
+def run_opened(plan: ChatPlan) -> tuple[ChatRun, Generator[RunEvent, None, None]]:
+    """A streamed run whose upstream answer has opened (failing over silently), and its remaining events;
+    raises RunFailed, answered as an HTTP status, when no account opened one. Every API face streams so."""
     run = ChatRun(plan, buffered=False)
     events = run.events()
     first = next(events)  # Opened, or the outcome of a run that never opened
     if isinstance(first, Failed):
         events.close()
         raise RunFailed(first)
+    return run, events
+
+
+def event_stream_response(body: Iterator[bytes]) -> StreamingHttpResponse:
+    """The SSE response every API face streams its events in."""
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
+    return response
+
+
+def stream(plan: ChatPlan, *, completion_id: str, created: int) -> StreamingHttpResponse:
+    """Open the upstream (failing over silently), then stream chunks as they arrive."""
+    run, events = run_opened(plan)
     chunks = sse.ChunkFactory(completion_id=completion_id, created=created, model=plan.model.id,
                               include_usage=plan.include_usage)
-    response = StreamingHttpResponse(_chunks(run, events, plan, chunks), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold chunks back
-    return response
+    return event_stream_response(_chunks(run, events, plan, chunks))
 
 
 def _chunks(run: ChatRun, events: Generator[RunEvent, None, None], plan: ChatPlan,

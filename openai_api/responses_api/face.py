@@ -12,7 +12,7 @@ from completions.tool_types import ToolCall
 from openai_api import sse
 from openai_api.chat import ChatRun
 from openai_api.conversation import estimate_tokens, tokens_for_chars
-from openai_api.responses import AfterSendResponse, RunFailed
+from openai_api.responses import AfterSendResponse, RunFailed, event_stream_response, run_opened
 from openai_api.responses_api import shapes
 from openai_api.responses_api.events import OutputBuilder, encode
 from openai_api.responses_api.items import parse_input
@@ -53,16 +53,8 @@ def _collect(run: ChatRun, events: Generator[RunEvent, None, None], plan: Respon
 
 def stream(plan: ResponsePlan) -> StreamingHttpResponse:
     """Open the upstream (failing over silently, errors as HTTP statuses), then stream the events."""
-    run = ChatRun(plan.run, buffered=False)
-    events = run.events()
-    first = next(events)  # Opened, or the outcome of a run that never opened
-    if isinstance(first, Failed):
-        events.close()
-        raise RunFailed(first)
-    response = StreamingHttpResponse(_stream_events(run, events, plan), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
-    return response
+    run, events = run_opened(plan.run)
+    return event_stream_response(_stream_events(run, events, plan))
 
 
 def _stream_events(run: ChatRun, events: Generator[RunEvent, None, None], plan: ResponsePlan) -> Iterator[bytes]:
