@@ -1,22 +1,25 @@
-"""Where the gateway's CPU goes: cProfile in each gunicorn worker, grouped into a table per request.
+"""Where the gateway's CPU goes: the workers sampled with py-spy, grouped into a table per request.
 
-    python bench/cpu_profile.py [--completions 300] [--streams 100] [--workers 1] [--database-url postgres://…]
+    python bench/cpu_profile.py [--completions 1500] [--streams 200] [--workers 1] [--database-url postgres://…]
 
-Two runs, each on a fresh gateway (bench/gunicorn_profile.py: the project's config plus cProfile on CPU
-time in every worker): `--completions` non-streamed completions at concurrency 4, then `--streams`
-concurrent ~5-second streams of 50 fragments (bench/loadgen.py). The self time of every profiled function
-is summed into a group by where the function lives (Django and DRF, database, upstream HTTP client, JSON,
-logging, SSE encoding, gevent and sockets, ...) and divided by the requests served. Profiling slows Python
-code down (every call is timed), so the groups' *shares* are the result, to be applied to the CPU per
-request that bench/run.py measures without the profiler. Builtins (len, isinstance, str methods) are
-charged to the group of their caller. Prints markdown; `--json` the raw rows.
+Two runs, each on a fresh gateway with the project's own gunicorn config: `--completions` non-streamed
+completions at concurrency 4, then `--streams` concurrent ~5-second streams of 50 fragments
+(bench/loadgen.py). py-spy samples every worker's Python stack 500 times a second from outside the process
+(idle stacks, a greenlet waiting in the event loop, are not counted) while the load runs. Each sample is
+charged to the group of its innermost Python function, by where that function lives (Django and DRF,
+database, upstream HTTP client, JSON, logging, SSE encoding, gevent and sockets, ...): time in C (SQLite, a
+system call, a builtin) counts for the Python function that called it. A group's share of the samples times
+the CPU per request read from /proc is its ms per request. Sampling does not slow the code down, and follows
+greenlets, which cProfile (one stack per thread) charges to whatever frame was current at a switch.
+Prints markdown; `--json` the raw rows; `--keep-profiles DIR` writes the samples (py-spy's "raw" format:
+one stack per line, for flame graphs).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import pstats
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -57,8 +60,8 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
                                                       "dataclasses.py")),
     ("threads (spare-session creation)", ("threading.py",)),
     ("gempool (auth, plan, lease, run, bookkeeping)",
-     ("/accounts/", "/openai_api/", "/completions/", "/models_catalog/", "/files_app/", "/gempool_site/",
-      "/console/")),
+     ("/accounts/", "/openai_api/", "/anthropic_api/", "/completions/", "/models_catalog/", "/files_app/",
+      "/gempool_site/", "/metering/", "/console/")),
     ("gunicorn (HTTP parsing, response writing)", ("/gunicorn/",)),
     ("gevent, greenlets, sockets (incl. syscalls)", ("gevent", "greenlet", "socket", "ssl", "select", "_io")),
     ("crypto and hashing", ("cryptography", "hashlib", "hmac", "secrets", "_hashlib")),
@@ -74,98 +77,103 @@ def group_of(filename: str, name: str) -> str:
     return OTHER
 
 
-def grouped_seconds(prof_dir: Path) -> tuple[dict[str, float], list[tuple[float, str]]]:
-    """Self CPU seconds per group over every worker's profile, and the 15 costliest functions."""
-    files = sorted(prof_dir.glob("worker-*.prof"))
-    if not files:
-        raise RuntimeError(f"no worker profile in {prof_dir}")
-    stats = pstats.Stats(*[str(f) for f in files])
-    groups: dict[str, float] = defaultdict(float)
-    functions = []
-    for (filename, line, name), (_cc, _nc, tottime, _ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
-        functions.append((tottime, f"{Path(filename).name}:{line} {name}" if filename != "~" else name))
-        own = group_of(filename, name)
-        if own != OTHER or filename != "~" or not callers:
-            groups[own] += tottime
+SPY = Path(sys.executable).with_name("py-spy")
+SAMPLE_RATE = 500  # per second and worker
+
+
+def grouped_samples(samples: Path) -> tuple[dict[str, int], list[tuple[int, str]], int]:
+    """Samples per group and per innermost function (the 15 busiest), and the total, from py-spy's raw output:
+    `frame;frame;...;frame count` per line, each frame `function (file:line)`, outermost first."""
+    groups: dict[str, int] = defaultdict(int)
+    functions: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in samples.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
             continue
-        # A builtin (len, isinstance, str methods...) is charged to whoever called it.
-        for (caller_file, _line, caller_name), caller_stats in callers.items():
-            groups[group_of(caller_file, caller_name)] += caller_stats[2]
-    return dict(groups), sorted(functions, reverse=True)[:15]
+        leaf = stack.rsplit(";", 1)[-1]
+        name, _, where = leaf.partition(" (")
+        filename = "/" + where.rsplit(":", 1)[0]  # py-spy names files relative to their sys.path entry
+        if leaf.startswith("process "):  # a process's own frame: no Python code was on the stack
+            continue
+        groups[group_of(filename, name)] += int(count)
+        functions[f"{Path(filename).name}:{name}"] += int(count)
+        total += int(count)
+    return dict(groups), sorted(((n, f) for f, n in functions.items()), reverse=True)[:15], total
 
 
 def profiled_run(kind: str, args, deployment: Deployment, accounts_file: Path, api_key: str, tmp: Path) -> dict:
-    prof_dir = tmp / f"prof-{kind}"
-    prof_dir.mkdir()
+    samples = tmp / f"samples-{kind}.txt"
     sim = Simulator(accounts_file=accounts_file, log_path=tmp / f"sim-{kind}.log", fragment_delay=0.0,
                     fragments=8, thought_fragments=2)
     gateway = Gateway(deployment, upstream_url=sim.url, worker_class="gevent", workers=args.workers, threads=1,
-                      worker_connections=2000, log_path=tmp / f"gateway-{kind}.log",
-                      config="bench/gunicorn_profile.py", extra_env={"GEMPOOL_BENCH_PROFILE_DIR": str(prof_dir)})
+                      worker_connections=2000, log_path=tmp / f"gateway-{kind}.log")
     try:
         sim.start()
         gateway.start()
         client = latency.GatewayClient(gateway.url, api_key)
         for _ in range(2 * args.accounts):  # every account has its JWT and a spare session
             client.complete(SHORT_QUERY)
+        spy = subprocess.Popen([str(SPY), "record", "--pid", str(gateway.pid), "--subprocesses", "--nonblocking",
+                                "--rate", str(SAMPLE_RATE), "--format", "raw", "--output", str(samples)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.0)  # py-spy attaches to the master and each worker
         cpu0 = tree_cpu_seconds(gateway.pid)
         if kind == "completion":
-            count = args.completions
-            series = latency.closed_loop(lambda: client.complete(SHORT_QUERY), concurrency=4, calls=count)
+            series = latency.closed_loop(lambda: client.complete(SHORT_QUERY), concurrency=4,
+                                         calls=args.completions)
             served = len(series.times)
         else:
-            count = args.streams
             argv = [PYTHON, str(ROOT / "bench" / "loadgen.py"), "--url", gateway.url, "--key", api_key,
-                    "--streams", str(count), "--ramp", "1", "--query", STREAM_QUERY, "--expect-chunks", "50"]
+                    "--streams", str(args.streams), "--ramp", "1", "--query", STREAM_QUERY, "--expect-chunks", "50"]
             out = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT,
                                             timeout=300).stdout.strip().splitlines()[-1])
             served = out["ok"]
         proc_cpu = tree_cpu_seconds(gateway.pid) - cpu0
+        spy.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
+        _, spy_err = spy.communicate(timeout=60)
         client.close()
     finally:
         gateway.stop()
         sim.stop()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(list(prof_dir.glob("worker-*.prof"))) < args.workers:
-        time.sleep(0.1)
-    groups, top = grouped_seconds(prof_dir)
+    if not samples.exists():
+        raise RuntimeError(f"py-spy wrote no samples: {spy_err.decode(errors='replace')[-500:]}")
     if args.keep_profiles:
         keep = Path(args.keep_profiles)
         keep.mkdir(parents=True, exist_ok=True)
-        pstats.Stats(*[str(f) for f in sorted(prof_dir.glob("worker-*.prof"))]).dump_stats(str(keep / f"{kind}.prof"))
-    warm = 2 * args.accounts + 1  # requests before the measured ones: in the profile, not in the /proc figure
-    per = served + warm
-    return {"kind": kind, "served": served, "proc_cpu_ms": proc_cpu * 1000 / max(1, served),
-            "profiled_ms": sum(groups.values()) * 1000 / per,
-            "groups_ms": {g: s * 1000 / per for g, s in sorted(groups.items(), key=lambda kv: -kv[1])},
-            "top": [(round(t * 1000 / per, 3), f) for t, f in top]}
+        shutil.copy(samples, keep / f"{kind}.txt")
+    groups, top, total = grouped_samples(samples)
+    per_request = proc_cpu * 1000 / max(1, served)
+    scale = per_request / max(1, total)  # ms per request that one sample stands for
+    return {"kind": kind, "served": served, "proc_cpu_ms": per_request, "samples": total,
+            "groups_ms": {g: n * scale for g, n in sorted(groups.items(), key=lambda kv: -kv[1])},
+            "top": [(round(n * scale, 3), f) for n, f in top]}
 
 
 def markdown(rows: list[dict]) -> str:
     lines = []
     for row in rows:
         what = "non-streamed completion" if row["kind"] == "completion" else "~5-second stream of 50 fragments"
-        lines += [f"**Per {what}** ({row['served']} served; CPU per request from /proc, profiler on: "
-                  f"{row['proc_cpu_ms']:.2f} ms; of it profiled: {row['profiled_ms']:.2f} ms)", "",
-                  "| where | ms per request (profiled) | share |", "|---|---|---|"]
-        total = row["profiled_ms"] or 1
+        lines += [f"**Per {what}** ({row['served']} served; CPU per request from /proc: {row['proc_cpu_ms']:.2f} ms; "
+                  f"{row['samples']} samples)", "", "| where | ms per request | share |", "|---|---|---|"]
+        total = row["proc_cpu_ms"] or 1
         lines += [f"| {group} | {ms:.3f} | {100 * ms / total:.0f} % |" for group, ms in row["groups_ms"].items()]
-        lines += ["", "Costliest functions (self time, ms per request): "
+        lines += ["", "Busiest functions (innermost Python frame, ms per request): "
                   + "; ".join(f"{name} {ms}" for ms, name in row["top"][:10]), ""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--completions", type=int, default=300)
-    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--completions", type=int, default=1500)
+    parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--accounts", type=int, default=4)
     parser.add_argument("--database-url", default="", help="PostgreSQL database URL (default: a fresh SQLite)")
     parser.add_argument("--skip", default="", help="completion and/or stream")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep-profiles", default="", metavar="DIR",
-                        help="also write the merged profile of each run as DIR/<kind>.prof (for pstats/snakeviz)")
+                        help="also write each run's samples as DIR/<kind>.txt (py-spy raw: stacks and counts)")
     args = parser.parse_args(argv)
     raise_nofile_limit()
     tmp, accounts_file, _, deployment, api_key = prepare_deployment(

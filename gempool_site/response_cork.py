@@ -3,10 +3,10 @@
 gunicorn writes the status line and headers with one send() and each piece of body with another. With
 TCP_NODELAY (gunicorn's default) that is two segments, and on loopback, where the client's side of each
 segment is processed in the sender's system call, each wakes the client: the head's wake-up is pure cost
-(about 0.2 ms of CPU per completion on the benchmark's VM, bench/README.md). TCP_CORK holds the head back
-until the first piece of body is written too; the socket is uncorked as soon as the server asks for the
-second piece, before any wait for it, so a stream's first event leaves at once and every later one is
-sent as it comes, exactly as before. A non-streamed answer goes out as one segment.
+(a send took about 0.2 ms of CPU on the benchmark's VM with two workers, sampled with py-spy). TCP_CORK
+holds the head back until the first piece of body is written too; the socket is uncorked as soon as the
+server asks for the second piece, before any wait for it, so a stream's first event leaves at once and
+every later one is sent as it comes, exactly as before. A non-streamed answer goes out as one segment.
 
 It needs the connection's socket, which gunicorn puts in the WSGI environ as `gunicorn.socket`; any other
 server (runserver, tests' client) has none and gets the response untouched, as does a file response that
