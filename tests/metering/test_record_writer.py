@@ -77,22 +77,25 @@ def test_a_batch_writes_exactly_what_writing_each_request_as_it_ended_writes(mak
     assert len(one_by_one["log"]) == 6 and len(one_by_one["attempts"]) == 6
 
 
-def test_the_writer_writes_its_batch_within_its_interval_with_the_accounts_successes(settings, make_account):
-    settings.GEMPOOL_RECORD_BATCH_SECONDS = 0.05
+def _answered(settings, make_account, *, interval: float, count: int) -> tuple[Account, int]:
+    """`count` requests answered by one account, with batches every `interval` seconds; the account and its
+    success count before them."""
+    settings.GEMPOOL_RECORD_BATCH_SECONDS = interval
     account = make_account()
     before = success_count(account)
-    for n in range(3):
+    for n in range(count):
         request_finished(_record(n, account=account), answered_by=account)
+    return account, before
+
+
+def test_the_writer_writes_its_batch_within_its_interval_with_the_accounts_successes(settings, make_account):
+    account, before = _answered(settings, make_account, interval=0.05, count=3)
     assert wait_until(lambda: RequestLog.objects.count() == 3, timeout=10) is not None
     assert wait_until(lambda: success_count(account) == before + 3, timeout=5) is not None
 
 
 def test_nothing_is_written_before_the_interval_and_all_of_it_on_close(settings, make_account):
-    settings.GEMPOOL_RECORD_BATCH_SECONDS = 60
-    account = make_account()
-    before = success_count(account)
-    for n in range(4):
-        request_finished(_record(n, account=account), answered_by=account)
+    account, before = _answered(settings, make_account, interval=60, count=4)
     assert RequestLog.objects.count() == 0 and success_count(account) == before
 
     record_writer.close()  # what gunicorn's worker_exit does on a clean shutdown

@@ -32,7 +32,8 @@ def two_workers(sim):
 
     process = GatewayProcess(database=database_url(connection.settings_dict), upstream_url=sim.url,
                              data_dir=str(django_settings.DATA_DIR), secret_key=django_settings.SECRET_KEY,
-                             extra_env={"GEMPOOL_WORKERS": "2"}).start()
+                             # Both workers batch their bookkeeping, as in production (the suite's default is 0).
+                             extra_env={"GEMPOOL_WORKERS": "2", "GEMPOOL_RECORD_BATCH_SECONDS": "0.25"}).start()
     yield process
     process.stop()
 
@@ -114,8 +115,11 @@ def _burst(held: dict[int, list[http.client.HTTPConnection]], raw_key: str, roun
 
 
 def test_two_workers_serve_a_burst_as_one_fair_pool(two_workers, pool_account, sim):
+    from django.db.models import Sum
+
     from accounts.models import RequestLog
     from accounts.services import api_key_create
+    from metering.models import UsageDay, UsageHour
 
     accounts = [pool_account() for _ in range(ACCOUNTS)]
     _, raw = api_key_create(name="burst")
@@ -134,9 +138,19 @@ def test_two_workers_serve_a_burst_as_one_fair_pool(two_workers, pool_account, s
     assert [by_account[a.csesidx].get("getoxsrf", 0) for a in accounts] == [1] * ACCOUNTS
     # Each worker keeps its own spare sessions: none is ever used twice.
     assert stats["sessions_reused"] == 0
-    # Every request's row is written (bookkeeping follows the response).
+    # Every request's row is written, and counted once in the usage rollups and the accounts' successes
+    # (each worker writes its own batches a moment after the answers).
     assert wait_until(lambda: RequestLog.objects.filter(endpoint="chat").count() >= BURST, 10) is not None
     assert RequestLog.objects.filter(endpoint="chat", status_code=200).count() == BURST
+    assert wait_until(lambda: _successes(accounts) == BURST, 10) is not None, _successes(accounts)
+    assert UsageDay.objects.aggregate(n=Sum("requests"))["n"] == BURST
+    assert UsageHour.objects.aggregate(n=Sum("requests"))["n"] == BURST
+
+
+def _successes(accounts) -> int:
+    from accounts.models import Account
+
+    return sum(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("success_count", flat=True))
 
 
 def test_requests_alternating_between_the_workers_take_the_accounts_in_turn(two_workers, pool_account, sim):
