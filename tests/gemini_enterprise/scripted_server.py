@@ -1,5 +1,6 @@
-"""A loopback HTTP/1.1 server (HTTPS with a TLS context) whose answers are scripted per request, for the
-tests of the upstream client's transport and body reading (test_http11.py, test_body.py)."""
+"""Loopback HTTP/1.1 servers for the tests of the upstream client's transport and body reading: one whose
+answers are scripted per request (HTTPS with a TLS context; test_http11.py, test_body.py), and the listener
+it and the other test servers (test_transport.py, test_http_internals.py) share."""
 from __future__ import annotations
 
 import socket
@@ -13,18 +14,16 @@ from collections.abc import Callable
 Script = Callable[[socket.socket, bytes], bool | None]
 
 
-class ScriptedServer:
-    """Loopback HTTP/1.1 (HTTPS with `tls`): each request, on any connection, is answered by the next script."""
+class LoopbackServer:
+    """A listener on 127.0.0.1 serving each connection on a thread of its own with `_answer` (subclasses set
+    what `_answer` reads before calling this __init__: the accept thread starts here)."""
 
-    def __init__(self, scripts: list[Script], tls: ssl.SSLContext | None = None) -> None:
-        self.scripts = list(scripts)
-        self.tls = tls
+    def __init__(self) -> None:
         self.connections = 0
-        self.requests: list[bytes] = []
         self.closed = 0  # connections the server has closed
         self._listener = socket.create_server(("127.0.0.1", 0))
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/path"
+        self.address = self._listener.getsockname()
+        self.port = self.address[1]
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -34,29 +33,50 @@ class ScriptedServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._answer_all, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
-    def _answer_all(self, conn: socket.socket) -> None:
+    def _handle(self, conn: socket.socket) -> None:
         try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each script's writes go out as written
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
             with conn:
-                while self.scripts:
-                    request = read_request(conn)
-                    if request is None:
-                        return
-                    self.requests.append(request)
-                    if self.scripts.pop(0)(conn, request) is False:
-                        return
+                self._answer(conn)
         except (OSError, ssl.SSLError):
-            return  # e.g. a client that refused our certificate
+            return  # the client went away, or refused our certificate
         finally:
             self.closed += 1
 
+    def _answer(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+class ScriptedServer(LoopbackServer):
+    """Loopback HTTP/1.1 (HTTPS with `tls`): each request, on any connection, is answered by the next script."""
+
+    def __init__(self, scripts: list[Script], tls: ssl.SSLContext | None = None) -> None:
+        self.scripts = list(scripts)
+        self.tls = tls
+        self.requests: list[bytes] = []
+        super().__init__()
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/path"
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each script's writes go out as written
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True)
+        with conn:
+            while self.scripts:
+                request = read_request(conn)
+                if request is None:
+                    return
+                self.requests.append(request)
+                if self.scripts.pop(0)(conn, request) is False:
+                    return
+
     def close(self) -> None:
         self.scripts.clear()
-        self._listener.close()
+        super().close()
 
 
 def read_request(conn: socket.socket) -> bytes | None:

@@ -8,53 +8,30 @@ from __future__ import annotations
 import http.client
 import io
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from gemini_enterprise.http_internals import release_to_pool, wire_of
+from tests.gemini_enterprise.scripted_server import LoopbackServer, read_request
 
 CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
 SIZED = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 CLOSING = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
 
 
-class OneAnswerServer:
+class OneAnswerServer(LoopbackServer):
     """Loopback HTTP/1.1: answers every request with the same bytes, keeps connections open; counts them."""
 
     def __init__(self, answer: bytes) -> None:
         self.answer = answer
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.address = self._listener.getsockname()
-        self.url = f"http://127.0.0.1:{self.address[1]}/"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/"
 
     def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-                while b"\r\n\r\n" in data:
-                    data = data.split(b"\r\n\r\n", 1)[1]
-                    conn.sendall(self.answer)
-
-    def close(self) -> None:
-        self._listener.close()
+        while read_request(conn) is not None:
+            conn.sendall(self.answer)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 import requests
@@ -11,13 +10,14 @@ from requests.adapters import HTTPAdapter
 from gemini_enterprise.client import _new_session
 from gemini_enterprise.transport import QuickAckAdapter, _QuickAckOnResponse
 from gemini_enterprise.types import ClientConfig
+from tests.gemini_enterprise.scripted_server import LoopbackServer, read_request
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux-only")
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
-class KeepAliveServer:
+class KeepAliveServer(LoopbackServer):
     """Loopback HTTP/1.1 answering every request with ANSWER on a kept-alive connection.
 
     With `answers_per_connection`, a connection that has had that many answers is closed, unanswered, when
@@ -27,46 +27,17 @@ class KeepAliveServer:
     def __init__(self, answers_per_connection: int | None = None) -> None:
         self.answers_per_connection = answers_per_connection
         self.requests_seen = 0
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
+        super().__init__()
         self.url = f"http://127.0.0.1:{self.port}/"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
-        self.connections += 1
         answered = 0
-        with conn:
-            data = b""
-            while chunk := conn.recv(65536):
-                data += chunk
-                while b"\r\n\r\n" in data:
-                    head, data = data.split(b"\r\n\r\n", 1)
-                    self.requests_seen += 1
-                    if answered == self.answers_per_connection:
-                        return
-                    data = data[_content_length(head):]
-                    conn.sendall(ANSWER)
-                    answered += 1
-
-    def close(self) -> None:
-        self._listener.close()
-
-
-def _content_length(head: bytes) -> int:
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value)
-    return 0
+        while read_request(conn) is not None:
+            self.requests_seen += 1
+            if answered == self.answers_per_connection:
+                return
+            conn.sendall(ANSWER)
+            answered += 1
 
 
 @pytest.fixture
