@@ -128,9 +128,13 @@ _writer_lock = threading.Lock()
 
 def _process_writer() -> RecordWriter:
     global _writer, _writer_pid
+    interval = settings.GEMPOOL_RECORD_BATCH_SECONDS
     with _writer_lock:
+        if _writer is not None and _writer_pid == os.getpid() and _writer.interval != interval:
+            _writer.close()  # the setting changed (tests do): write what the old one holds, then replace it
+            _writer = None
         if _writer is None or _writer_pid != os.getpid():  # a forked child starts with nothing pending
-            _writer, _writer_pid = RecordWriter(interval=settings.GEMPOOL_RECORD_BATCH_SECONDS), os.getpid()
+            _writer, _writer_pid = RecordWriter(interval=interval), os.getpid()
         return _writer
 
 

@@ -102,6 +102,14 @@ def test_nothing_is_written_before_the_interval_and_all_of_it_on_close(settings,
     assert RequestLog.objects.count() == 4 and success_count(account) == before + 4
 
 
+def test_a_changed_interval_replaces_the_writer_after_it_wrote_what_it_held(settings, make_account):
+    account, _ = _answered(settings, make_account, interval=30, count=1)
+    settings.GEMPOOL_RECORD_BATCH_SECONDS = 60
+    request_finished(_record(1, account=account), answered_by=account)
+    assert record_writer._process_writer().interval == 60
+    assert list(RequestLog.objects.values_list("request_id", flat=True)) == ["req0"]  # the old writer's
+
+
 def test_a_success_that_ends_a_failure_streak_is_written_at_once(settings, make_account):
     settings.GEMPOOL_RECORD_BATCH_SECONDS = 60
     account = make_account()
