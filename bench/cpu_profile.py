@@ -42,7 +42,7 @@ from bench.procs import (  # noqa: E402
 )
 from bench.run import SHORT_QUERY, STREAM_QUERY  # noqa: E402
 
-# (group, substrings of a function's file or of a builtin's name): the first group that matches wins.
+# (group, substrings of a function's file): the first group that matches wins.
 GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("database (Django ORM + driver)", ("/django/db/", "sqlite3", "SQLite", "psycopg", "gempool_site/db",
                                         "rawsql")),
@@ -56,8 +56,7 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
       "/charset_normalizer/", "urllib/parse")),
     ("Django + DRF (request, middleware, views, serializers)",
      ("/django/", "/rest_framework/", "/whitenoise/", "/corsheaders/", "/drf_spectacular/", "/asgiref/")),
-    ("imports and class creation (once per worker)", ("importlib", "marshal", "builtins.compile", "/attr/",
-                                                      "dataclasses.py")),
+    ("imports and class creation (once per worker)", ("importlib", "/attr/", "dataclasses.py")),
     ("threads (spare-session creation)", ("threading.py",)),
     ("gempool (auth, plan, lease, run, bookkeeping)",
      ("/accounts/", "/openai_api/", "/anthropic_api/", "/completions/", "/models_catalog/", "/files_app/",
@@ -69,10 +68,9 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
 OTHER = "other (stdlib, builtins)"
 
 
-def group_of(filename: str, name: str) -> str:
-    where = filename if filename not in ("~", "") else name
+def group_of(filename: str) -> str:
     for group, needles in GROUPS:
-        if any(needle in where for needle in needles):
+        if any(needle in filename for needle in needles):
             return group
     return OTHER
 
@@ -96,7 +94,7 @@ def grouped_samples(samples: Path) -> tuple[dict[str, int], list[tuple[int, str]
         filename = "/" + where.rsplit(":", 1)[0]  # py-spy names files relative to their sys.path entry
         if leaf.startswith("process "):  # a process's own frame: no Python code was on the stack
             continue
-        groups[group_of(filename, name)] += int(count)
+        groups[group_of(filename)] += int(count)
         functions[f"{Path(filename).name}:{name}"] += int(count)
         total += int(count)
     return dict(groups), sorted(((n, f) for f, n in functions.items()), reverse=True)[:15], total

@@ -65,8 +65,9 @@ class UsageDay(models.Model):
 
 
 class UsageHour(models.Model):
-    """Requests, errors and latency buckets per hour (UTC), key and model, added to by every request in its
-    bookkeeping transaction (one upsert), for the dashboard's ranges of a day and longer.
+    """Requests, errors and latency buckets per hour (UTC), key and model, added to by each batch of finished
+    requests (one upsert per hour, key and model: metering.records), for the dashboard's ranges of a day and
+    longer.
 
     Latency and time to the first token are kept as counts per fixed bucket (metering.histogram), so a
     percentile over 30 days sums a few hundred rows instead of reading every request. Only requests that
@@ -90,5 +91,5 @@ class UsageHour(models.Model):
 
 
 for _column in (*histogram.LATENCY_COLUMNS, *histogram.TTFT_COLUMNS):
-    # db_default: the hot path's upsert names only the one latency and one TTFT bucket it adds to.
+    # db_default: an upsert names only the latency and TTFT buckets its requests fell in.
     UsageHour.add_to_class(_column, models.PositiveBigIntegerField(default=0, db_default=0))
