@@ -420,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"]["interrupted"] = interrupted
     markdown = report.render(results)
     output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)  # after minutes of measuring, a missing folder must not lose them
     output.write_text(markdown)
     output.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
     if output.resolve() == (BENCH / "results.md").resolve():
