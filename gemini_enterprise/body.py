@@ -22,6 +22,7 @@ from typing import Protocol
 import requests
 
 from gemini_enterprise.http_internals import release_to_pool, wire_of
+from gemini_enterprise.silence import silence_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -136,12 +137,12 @@ class SocketBody:
     def __init__(self, owner: BodyOwner, sock: socket.socket, leftover: bytes, *, chunked: bool,
                  length: int | None, decoder: _Decoder, idle_after: float | None, read_timeout: float) -> None:
         self._owner = owner
-        self._sock = sock
-        # Each socket timeout is one idle step; they add up to the silence so far, which read_timeout bounds.
+        # Each timed-out receive (gemini_enterprise/silence.py) is one idle step; they add up to the silence so
+        # far, which read_timeout bounds.
         self._idle_step = min(idle_after, read_timeout) if idle_after else read_timeout
         self._read_timeout = read_timeout
         self._silence = 0.0
-        sock.settimeout(self._idle_step)
+        self._receiver = silence_bounded(sock, self._idle_step)
         self._buf = bytearray(leftover)
         self._chunked = chunked
         self._left = length  # sized: bytes still to come; chunked: of the current chunk (None: a size line next)
@@ -161,6 +162,7 @@ class SocketBody:
         if self._closed:
             return
         self._closed = True
+        self._receiver.close()
         # Reusable only at the end of a framed body with no stray bytes after it (those would be read as the
         # next response's start).
         self._owner.finish(reusable=self._complete and self._state == "done" and not self._buf)
@@ -169,7 +171,7 @@ class SocketBody:
 
     def _fill(self) -> None:
         try:
-            data = self._sock.recv(RECV_SIZE)
+            data = self._receiver.recv(RECV_SIZE)
         except TimeoutError:
             self._silence += self._idle_step
             if self._silence >= self._read_timeout - 1e-6:

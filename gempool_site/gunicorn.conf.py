@@ -22,7 +22,9 @@ raw_env = [f"{multiproc.ENV}={metrics_dir}"]  # set by the master for itself and
 # gevent: a stream is a greenlet that mostly sleeps on the upstream socket. bench/results.md compares
 # it with gthread, where hundreds of OS threads fought over the GIL (and SQLite's write lock) and
 # 1000 concurrent streams failed; gthread stays selectable.
-worker_class = env_choice("GEMPOOL_WORKER_CLASS", "gevent", ("gevent", "gthread"))
+# gempool_site/gevent_worker.py is gunicorn's gevent worker with a cheaper write per streamed event.
+worker_kind = env_choice("GEMPOOL_WORKER_CLASS", "gevent", ("gevent", "gthread"))
+worker_class = "gempool_site.gevent_worker.GeventWorker" if worker_kind == "gevent" else worker_kind
 # One gevent worker per usable CPU: a worker is one event loop, so one core; a single worker saturates its
 # core at about 150-200 completions/s and leaves the others idle (bench/README.md, "Workers").
 # Without REDIS_URL the workers share their cache through a SQLite file (settings.CACHES).
@@ -71,7 +73,7 @@ def worker_exit(server, worker) -> None:
 
 def post_worker_init(worker) -> None:
     """Per worker, after the app is loaded (and, for gevent, after monkey-patching)."""
-    if worker_class == "gevent":
+    if worker_kind == "gevent":
         from gempool_site.gevent_tuning import native_zero_timeout_polls
 
         native_zero_timeout_polls()
