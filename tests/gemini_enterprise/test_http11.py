@@ -11,10 +11,12 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 
+from gemini_enterprise import http11
 from gemini_enterprise.auth import CachedJwt, MemoryTokenStore
 from gemini_enterprise.body import BodyIdle, SocketBody
 from gemini_enterprise.client import GeminiClient
@@ -219,6 +221,45 @@ def test_a_silent_server_is_a_read_timeout(serve, lean) -> None:
     assert time.monotonic() - started < 2
 
 
+CLOSE_OK = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.fixture
+def lookups(monkeypatch) -> list[tuple]:
+    """Every address lookup the client makes, answered as the system would."""
+    seen: list[tuple] = []
+    real = socket.getaddrinfo
+
+    def counting(*args, **kwargs):
+        seen.append(args[:2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    return seen
+
+
+def test_new_connections_to_an_origin_reuse_its_addresses_for_a_while(serve, lean, lookups, monkeypatch) -> None:
+    server = serve(*[send(CLOSE_OK)] * 4)
+    for _ in range(3):
+        assert get(lean, server.url).content == b"ok"
+    assert server.connections == 3 and len(lookups) == 1
+    later = time.monotonic() + http11.RESOLVED_FOR + 1
+    monkeypatch.setattr(http11, "time", SimpleNamespace(monotonic=lambda: later))
+    assert get(lean, server.url).content == b"ok"
+    assert len(lookups) == 2
+
+
+def test_addresses_none_of_which_answered_are_looked_up_again(lean, lookups) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.ConnectionError):
+            get(lean, f"http://127.0.0.1:{port}/")
+    assert lookups == [("127.0.0.1", port)] * 2
+
+
 def test_a_connect_that_does_not_complete_is_a_connect_timeout(lean) -> None:
     with blackhole_url() as url:
         started = time.monotonic()
@@ -301,6 +342,7 @@ GEVENT_SCRIPT = """
 from gevent import monkey
 monkey.patch_all()
 import socket, sys, threading, time
+from gemini_enterprise import http11
 from gemini_enterprise.http11 import Http11Client, header_block
 from tests.blackhole import blackhole_url
 from tests.gemini_enterprise.body_reading import read_counting_idles
