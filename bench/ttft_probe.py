@@ -12,7 +12,9 @@ beforehand: latency.DirectClient); gateway = a chat completion with `stream: tru
   applications use it;
 - `close`: one fresh connection per stream with `Connection: close`, as bench/loadgen.py does.
 
-Direct and gateway blocks alternate; added = gateway - direct at p50 / p90. `--upstream typical` is the
+Direct and gateway blocks alternate; added = gateway - direct at p50 / p90. `client_floor_p50_ms` is the
+same client's first-token time against a stand-in that answers at once (InstantChatServer): the client's own
+share of `added`. `--upstream typical` is the
 simulator with Nagle on and each HTTP chunk written as three small writes (bench/simulator.py), which is
 how many servers write; `nodelay` is the simulator as the other benchmarks run it. Prints one JSON object.
 """
@@ -23,7 +25,9 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -123,6 +127,71 @@ class DirectStreams(latency.DirectClient):
 CLIENTS = {"openai": OpenAIStreams, "close": ClosingStreams}
 
 
+class InstantChatServer:
+    """A loopback stand-in for a gateway that answers every streamed chat completion at once (role and first
+    content in one chunk, then the finish and [DONE]), keeping the connection alive unless told to close:
+    what a client takes to turn that into its first token is its own floor, part of its `added` figure
+    (the direct side's client has one of its own, far smaller: gemini_enterprise reads bytes)."""
+
+    def __init__(self) -> None:
+        chunk = {"id": "chatcmpl-floor", "object": "chat.completion.chunk", "created": 0, "model": latency.MODEL}
+        events = [{**chunk, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]}
+                  for delta, reason in (({"role": "assistant", "content": ""}, None), ({"content": "Hi"}, None),
+                                        ({}, "stop"))]
+        sse = [b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n" for event in events]
+        first, rest = sse[0] + sse[1], sse[2] + b"data: [DONE]\n\n"
+        self.answer = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       + b"%X\r\n%s\r\n" % (len(first), first))
+        self.tail = b"%X\r\n%s\r\n0\r\n\r\n" % (len(rest), rest)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            buffered = b""
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffered += data
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                lines = head.lower().split(b"\r\n")
+                length = next(int(line.split(b":", 1)[1]) for line in lines if line.startswith(b"content-length:"))
+                while len(buffered) < length:
+                    buffered += conn.recv(65536)
+                buffered = buffered[length:]
+                conn.sendall(self.answer)
+                conn.sendall(self.tail)  # a separate write, as a gateway's later events are
+                if b"connection: close" in lines:
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def client_floor_ms(client_name: str, *, streams: int) -> float:
+    """p50 of the client's first-token time against InstantChatServer."""
+    server = InstantChatServer()
+    client = CLIENTS[client_name](server.url, "floor-key")
+    try:
+        client.first_token(QUERY)  # warm, as measure() warms the gateway side
+        return round(statistics.median(client.first_token(QUERY) for _ in range(streams)) * 1000, 2)
+    finally:
+        client.close()
+        server.close()
+
+
 def measure(client_name: str, direct: DirectStreams, gateway: Gateway, api_key: str, *, streams: int,
             blocks: int) -> dict:
     client = CLIENTS[client_name](gateway.url, api_key)
@@ -138,7 +207,8 @@ def measure(client_name: str, direct: DirectStreams, gateway: Gateway, api_key: 
             "direct_p50_ms": round(out["direct"]["p50_ms"], 2), "gateway_p50_ms": round(out["gateway"]["p50_ms"], 2),
             "errors": out["direct"]["errors"] + out["gateway"]["errors"],
             "error_samples": out["gateway"]["error_samples"] + out["direct"]["error_samples"],
-            "gateway_cpu_ms_per_stream": round(out.get("gateway_cpu_ms", float("nan")), 2)}
+            "gateway_cpu_ms_per_stream": round(out.get("gateway_cpu_ms", float("nan")), 2),
+            "client_floor_p50_ms": client_floor_ms(client_name, streams=streams)}
 
 
 def main(argv: list[str] | None = None) -> int:
