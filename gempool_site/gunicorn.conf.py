@@ -48,9 +48,12 @@ forwarded_allow_ips = env_str("GEMPOOL_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server) -> None:
-    """In the master, before any worker: samples of a previous run must not add to this one's, and on SQLite
-    the PostgreSQL driver is kept out of the workers."""
+    """In the master, before any worker: samples of a previous run must not add to this one's, and optional
+    modules DRF would import for nothing are kept out of the workers."""
     multiproc.empty(metrics_dir)
+    # DRF's compat module imports Pygments whenever it is installed (pytest brings it), for the browsable API's
+    # code highlighting; the API renders JSON only (settings: DEFAULT_RENDERER_CLASSES). About 1 MiB a worker.
+    sys.modules.setdefault("pygments", None)
     if "postgresql" not in database_from_url("DATABASE_URL", env_str("DATABASE_URL") or "sqlite:///-")["ENGINE"]:
         # Nothing needs psycopg on SQLite, yet DRF's compat module imports django.contrib.postgres, and
         # psycopg with it, whenever it is installed: 10-11 MiB of every worker (bench/README.md, "Memory").

@@ -1,7 +1,10 @@
 """gunicorn.conf.py reads the environment through the typed helpers: a bad value names the variable."""
 from __future__ import annotations
 
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,22 @@ def test_connections_the_gevent_worker_accepts_have_nagle_off():
         client.close()
         accepting.detach()
         listener.close()
+
+
+ON_STARTING_SCRIPT = """
+import runpy, sys
+config = runpy.run_path(sys.argv[1])
+config["on_starting"](None)
+import rest_framework.compat
+import rest_framework.renderers  # DRF's modules load without it
+assert rest_framework.compat.pygments is None and sys.modules["pygments"] is None
+print("ok")
+"""
+
+
+def test_the_master_keeps_pygments_out_of_the_workers(tmp_path):
+    """DRF imports Pygments whenever it is installed, only for the browsable API, which gempool does not serve."""
+    env = {**os.environ, "GEMPOOL_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "gempool_site.settings"}
+    result = subprocess.run([sys.executable, "-c", ON_STARTING_SCRIPT, str(GUNICORN_CONF)], capture_output=True,
+                            text=True, timeout=60, check=False, env=env, cwd=GUNICORN_CONF.parents[1])
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
