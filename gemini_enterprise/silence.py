@@ -2,10 +2,11 @@
 
 A socket timeout does this, and does it everywhere but under gevent cheaply. Under gevent every receive
 that has to wait arms and disarms a `gevent.Timeout` (a Python object and a timer watcher each time): on a
-relayed stream that is once per fragment, about a tenth of a stream's CPU (bench/README.md, "Where the CPU
-goes"). There the reader keeps one timer for the whole body instead: a receive only notes when it began
+relayed stream that is once per fragment, about a tenth of a stream's CPU (bench/README.md, "Relaying under
+gevent"). There the reader keeps one timer for the whole body instead: a receive only notes when it began
 waiting, and the timer, when it fires, either finds that wait a whole step old and ends it the way gevent's
-own timeouts do (TimeoutError thrown into the waiting greenlet), or sleeps again until it could be.
+own timeouts do (TimeoutError thrown into the waiting greenlet), or sleeps again until it could be, or,
+when no receive is waiting, lapses until the next one.
 """
 from __future__ import annotations
 
@@ -65,7 +66,9 @@ class GeventSilenceReceiver:
         self._getcurrent = gevent.getcurrent
         self._loop = gevent.get_hub().loop
         self._thread = threading.get_ident()
-        self._timer = None  # armed by the first receive, re-armed by itself, dropped once it ends a wait
+        # Armed by a receive that finds none, re-armed by itself while a receive waits, dropped otherwise: so a
+        # reader nobody closes leaves no timer behind.
+        self._timer = None
         self._waiting_since: float | None = None  # monotonic start of the receive in progress
         self._reader = None  # the greenlet of that receive
         self._closed = False
@@ -110,8 +113,7 @@ class GeventSilenceReceiver:
         if self._closed:
             return
         since = self._waiting_since
-        if since is None:  # not receiving now: look again a step from now
-            self._arm(self._step)
+        if since is None:  # not receiving now: the next receive arms a timer again
             return
         waited = time.monotonic() - since
         if waited < self._step - EARLY_BY:

@@ -99,6 +99,17 @@ GEVENT_SCRIPT = textwrap.dedent("""
     receiver.close()
     assert a.gettimeout() == 9.0
     gevent.sleep(2 * STEP)  # a timer left armed would throw into this greenlet here
+
+    # A reader nobody closes leaves no timer behind once no receive is waiting.
+    loop = gevent.get_hub().loop
+    watchers_before = loop.activecnt
+    c, d = socket.socketpair()
+    forgotten = silence_bounded(c, STEP)
+    d.sendall(b"x")
+    assert forgotten.recv(10) == b"x"
+    assert loop.activecnt == watchers_before + 1  # its timer, armed by the receive
+    gevent.sleep(1.5 * STEP)
+    assert loop.activecnt == watchers_before, (loop.activecnt, watchers_before)
     print("ok")
 """)
 
