@@ -44,6 +44,8 @@ from bench.run import SHORT_QUERY, STREAM_QUERY  # noqa: E402
 
 # (group, substrings of a function's file): the first group that matches wins.
 GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    # gempool's own thin layers over gevent's sockets: their time is the socket calls they make
+    ("gevent, greenlets, sockets (incl. syscalls)", ("gempool_site/gevent_worker.py", "gemini_enterprise/silence.py")),
     ("database (Django ORM + driver)", ("/django/db/", "sqlite3", "SQLite", "psycopg", "gempool_site/db",
                                         "rawsql")),
     ("SSE encoding", ("openai_api/sse.py", "openai_api/responses.py")),
