@@ -146,7 +146,7 @@ class Http11Client:
         self._verify_tls = verify_tls
         self._pool_maxsize = pool_maxsize  # idle connections kept per origin; more are closed when given back
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._lock = threading.Lock()  # guards _idle, _tls and _closed; never held across I/O
+        self._lock = threading.Lock()  # guards _idle, _tls, _closed and _resolved; never held across I/O
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self._resolved: dict[Origin, tuple[float, list[tuple]]] = {}  # origin -> (until, getaddrinfo answer)
