@@ -3,16 +3,15 @@
 Models emulating calls in text sometimes write `"3"` for an integer or `"true"` for a boolean: such a value
 is coerced when the schema says so and the string reads cleanly as that type, then the whole object is
 validated again. Anything else that fails the schema is refused with the validator's own message.
+
+jsonschema (with referencing and rpds, about 4 MiB per process) is imported by the first request that
+declares tools, so a worker that serves none never holds it.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from typing import Any
-
-from jsonschema import exceptions as schema_errors
-from jsonschema import validators
-from referencing.exceptions import Unresolvable
 
 
 class SchemaInvalid(ValueError):
@@ -25,6 +24,10 @@ def schema_check(schema: Mapping[str, Any]) -> None:
         raise SchemaInvalid("parameters must be a JSON Schema object.")
     if not isinstance(schema.get("$schema", ""), str):
         raise SchemaInvalid("$schema must be a string.")
+    from jsonschema import exceptions as schema_errors
+    from jsonschema import validators
+    from referencing.exceptions import Unresolvable
+
     try:
         validator = validators.validator_for(schema)
         validator.check_schema(schema)
@@ -40,6 +43,10 @@ def arguments_problem(arguments: dict[str, Any], schema: Mapping[str, Any]) -> s
     the schema cannot be followed), else the validator's reason."""
     if not schema:
         return None
+    from jsonschema import exceptions as schema_errors
+    from jsonschema import validators
+    from referencing.exceptions import Unresolvable
+
     validator = validators.validator_for(schema)(schema)
     try:
         error = schema_errors.best_match(validator.iter_errors(arguments))

@@ -16,11 +16,11 @@ import json
 import logging
 import socket
 import tempfile
-import threading
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
 
+from gempool_site.event_loop import call_later
 from gempool_site.exceptions import error_body
 from gempool_site.middleware import is_api_path
 
@@ -50,18 +50,17 @@ def body_deadline_seconds(length: int | None) -> float:
 
 def read_body(stream, *, length: int | None, limit: int, seconds: float, sock: socket.socket):
     """The body (up to `limit` bytes) as a rewound file; raises BodyTimedOut once `seconds` have passed."""
-    cut = threading.Event()
+    cut = False
 
     def stop_reading() -> None:
-        cut.set()
+        nonlocal cut
+        cut = True
         try:
             sock.shutdown(socket.SHUT_RD)  # the pending recv() returns at once with end-of-file
         except OSError:
             pass  # the client is gone already: the read ends by itself
 
-    timer = threading.Timer(seconds, stop_reading)
-    timer.daemon = True
-    timer.start()
+    cancel = call_later(seconds, stop_reading)
     body = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)
     try:
         wanted = limit if length is None else min(length, limit)
@@ -72,11 +71,11 @@ def read_body(stream, *, length: int | None, limit: int, seconds: float, sock: s
             body.write(chunk)
             wanted -= len(chunk)
     except OSError:
-        if not cut.is_set():
+        if not cut:
             raise
     finally:
-        timer.cancel()
-    if cut.is_set():
+        cancel()
+    if cut:
         body.close()
         raise BodyTimedOut
     body.seek(0)

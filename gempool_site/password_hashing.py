@@ -13,24 +13,18 @@ from collections.abc import Callable
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
+from gempool_site.event_loop import under_gevent
+
 # Hashing threads per process: logins are rare and throttled; two keep a burst from owning every core. Config
 # imports (run_off_event_loop_with_db) share them: an import in progress leaves hashing one thread.
 HASHING_THREADS = 2
 _pool = None
 
 
-def _under_gevent() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("socket")
-
-
 def run_off_event_loop[T](func: Callable[..., T], *args) -> T:
     """func(*args) on a native thread when running under gevent (the calling greenlet waits), else inline."""
     global _pool
-    if not _under_gevent():
+    if not under_gevent():
         return func(*args)
     if _pool is None:  # created in the worker after the fork; greenlets cannot interleave here (no I/O)
         from gevent.threadpool import ThreadPool
@@ -44,7 +38,7 @@ def run_off_event_loop_with_db[T](func: Callable[..., T], *args) -> T:
     a connection of its own (Django's are per thread), closed when it is done: pool threads outlive the
     request, and nothing else would close it. Pure Python work holds the GIL, but the interpreter hands it
     to the loop's thread every few milliseconds, so the loop keeps serving where inline it would stop."""
-    if not _under_gevent():
+    if not under_gevent():
         return func(*args)
     return run_off_event_loop(_closing_connections, func, *args)
 

@@ -34,6 +34,7 @@ class CorkedResponse:
         pieces = iter(self._response)
         for first in pieces:
             yield first
+            del first  # sent: a stream that lasts minutes need not hold it
             break
         self._uncork()  # the first piece was written: it leaves with the head now, before any wait for more
         yield from pieces

@@ -1,6 +1,11 @@
 """Tool schemas are checked when the request comes in; arguments against them when a call comes out."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from completions.tool_arguments import SchemaInvalid, arguments_problem, schema_check
@@ -8,6 +13,7 @@ from completions.tool_arguments import SchemaInvalid, arguments_problem, schema_
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}, "ok": {"type": "boolean"},
                                            "tags": {"type": "array", "items": {"type": "string"}}},
           "required": ["n"]}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("schema", [
@@ -38,3 +44,33 @@ def test_what_cannot_be_coerced_is_reported(arguments):
 
 def test_an_empty_schema_accepts_anything():
     assert arguments_problem({"anything": [1]}, {}) is None
+
+
+WORKER_SCRIPT = """
+import sys
+import gempool_site.wsgi  # what a worker loads: settings, apps, the WSGI stack
+from django.urls import get_resolver
+from django.urls.resolvers import URLResolver
+
+def load_views(patterns):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            load_views(pattern.url_patterns)
+        else:
+            pattern.callback
+
+load_views(get_resolver().url_patterns)
+assert "jsonschema" not in sys.modules, "loaded with the app"
+from completions.tool_arguments import schema_check
+schema_check({"type": "object"})
+assert "jsonschema" in sys.modules
+print("ok")
+"""
+
+
+def test_a_worker_loads_jsonschema_with_the_first_tool_schema_not_with_the_app(tmp_path):
+    env = {**os.environ, "GEMPOOL_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "gempool_site.settings",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    result = subprocess.run([sys.executable, "-c", WORKER_SCRIPT], capture_output=True, text=True, timeout=60,
+                            check=False, env=env, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -1,0 +1,76 @@
+"""Delayed calls on OS threads, and under gevent on the event loop's own timers."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+from gempool_site.event_loop import call_later, under_gevent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_outside_gevent_a_call_runs_once_its_time_has_passed_on_a_thread_of_its_own():
+    ran = threading.Event()
+    callers = []
+    started = time.monotonic()
+    call_later(0.05, lambda: (callers.append(threading.current_thread()), ran.set()))
+    assert ran.wait(5)
+    assert time.monotonic() - started >= 0.045
+    assert callers == [callers[0]] and callers[0] is not threading.current_thread()
+    assert not under_gevent()
+
+
+def test_outside_gevent_a_cancelled_call_never_runs():
+    ran = threading.Event()
+    cancel = call_later(0.05, ran.set)
+    cancel()
+    assert not ran.wait(0.3)
+
+
+GEVENT_SCRIPT = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+    import threading, time
+    import gevent
+    from gempool_site.event_loop import call_later, under_gevent
+
+    assert under_gevent()
+    loop = gevent.get_hub().loop
+    threads_before = threading.active_count()
+    watchers_before = loop.activecnt
+
+    # It runs once, after its time, in the loop's greenlet, and starts no thread (monkey-patched threads are
+    # greenlets, counted by threading too).
+    ran = []
+    started = time.monotonic()
+    call_later(0.1, lambda: ran.append((time.monotonic() - started, gevent.getcurrent())))
+    assert threading.active_count() == threads_before
+    while not ran:
+        gevent.sleep(0.01)
+    elapsed, runner = ran[0]
+    assert elapsed >= 0.095, elapsed
+    assert runner is gevent.get_hub(), runner
+    gevent.sleep(0.15)
+    assert len(ran) == 1, ran
+
+    # Cancelled, it never runs and leaves no watcher on the loop.
+    cancelled = []
+    cancel = call_later(0.05, lambda: cancelled.append(1))
+    assert loop.activecnt == watchers_before + 1, (loop.activecnt, watchers_before)
+    cancel()
+    assert loop.activecnt == watchers_before, (loop.activecnt, watchers_before)
+    gevent.sleep(0.15)
+    assert cancelled == []
+    print("ok")
+""")
+
+
+def test_under_gevent_a_call_is_a_loop_timer_that_runs_in_the_hub_and_cancels_without_trace():
+    result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "ok"
