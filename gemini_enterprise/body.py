@@ -165,7 +165,8 @@ class SocketBody:
         self._receiver.close()
         # Reusable only at the end of a framed body with no stray bytes after it (those would be read as the
         # next response's start).
-        self._owner.finish(reusable=self._complete and self._state == "done" and not self._buf)
+        owner, self._owner = self._owner, None  # the owner holds this body: no cycle left for the collector
+        owner.finish(reusable=self._complete and self._state == "done" and not self._buf)
 
     # ---- internals -----------------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ class GeventSilenceReceiver:
             return self._sock.recv(size)
         finally:
             self._waiting_since = None
+            self._reader = None
 
     def _recv_with_socket_timeout(self, size: int) -> bytes:
         self._sock.settimeout(self._step)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gempool_site.exceptions import BadRequestError
-from gempool_site.v1 import V1View
+from gempool_site.v1 import V1View, validated_data
 from openai_api import images, responses, services
 from openai_api.responses_api import face as responses_face
 from openai_api.responses_api.plan import response_plan_build
@@ -34,9 +34,8 @@ class ModelDetailView(V1View):
 class ChatCompletionsView(V1View):
     @chat_completions
     def post(self, request: Request):
-        serializer = ChatCompletionRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        plan = services.chat_plan_build(data=serializer.validated_data, api_key=request.auth,
+        data = validated_data(ChatCompletionRequestSerializer, request.data)
+        plan = services.chat_plan_build(data=data, api_key=request.auth,
                                         request_base_url=request.build_absolute_uri("/"))
         completion_id, created = f"chatcmpl-{plan.request_id}", int(time.time())
         if plan.stream:
@@ -47,9 +46,8 @@ class ChatCompletionsView(V1View):
 class ResponsesView(V1View):
     @create_response
     def post(self, request: Request):
-        serializer = ResponseRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        plan = response_plan_build(data=serializer.validated_data, api_key=request.auth,
+        data = validated_data(ResponseRequestSerializer, request.data)
+        plan = response_plan_build(data=data, api_key=request.auth,
                                    request_base_url=request.build_absolute_uri("/"))
         if plan.run.stream:
             return responses_face.stream(plan)

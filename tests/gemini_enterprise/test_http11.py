@@ -24,6 +24,7 @@ from gemini_enterprise.errors import LoginRequired, RateLimited, Unavailable
 from gemini_enterprise.http11 import Http11Client, header_block
 from gemini_enterprise.types import ClientConfig, Credentials
 from tests.blackhole import blackhole_url
+from tests.garbage import cyclic_garbage_of
 from tests.gemini_enterprise.body_reading import read_counting_idles
 from tests.gemini_enterprise.scripted_server import close_unanswered, frame, hang, send
 from tests.gemini_enterprise.self_signed import write_self_signed
@@ -297,6 +298,24 @@ def test_a_streamed_body_reports_silences_and_gives_its_connection_back_at_the_e
     assert get(lean, server.url).content == b"ok" and server.connections == 1
 
 
+def test_a_streamed_body_read_and_closed_leaves_nothing_for_the_garbage_collector(serve, lean) -> None:
+    """A relayed stream's response and body live through every upstream wait, old enough by the end to reach
+    the collector's oldest generation: they must be freed when dropped, not by a full collection."""
+    server = serve(send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1]\r\n0\r\n\r\n"),
+                   send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[2]\r\n0\r\n\r\n"))
+
+    def stream_once() -> None:
+        response = get(lean, server.url, stream=True)
+        body = response.open_body(idle_after=0.05, read_timeout=5)
+        assert read_counting_idles(body)[0] in (b"[1]", b"[2]")
+        body.close()
+
+    stream_once()  # the first opens the connection the second reuses
+    leftovers = [type(item).__qualname__ for item in cyclic_garbage_of(stream_once)
+                 if type(item).__module__.startswith("gemini_enterprise.")]
+    assert leftovers == []
+
+
 def test_a_stream_silent_for_the_read_timeout_times_out(serve, lean) -> None:
     def start_then_hang(conn: socket.socket, request: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n[\r\n")
@@ -345,6 +364,7 @@ import socket, sys, threading, time
 from gemini_enterprise import http11
 from gemini_enterprise.http11 import Http11Client, header_block
 from tests.blackhole import blackhole_url
+from tests.garbage import cyclic_garbage_of
 from tests.gemini_enterprise.body_reading import read_counting_idles
 
 listener = socket.create_server(("127.0.0.1", 0))

@@ -1,14 +1,21 @@
 """Every /v1 route derives from V1View and is rate limited per API key (README: "every /v1 route")."""
 from __future__ import annotations
 
+import json
 import re
 import time
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.http import HttpRequest, HttpResponseBase
+from django.test import RequestFactory
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from rest_framework.request import Request as DRFRequest
+from rest_framework.serializers import Serializer
+from rest_framework.views import APIView
 
 from gempool_site.throttles import ApiKeyRateThrottle
 from gempool_site.v1 import V1View
+from tests.garbage import cyclic_garbage_of
 
 
 def _routes(patterns, prefix: str = ""):
@@ -60,3 +67,37 @@ def test_every_v1_route_refuses_a_key_past_its_limit(db, client, route, view_cla
         assert second.json()["error"]["type"] == "rate_limit_error" and second.json()["type"] == "error"
     else:
         assert second.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+@pytest.mark.parametrize("method,path,body,status", [
+    ("get", "/v1/models", None, 200),
+    ("post", "/v1/chat/completions", {"model": "gemini-2.5-flash", "messages": "not a list"}, 400),
+    ("post", "/v1/responses", {"model": "gemini-2.5-flash", "input": 5}, 400),
+], ids=["models", "invalid chat", "invalid response"])
+def test_a_v1_request_leaves_no_view_request_or_serializer_for_the_garbage_collector(db, api_key, method, path,
+                                                                                      body, status):
+    """A stream's view, DRF Request and serializer live through its upstream wait and would age into the
+    collector's oldest generation: they must be freed when the response is, not by a full collection."""
+    factory = RequestFactory()
+    view = resolve(path).func
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {api_key[1]}"}
+
+    def request_once() -> None:
+        if method == "get":
+            request = factory.get(path, **headers)
+        else:
+            request = factory.post(path, data=json.dumps(body), content_type="application/json", **headers)
+        response = view(request)
+        if hasattr(response, "render"):
+            response.render()
+        assert response.status_code == status, response.content
+
+    request_once()  # first use builds the caches (hot rows, model catalog) that persist anyway
+    garbage = cyclic_garbage_of(request_once)
+    assert request_objects(garbage) == []
+
+
+def request_objects(objects: list[object]) -> list[str]:
+    """The views, requests, serializers and responses among `objects`, by class name."""
+    return [type(item).__qualname__ for item in objects
+            if isinstance(item, (APIView, DRFRequest, Serializer, HttpRequest, HttpResponseBase))]

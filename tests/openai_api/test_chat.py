@@ -1,14 +1,20 @@
 """The chat run holds no database connection while it waits on the upstream (failover included)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connections
+from django.test import RequestFactory
+from django.urls import resolve
 
 from gemini_enterprise.client import GeminiClient
 from openai_api.chat import ChatRun
 from openai_api.run_events import Delta, Failed, Finished, Opened
 from openai_api.serializers import ChatCompletionRequestSerializer
 from openai_api.services import chat_plan_build
+from tests.garbage import cyclic_garbage_of
+from tests.gempool_site.test_v1 import request_objects
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
@@ -92,3 +98,25 @@ def test_no_connection_is_held_when_every_account_is_cooling_down(api_key, pool_
     sim.add_fault("429_before", csesidx=account.csesidx, count=None)
     _, seen = _run_checking_each_event(_plan(api_key[0], "hello"))
     assert isinstance(seen[-1], Failed) and seen[-1].code == "all_accounts_cooling_down"
+
+
+def test_a_streamed_chat_leaves_no_view_request_or_serializer_for_the_garbage_collector(
+        api_key, pool_account, sim, upstream_settings):
+    """They live through the upstream wait, so by the time they are garbage they would have aged into the
+    collector's oldest generation (gempool_site/v1.py): the stream must free them itself."""
+    pool_account()
+    view = resolve("/v1/chat/completions").func
+    body = json.dumps({"model": "gemini-2.5-flash", "stream": True,
+                       "messages": [{"role": "user", "content": "Say hello."}]})
+
+    def stream_once() -> None:
+        request = RequestFactory().post("/v1/chat/completions", data=body, content_type="application/json",
+                                        HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+        response = view(request)
+        assert response.status_code == 200
+        streamed = b"".join(response.streaming_content)
+        assert b"[DONE]" in streamed and b'"content"' in streamed
+        response.close()
+
+    stream_once()
+    assert request_objects(cyclic_garbage_of(stream_once)) == []
