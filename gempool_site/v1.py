@@ -35,8 +35,8 @@ class V1View(APIView):
         view with GET, its own bound `get` as `head`: reference cycles, which only the garbage collector frees.
         A stream's greenlet waits on the upstream while they are alive, so by the time they are garbage they
         have aged into the collector's oldest generation, and a burst of streams leaves thousands of such
-        objects there until a full collection (about 20 KiB a stream at 300 streams, bench/README.md,
-        "Memory"). Unlinked, they are freed as soon as Django has sent the response.
+        objects there until a full collection (bench/README.md, "Memory per open stream, and where it goes").
+        Unlinked, they are freed as soon as Django has sent the response.
         """
         drf_request = self.__dict__.get("request")
         if isinstance(drf_request, Request) and isinstance(drf_request.parser_context, dict):
