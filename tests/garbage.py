@@ -4,6 +4,11 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 
+from django.http import HttpRequest, HttpResponseBase
+from rest_framework.request import Request
+from rest_framework.serializers import Serializer
+from rest_framework.views import APIView
+
 
 def cyclic_garbage_of(call: Callable[[], None]) -> list[object]:
     """The objects that only the garbage collector could free once call() has returned (reference cycles and
@@ -19,3 +24,9 @@ def cyclic_garbage_of(call: Callable[[], None]) -> list[object]:
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+def request_objects(objects: list[object]) -> list[str]:
+    """The views, requests, serializers and responses among `objects`, by class name."""
+    return [type(item).__qualname__ for item in objects
+            if isinstance(item, (APIView, Request, Serializer, HttpRequest, HttpResponseBase))]

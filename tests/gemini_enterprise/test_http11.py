@@ -364,7 +364,6 @@ import socket, sys, threading, time
 from gemini_enterprise import http11
 from gemini_enterprise.http11 import Http11Client, header_block
 from tests.blackhole import blackhole_url
-from tests.garbage import cyclic_garbage_of
 from tests.gemini_enterprise.body_reading import read_counting_idles
 
 listener = socket.create_server(("127.0.0.1", 0))

@@ -160,7 +160,7 @@ def test_under_gevent_a_transaction_waits_for_the_write_lock_with_a_cooperative_
         slept.set()
         time.sleep(seconds)
 
-    monkeypatch.setattr(pooled, "cooperative_waits", lambda: True)
+    monkeypatch.setattr(pooled, "under_gevent", lambda: True)
     monkeypatch.setattr(pooled, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
     holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")

@@ -6,16 +6,12 @@ import re
 import time
 
 import pytest
-from django.http import HttpRequest, HttpResponseBase
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
-from rest_framework.request import Request as DRFRequest
-from rest_framework.serializers import Serializer
-from rest_framework.views import APIView
 
 from gempool_site.throttles import ApiKeyRateThrottle
 from gempool_site.v1 import V1View
-from tests.garbage import cyclic_garbage_of
+from tests.garbage import cyclic_garbage_of, request_objects
 
 
 def _routes(patterns, prefix: str = ""):
@@ -95,9 +91,3 @@ def test_a_v1_request_leaves_no_view_request_or_serializer_for_the_garbage_colle
     request_once()  # first use builds the caches (hot rows, model catalog) that persist anyway
     garbage = cyclic_garbage_of(request_once)
     assert request_objects(garbage) == []
-
-
-def request_objects(objects: list[object]) -> list[str]:
-    """The views, requests, serializers and responses among `objects`, by class name."""
-    return [type(item).__qualname__ for item in objects
-            if isinstance(item, (APIView, DRFRequest, Serializer, HttpRequest, HttpResponseBase))]

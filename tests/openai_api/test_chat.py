@@ -13,8 +13,7 @@ from openai_api.chat import ChatRun
 from openai_api.run_events import Delta, Failed, Finished, Opened
 from openai_api.serializers import ChatCompletionRequestSerializer
 from openai_api.services import chat_plan_build
-from tests.garbage import cyclic_garbage_of
-from tests.gempool_site.test_v1 import request_objects
+from tests.garbage import cyclic_garbage_of, request_objects
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 

@@ -30,6 +30,8 @@ from django.db import OperationalError
 from django.db.backends.sqlite3 import base as sqlite3_base
 from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteDatabaseCreation
 
+from gempool_site.event_loop import under_gevent
+
 logger = logging.getLogger(__name__)
 
 IDLE_MAX = 128  # idle connections kept per database file; a burst beyond that closes its extras
@@ -92,15 +94,6 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def cooperative_waits() -> bool:
-    """Is this process gevent's (monkey-patched), where a sleep inside C would stop every greenlet?"""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("time")
-
-
 @functools.lru_cache(maxsize=1024)
 def _qmark_query(query: str) -> str:
     # Django's conversion runs a regex through a lazy proxy on every execute: ~0.1 ms for each of the
@@ -144,7 +137,7 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
         return conn
 
     def _start_transaction_under_autocommit(self):
-        if not cooperative_waits():
+        if not under_gevent():  # only there would a sleep inside C stop every other greenlet
             return super()._start_transaction_under_autocommit()
         # Ask for the lock without SQLite's busy handler, and wait between tries with a sleep that lets the
         # worker's other greenlets run; the same 30 s bound as the busy timeout.
