@@ -28,7 +28,11 @@ def call_later(seconds: float, func: Callable[[], None]) -> Callable[[], None]:
     if under_gevent():
         from gevent import get_hub
 
-        timer = get_hub().loop.timer(seconds)
+        loop = get_hub().loop
+        # libev counts from the time the loop read at the start of its current turn, which a busy turn leaves
+        # behind by as long as the turn has run: read the clock again, or the timer fires that much early.
+        loop.update_now()
+        timer = loop.timer(seconds)
         timer.start(func)
         return timer.close
     thread = threading.Timer(seconds, func)

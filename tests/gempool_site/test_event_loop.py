@@ -34,7 +34,7 @@ def test_outside_gevent_a_cancelled_call_never_runs():
 GEVENT_SCRIPT = textwrap.dedent("""
     from gevent import monkey
     monkey.patch_all()
-    import threading, time
+    import socket, threading, time
     import gevent
     from gempool_site.event_loop import call_later, under_gevent
 
@@ -65,6 +65,25 @@ GEVENT_SCRIPT = textwrap.dedent("""
     assert loop.activecnt == watchers_before, (loop.activecnt, watchers_before)
     gevent.sleep(0.15)
     assert cancelled == []
+
+    # Asked for by a greenlet that a socket woke (straight from the loop's watcher, where gevent does not
+    # read the clock again for new timers) after a long stretch of work, it still waits its whole time from
+    # the call, not from when the loop last read the clock.
+    late = []
+    a, b = socket.socketpair()
+    def woken_by_its_socket():
+        a.recv(1)
+        busy_until = time.monotonic() + 0.2
+        while time.monotonic() < busy_until:
+            pass
+        asked = time.monotonic()
+        call_later(0.1, lambda: late.append(time.monotonic() - asked))
+    gevent.spawn(woken_by_its_socket)
+    gevent.sleep(0.05)
+    b.send(b"x")
+    while not late:
+        gevent.sleep(0.01)
+    assert late[0] >= 0.095, late
     print("ok")
 """)
 
