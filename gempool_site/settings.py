@@ -102,7 +102,7 @@ if REDIS_URL:
     env_url("REDIS_URL", REDIS_URL, schemes=("redis", "rediss", "unix"))
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "gempool_site.redis_cache.ProcessSharedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("GEMPOOL_CACHE_PREFIX", "gempool"),
         },

@@ -7,6 +7,10 @@ worker would mint its own JWTs. This backend keeps the same entries in `cache.sq
 `add` is one upsert and `incr` one IMMEDIATE transaction, so both are atomic across processes, as on Redis.
 The file is a cache: it may be deleted while the gateway is stopped, and nothing in it must survive a crash
 (hence no fsync).
+
+Django makes a cache backend per thread, which under gevent means per greenlet: one for each client
+connection, and one for each request that Django handles on a greenlet of its own (gempool_site/fresh_stack.py).
+The open file is therefore kept per process, shared by every instance for the same path.
 """
 from __future__ import annotations
 
@@ -23,17 +27,47 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value BLOB NOT
 PURGE_EVERY = 1000  # writes between deletions of expired entries
 
 
+class _CacheFile:
+    """The process's one connection to a cache file, used under a lock (greenlets and threads alike); each
+    statement is short, so they never wait on each other for long."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.conn: sqlite3.Connection | None = None
+        self.pid = 0
+        self.writes = 0
+
+    def connection(self) -> sqlite3.Connection:
+        # A process forked after first use (gunicorn workers) opens its own: a SQLite connection must not
+        # cross a fork.
+        if self.conn is None or self.pid != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute(SCHEMA)
+            self.conn, self.pid = conn, os.getpid()
+        return self.conn
+
+
+_files: dict[str, _CacheFile] = {}
+_files_lock = threading.Lock()
+
+
+def _cache_file(path: str) -> _CacheFile:
+    with _files_lock:
+        found = _files.get(path)
+        if found is None:
+            found = _files[path] = _CacheFile(path)
+        return found
+
+
 class SQLiteCache(BaseCache):
-    """LOCATION is the SQLite file's path. One connection per process, used under a lock (greenlets and
-    threads alike); each statement is short, so they never wait on each other for long."""
+    """LOCATION is the SQLite file's path; every instance for it in a process shares one connection."""
 
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
-        self._path = location
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
-        self._writes = 0
+        self._file = _cache_file(location)
 
     # ---- Django's cache API -------------------------------------------------------------------------
 
@@ -76,8 +110,8 @@ class SQLiteCache(BaseCache):
 
     def incr(self, key: str, delta: int = 1, version: int | None = None) -> int:
         key = self.make_and_validate_key(key, version=version)
-        with self._lock:
-            conn = self._connection()
+        with self._file.lock:
+            conn = self._file.connection()
             conn.execute("BEGIN IMMEDIATE")  # the read and the write below as one step for every process
             try:
                 row = conn.execute("SELECT value, expires FROM cache WHERE key = ?", (key,)).fetchone()
@@ -102,27 +136,16 @@ class SQLiteCache(BaseCache):
     def _expires(self, timeout: float | None) -> float | None:
         return self.get_backend_timeout(timeout)  # an absolute time, or None for "never"
 
-    def _connection(self) -> sqlite3.Connection:
-        # A process forked after first use (gunicorn workers) opens its own: a SQLite connection must not
-        # cross a fork.
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.execute(SCHEMA)
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
-
     def _read(self, sql: str, params: tuple) -> tuple | None:
-        with self._lock:
-            return self._connection().execute(sql, params).fetchone()
+        with self._file.lock:
+            return self._file.connection().execute(sql, params).fetchone()
 
     def _write(self, sql: str, params: tuple) -> int:
-        with self._lock:
-            conn = self._connection()
+        with self._file.lock:
+            conn = self._file.connection()
             changed = conn.execute(sql, params).rowcount
-            self._writes += 1
-            if self._writes % PURGE_EVERY == 0:
+            self._file.writes += 1
+            if self._file.writes % PURGE_EVERY == 0:
                 conn.execute("DELETE FROM cache WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
             return changed
 

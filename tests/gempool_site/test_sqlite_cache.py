@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gempool_site import sqlite_cache
 from gempool_site.sqlite_cache import SQLiteCache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +48,7 @@ def test_an_expired_entry_is_gone_and_can_be_added_again(cache):
 WORKER = """
 import sys
 sys.path.insert(0, {root!r})
+from gempool_site import sqlite_cache
 from gempool_site.sqlite_cache import SQLiteCache
 cache = SQLiteCache({path!r}, {{}})
 won = cache.add("turn", sys.argv[1], timeout=60)
@@ -54,6 +56,27 @@ for _ in range(200):
     cache.incr("count")
 print("won" if won else "lost")
 """
+
+
+def test_every_instance_for_a_file_shares_the_process_connection(tmp_path, monkeypatch):
+    """Django makes a backend per greenlet under gevent: they must not open a connection each."""
+    opened = []
+    real_connect = sqlite_cache.sqlite3.connect
+
+    def counting_connect(*args, **kwargs):
+        opened.append(args[0])
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite_cache.sqlite3, "connect", counting_connect)
+    path = str(tmp_path / "one-connection.sqlite3")
+    for i in range(5):
+        instance = SQLiteCache(path, {})
+        instance.set(f"k{i}", i)
+        assert instance.incr(f"k{i}") == i + 1
+    assert SQLiteCache(path, {}).get_many([f"k{i}" for i in range(5)]) == {f"k{i}": i + 1 for i in range(5)}
+    assert opened == [path]
+    SQLiteCache(str(tmp_path / "another.sqlite3"), {}).set("x", 1)
+    assert opened == [path, str(tmp_path / "another.sqlite3")]
 
 
 def test_add_and_incr_are_atomic_across_processes(tmp_path):
