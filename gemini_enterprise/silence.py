@@ -11,7 +11,6 @@ when no receive is waiting, lapses until the next one.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from typing import Protocol
 
@@ -64,8 +63,11 @@ class GeventSilenceReceiver:
         self._timeout_before = sock.gettimeout()
         sock.settimeout(None)  # a wait arms no gevent Timeout: this reader's timer bounds it
         self._getcurrent = gevent.getcurrent
-        self._loop = gevent.get_hub().loop
-        self._thread = threading.get_ident()
+        # The hub of the thread that built it (one per OS thread; any greenlet of that thread may read, not
+        # only the one that opened the body): its loop runs this reader's timer.
+        self._hub = gevent.get_hub()
+        self._get_hub = gevent.get_hub
+        self._loop = self._hub.loop
         # Armed by a receive that finds none, re-armed by itself while a receive waits, dropped otherwise: so a
         # reader nobody closes leaves no timer behind.
         self._timer = None
@@ -74,7 +76,7 @@ class GeventSilenceReceiver:
         self._closed = False
 
     def recv(self, size: int) -> bytes:
-        if threading.get_ident() != self._thread:  # the timer belongs to the opening thread's hub
+        if self._get_hub() is not self._hub:  # the timer belongs to the opening thread's hub
             return self._recv_with_socket_timeout(size)
         if self._timer is None:
             self._arm(self._step)
@@ -98,7 +100,7 @@ class GeventSilenceReceiver:
             return
         self._closed = True
         timer, self._timer = self._timer, None
-        if timer is not None and threading.get_ident() == self._thread:
+        if timer is not None and self._get_hub() is self._hub:
             timer.close()  # from another thread it is left to fire once more and find the reader closed
         self._sock.settimeout(self._timeout_before)
 

@@ -1,5 +1,5 @@
 """WSGI entry point (gunicorn gempool_site.wsgi): Django, behind the request-body deadline, its responses'
-heads sent with their first piece of body."""
+heads sent with their first piece of body, each call (under gevent) on a greenlet of its own."""
 from __future__ import annotations
 
 import os
@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gempool_site.settings")
 django_application = get_wsgi_application()
 
 from gempool_site.body_deadline import BodyReadDeadline  # noqa: E402 - needs the settings configured above
+from gempool_site.fresh_stack import DjangoOnFreshStack  # noqa: E402
 from gempool_site.response_cork import HeadWithFirstPiece  # noqa: E402
 
-application = BodyReadDeadline(HeadWithFirstPiece(django_application))
+application = BodyReadDeadline(HeadWithFirstPiece(DjangoOnFreshStack(django_application)))
