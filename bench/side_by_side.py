@@ -6,7 +6,8 @@
 gempool makes, done by this process) in alternating blocks: requests/s, p50 and the added p50/p99, and the
 gateway's CPU per completion from /proc. (2) `--streams` ~5-second streams (50 fragments 0.1 s apart)
 all started at once (bench/loadgen.py, no ramp): time to first content token p50/p99, and p99 minus the
-direct first-token time of the same query on an idle upstream (the added delay). (3) Memory: each worker's
+direct first-token time of the same query on an idle upstream (the added delay), and the CPU per stream of
+the gateway, the simulator and the load generator (which share the machine's cores). (3) Memory: each worker's
 RSS once warm and idle, and the gateway tree's peak RSS growth per open stream. Prints markdown, or one
 JSON object with --json. Default workers: the gateway's own default (one per usable CPU).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,7 +75,8 @@ def streams(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list
         direct.close()
     idle_rss = sampler.settle(1.5)[0]
     sim.reset_stats()
-    cpu0 = tree_cpu_seconds(gateway.pid)
+    cpu0, sim_cpu0 = tree_cpu_seconds(gateway.pid), tree_cpu_seconds(sim.pid)
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     argv = [PYTHON, str(ROOT / "bench" / "loadgen.py"), "--url", gateway.url, "--key", api_key, "--streams",
             str(args.streams), "--ramp", "0", "--timeout", "120", "--query", STREAM_QUERY, "--expect-chunks", "50"]
@@ -81,6 +84,9 @@ def streams(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list
     if proc.returncode != 0:
         raise RuntimeError(f"loadgen failed: {proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sim_cpu = tree_cpu_seconds(sim.pid) - sim_cpu0
+    loadgen_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     peak_rss = sampler.peak(started)[0]
     stats = sim.stats()
     return {"streams": args.streams, "ok": out["ok"], "errors": out["errors"],
@@ -89,6 +95,8 @@ def streams(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list
             "direct_ttft_ms": baseline * 1000,
             "added_ttft_p99_ms": ((out["ttft"]["p99"] or 0) - baseline) * 1000,
             "gateway_cpu_ms_per_stream": (tree_cpu_seconds(gateway.pid) - cpu0) * 1000 / args.streams,
+            "simulator_cpu_ms_per_stream": sim_cpu * 1000 / args.streams,
+            "loadgen_cpu_ms_per_stream": loadgen_cpu * 1000 / args.streams,
             "idle_rss": idle_rss, "peak_rss": peak_rss,
             "kib_per_open_stream": (peak_rss - idle_rss) / 1024 / max(1, stats.get("streams", {}).get("peak") or 1)}
 
@@ -111,11 +119,12 @@ def markdown(result: dict) -> str:
     s = result.get("streams")
     if s:
         lines += ["", "| streams at once | ok | open at once (upstream) | first token p50 / p99 ms | direct ms | "
-                      "added p99 ms | gateway CPU ms/stream | KiB per open stream |",
+                      "added p99 ms | CPU ms/stream: gateway, simulator, load generator | KiB per open stream |",
                   "|---|---|---|---|---|---|---|---|",
                   f"| {s['streams']} | {s['ok']} | {s['sim_peak_streams']} | {s['ttft_p50_ms']:.0f} / "
                   f"{s['ttft_p99_ms']:.0f} | {s['direct_ttft_ms']:.0f} | {s['added_ttft_p99_ms']:.0f} | "
-                  f"{s['gateway_cpu_ms_per_stream']:.2f} | {s['kib_per_open_stream']:.0f} |"]
+                  f"{s['gateway_cpu_ms_per_stream']:.2f}, {s['simulator_cpu_ms_per_stream']:.2f}, "
+                  f"{s['loadgen_cpu_ms_per_stream']:.2f} | {s['kib_per_open_stream']:.0f} |"]
     m = result["memory"]
     lines += ["", f"Idle RSS once warm: master {m['master'] / 2**20:.0f} MiB, workers "
                   + ", ".join(f"{rss / 2**20:.0f} MiB" for rss in m["workers"]) + "."]
