@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from completions.tool_arguments import SchemaInvalid, arguments_problem, schema_check
+from tests.script_run import assert_script_prints_ok
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}, "ok": {"type": "boolean"},
                                            "tags": {"type": "array", "items": {"type": "string"}}},
           "required": ["n"]}
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("schema", [
@@ -71,6 +68,4 @@ print("ok")
 def test_a_worker_loads_jsonschema_with_the_first_tool_schema_not_with_the_app(tmp_path):
     env = {**os.environ, "GEMPOOL_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "gempool_site.settings",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
-    result = subprocess.run([sys.executable, "-c", WORKER_SCRIPT], capture_output=True, text=True, timeout=60,
-                            check=False, env=env, cwd=ROOT)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+    assert_script_prints_ok(WORKER_SCRIPT, env=env)

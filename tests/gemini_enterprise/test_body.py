@@ -17,6 +17,7 @@ from gemini_enterprise.body import BodyBroken, BodyIdle, RawBody, SocketBody, op
 from tests.gemini_enterprise.body_reading import read_counting_idles
 from tests.gemini_enterprise.scripted_server import Script, frame
 from tests.gemini_enterprise.self_signed import write_self_signed
+from tests.script_run import assert_script_prints_ok
 
 
 def _chunked(*pieces: bytes, extra_headers: bytes = b"") -> Script:
@@ -242,10 +243,6 @@ print("ok")
 
 
 def test_a_tls_body_under_gevent_reports_silences_and_ends_cleanly(certificate):
-    import subprocess
-    import sys
 
     cert, key = certificate
-    result = subprocess.run([sys.executable, "-c", GEVENT_TLS_SCRIPT, str(cert), str(key)], capture_output=True,
-                            text=True, timeout=60, check=False, cwd=Path(__file__).resolve().parents[2])
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+    assert_script_prints_ok(GEVENT_TLS_SCRIPT, str(cert), str(key))

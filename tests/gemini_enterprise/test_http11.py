@@ -5,12 +5,9 @@ import gzip
 import logging
 import socket
 import ssl
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -29,6 +26,7 @@ from tests.gemini_enterprise.body_reading import read_counting_idles
 from tests.gemini_enterprise.scripted_server import close_unanswered, frame, hang, send
 from tests.gemini_enterprise.self_signed import write_self_signed
 from tests.polling import wait_until
+from tests.script_run import assert_script_prints_ok
 
 TIMEOUT = (2.0, 5.0)
 HEADERS = header_block({"accept": "*/*", "user-agent": "lean-test"})
@@ -400,9 +398,7 @@ print("ok")
 
 def test_under_gevent_kept_alive_connections_are_reused_and_streams_report_silences() -> None:
     pytest.importorskip("gevent")
-    result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], capture_output=True, text=True, timeout=60,
-                            check=False, cwd=Path(__file__).resolve().parents[2])
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+    assert_script_prints_ok(GEVENT_SCRIPT)
 
 
 # ---- GeminiClient's choice of client ----------------------------------------------------------------------

@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from gemini_enterprise.silence import TimeoutSilenceReceiver, silence_bounded
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.script_run import assert_script_prints_ok
 
 
 def test_a_plain_socket_receives_what_arrives_and_gives_up_after_a_silence_of_one_step():
@@ -123,6 +119,4 @@ GEVENT_SCRIPT = textwrap.dedent("""
 
 
 def test_under_gevent_one_timer_bounds_every_receive_and_a_reader_busy_elsewhere_is_left_alone():
-    result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], capture_output=True, text=True, timeout=60,
-                            check=False, cwd=ROOT)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+    assert_script_prints_ok(GEVENT_SCRIPT)

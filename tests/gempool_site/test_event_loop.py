@@ -1,16 +1,12 @@
 """Delayed calls on OS threads, and under gevent on the event loop's own timers."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 from gempool_site.event_loop import call_later, under_gevent
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.script_run import assert_script_prints_ok
 
 
 def test_outside_gevent_a_call_runs_once_its_time_has_passed_on_a_thread_of_its_own():
@@ -89,7 +85,4 @@ GEVENT_SCRIPT = textwrap.dedent("""
 
 
 def test_under_gevent_a_call_is_a_loop_timer_that_runs_in_the_hub_and_cancels_without_trace():
-    result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "ok"
+    assert_script_prints_ok(GEVENT_SCRIPT)

@@ -1,14 +1,10 @@
 """DjangoOnFreshStack: under gevent each call of the application runs on a greenlet of its own."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 from gempool_site.fresh_stack import DjangoOnFreshStack
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.script_run import assert_script_prints_ok
 
 
 def test_outside_gevent_the_call_is_passed_straight_on():
@@ -76,10 +72,7 @@ GEVENT_SCRIPT = textwrap.dedent("""
 
 
 def test_under_gevent_each_call_runs_on_a_child_greenlet_that_is_over_when_the_call_returns():
-    result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "ok"
+    assert_script_prints_ok(GEVENT_SCRIPT)
 
 
 def test_the_wsgi_entry_point_runs_django_on_a_fresh_stack():

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import runpy
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from tests.script_run import assert_script_prints_ok
 
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "gempool_site" / "gunicorn.conf.py"
 
@@ -52,8 +52,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_zero_timeout_checks_are_native_and_real_waits_stay_cooperative():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert_script_prints_ok(SCRIPT)
 
 
 def test_the_gunicorn_config_applies_it_to_gevent_workers_only(monkeypatch):

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import inspect
 import runpy
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
 
 from gempool_site.gevent_worker import GeventWorker
+from tests.script_run import assert_script_prints_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = ROOT / "gempool_site" / "gunicorn.conf.py"
@@ -64,9 +63,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_a_piece_leaves_in_one_direct_send_and_only_a_remainder_waits_for_room():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, check=False,
-                            cwd=ROOT)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+    assert_script_prints_ok(SCRIPT)
 
 
 def test_gevent_keeps_a_non_blocking_os_socket_under_its_own():
