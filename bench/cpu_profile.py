@@ -32,10 +32,10 @@ if str(ROOT) not in sys.path:
 
 from bench import latency  # noqa: E402
 from bench.procs import (  # noqa: E402
-    PYTHON,
     Deployment,
     Gateway,
     Simulator,
+    loadgen_argv,
     prepare_deployment,
     raise_nofile_limit,
     tree_cpu_seconds,
@@ -124,8 +124,7 @@ def profiled_run(kind: str, args, deployment: Deployment, accounts_file: Path, a
                                          calls=args.completions)
             served = len(series.times)
         else:
-            argv = [PYTHON, str(ROOT / "bench" / "loadgen.py"), "--url", gateway.url, "--key", api_key,
-                    "--streams", str(args.streams), "--ramp", "1", "--query", STREAM_QUERY, "--expect-chunks", "50"]
+            argv = loadgen_argv(gateway.url, api_key, args.streams, STREAM_QUERY, ramp=1, expect_chunks=50)
             out = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT,
                                             timeout=300).stdout.strip().splitlines()[-1])
             served = out["ok"]

@@ -28,6 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
+def loadgen_argv(url: str, key: str, streams: int, query: str, *, ramp: float = 0, timeout: float | None = None,
+                 expect_chunks: int | None = None) -> list[str]:
+    """The command line of bench/loadgen.py: `streams` streamed chat completions of `query` against `url`."""
+    argv = [PYTHON, str(ROOT / "bench" / "loadgen.py"), "--url", url, "--key", key, "--streams", str(streams),
+            "--ramp", str(ramp), "--query", query]
+    if timeout is not None:
+        argv += ["--timeout", str(timeout)]
+    if expect_chunks is not None:
+        argv += ["--expect-chunks", str(expect_chunks)]
+    return argv
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

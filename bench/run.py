@@ -41,6 +41,7 @@ from bench.procs import (  # noqa: E402
     Gateway,
     MemorySampler,
     Simulator,
+    loadgen_argv,
     pg_connect,
     raise_nofile_limit,
     tree_cpu_seconds,
@@ -168,8 +169,7 @@ def run_level(level: int, sim: Simulator, gateway: Gateway, api_key: str, sample
               idle: tuple[int, int], tmp: Path) -> dict:
     sim.reset_stats()
     ramp = min(2.0, 0.5 + level / 500)
-    argv = [PYTHON, str(BENCH / "loadgen.py"), "--url", gateway.url, "--key", api_key, "--streams", str(level),
-            "--ramp", str(ramp), "--timeout", "90", "--query", STREAM_QUERY, "--expect-chunks", "50"]
+    argv = loadgen_argv(gateway.url, api_key, level, STREAM_QUERY, ramp=ramp, timeout=90, expect_chunks=50)
     t0 = time.monotonic()
     cpu0 = tree_cpu_seconds(gateway.pid)
     try:

@@ -30,10 +30,10 @@ if str(ROOT) not in sys.path:
 
 from bench import latency  # noqa: E402
 from bench.procs import (  # noqa: E402
-    PYTHON,
     Gateway,
     MemorySampler,
     Simulator,
+    loadgen_argv,
     prepare_deployment,
     process_tree,
     raise_nofile_limit,
@@ -78,8 +78,7 @@ def streams(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list
     cpu0, sim_cpu0 = tree_cpu_seconds(gateway.pid), tree_cpu_seconds(sim.pid)
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    argv = [PYTHON, str(ROOT / "bench" / "loadgen.py"), "--url", gateway.url, "--key", api_key, "--streams",
-            str(args.streams), "--ramp", "0", "--timeout", "120", "--query", STREAM_QUERY, "--expect-chunks", "50"]
+    argv = loadgen_argv(gateway.url, api_key, args.streams, STREAM_QUERY, timeout=120, expect_chunks=50)
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"loadgen failed: {proc.stderr[-2000:]}")

@@ -23,9 +23,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.procs import (  # noqa: E402
-    PYTHON,
     Gateway,
     Simulator,
+    loadgen_argv,
     prepare_deployment,
     process_tree,
     raise_nofile_limit,
@@ -36,11 +36,6 @@ from bench.run import warm_up  # noqa: E402
 LONG_STREAM = "[[sim:fragments=50]] [[sim:delay=0.4]] Tell me a long story about a lighthouse keeper."
 SHORT_STREAM = "[[sim:fragments=5]] [[sim:delay=0.05]] Say hello."
 ACCOUNTS = 20
-
-
-def loadgen(url: str, key: str, streams: int, query: str) -> list[str]:
-    return [PYTHON, str(ROOT / "bench" / "loadgen.py"), "--url", url, "--key", key, "--streams", str(streams),
-            "--ramp", "0", "--timeout", "120", "--query", query]
 
 
 def one_run(args) -> dict:
@@ -55,12 +50,12 @@ def one_run(args) -> dict:
         sim.start()
         gateway.start()
         warm_up(gateway, key, ACCOUNTS)
-        subprocess.run(loadgen(gateway.url, key, 40, SHORT_STREAM), capture_output=True, cwd=ROOT, timeout=120,
-                       check=True)
+        subprocess.run(loadgen_argv(gateway.url, key, 40, SHORT_STREAM, timeout=120), capture_output=True,
+                       cwd=ROOT, timeout=120, check=True)
         worker = next(pid for pid in process_tree(gateway.pid) if pid != gateway.pid)
         time.sleep(2)
         before = rss_and_threads(worker)[0]
-        streams = subprocess.Popen(loadgen(gateway.url, key, args.streams, LONG_STREAM), cwd=ROOT,
+        streams = subprocess.Popen(loadgen_argv(gateway.url, key, args.streams, LONG_STREAM, timeout=120), cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(args.at)
         during = rss_and_threads(worker)[0]
