@@ -57,12 +57,9 @@ class AssistStream:
             yield self._pending.popleft()
 
     def __next__(self) -> StreamEvent:
-        while not self._pending:
-            if self._done:
-                self.close()
-                raise StopIteration
-            self._pump()
-        return self._pending.popleft()
+        for event in self:  # one step of __iter__'s loop: the state lives on the stream, not in the generator
+            return event
+        raise StopIteration
 
     def __enter__(self) -> Self:
         return self

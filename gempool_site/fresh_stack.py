@@ -27,12 +27,9 @@ class DjangoOnFreshStack:
 
     def __init__(self, app: Callable[[dict, Callable], Iterable[bytes]]) -> None:
         self.app = app
-        self._gevent: bool | None = None  # decided at the first request: gunicorn patches after importing us
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if self._gevent is None:
-            self._gevent = under_gevent()
-        if not self._gevent:
+        if not under_gevent():  # asked per call: gunicorn's gevent worker patches after importing this module
             return self.app(environ, start_response)
         from greenlet import greenlet
 
