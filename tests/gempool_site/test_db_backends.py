@@ -79,6 +79,18 @@ def test_a_reused_connection_checks_foreign_keys_again():
     assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
+def test_reusing_a_connection_with_checks_on_sets_no_flag_that_would_expire_its_prepared_statements():
+    raw = _in_thread(_raw_connection)
+    statements: list[str] = []
+    raw.set_trace_callback(statements.append)
+    try:
+        assert _in_thread(_raw_connection) is raw
+    finally:
+        raw.set_trace_callback(None)
+    # SQLite compiles every prepared statement again after any flag PRAGMA is set, even to its value
+    assert statements == ["PRAGMA foreign_keys"]
+
+
 def test_the_idle_list_is_bounded():
     idle = pooled.IdleConnections()
     conns = [object() for _ in range(pooled.IDLE_MAX + 1)]

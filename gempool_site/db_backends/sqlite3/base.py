@@ -126,8 +126,11 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
         if not self.is_in_memory_db():
             conn = idle_connections(self.settings_dict["NAME"]).take()
             if conn is not None:
-                # Whoever had it may have turned the checks off (migrations and loaddata do, briefly).
-                conn.execute("PRAGMA foreign_keys = ON")
+                # Whoever had it may have turned the checks off (migrations and loaddata do, briefly). Setting
+                # the flag, even to its current value, expires every statement the connection has prepared,
+                # so each would be compiled again on its next use: read it first.
+                if conn.execute("PRAGMA foreign_keys").fetchone() != (1,):
+                    conn.execute("PRAGMA foreign_keys = ON")
                 return conn
         conn = super().get_new_connection(conn_params)
         if hasattr(conn, "setconfig"):
