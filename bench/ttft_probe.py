@@ -13,8 +13,11 @@ beforehand: latency.DirectClient); gateway = a chat completion with `stream: tru
 - `close`: one fresh connection per stream with `Connection: close`, as bench/loadgen.py does.
 
 Direct and gateway blocks alternate; added = gateway - direct at p50 / p90. `client_floor_p50_ms` is the
-same client's first-token time against a stand-in that answers at once (InstantChatServer): the client's own
-share of `added`. `--upstream typical` is the
+same client's own first-token time: against a stand-in (InstantChatServer) that answers after the same wait as
+the upstream's first fragment, minus that wait. The wait matters: a client's code runs slower after sitting
+idle (the openai SDK takes 1.5 ms answered back to back, 2.7 ms after waiting 50-300 ms). The direct side's
+client has almost none, so `gateway_share_p50_ms` = added - floor is what the gateway itself adds.
+`--upstream typical` is the
 simulator with Nagle on and each HTTP chunk written as three small writes (bench/simulator.py), which is
 how many servers write; `nodelay` is the simulator as the other benchmarks run it. Prints one JSON object.
 """
@@ -128,16 +131,17 @@ CLIENTS = {"openai": OpenAIStreams, "close": ClosingStreams}
 
 
 class InstantChatServer:
-    """A loopback stand-in for a gateway that answers every streamed chat completion at once (role and first
-    content in one chunk, then the finish and [DONE]), keeping the connection alive unless told to close:
-    what a client takes to turn that into its first token is its own floor, part of its `added` figure
-    (the direct side's client has one of its own, far smaller: gemini_enterprise reads bytes).
+    """A loopback stand-in for a gateway that answers every streamed chat completion after `wait` seconds (role
+    and first content in one chunk, then the finish and [DONE]), keeping the connection alive unless told to
+    close: what a client takes to turn that into its first token, less the wait, is its own floor, part of its
+    `added` figure (the direct side's client has one of its own, far smaller: gemini_enterprise reads bytes).
 
     It runs in the measuring process, so its own work counts against the client: it parses no more than the
     Content-Length and answers with prepared bytes. http.server's handler (as in nagle_probe.py) added about
     0.17 ms to the plain client's floor (0.40 against 0.22-0.24 ms)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, wait: float = 0.0) -> None:
+        self.wait = wait
         chunk = {"id": "chatcmpl-floor", "object": "chat.completion.chunk", "created": 0, "model": latency.MODEL}
         events = [{**chunk, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]}
                   for delta, reason in (({"role": "assistant", "content": ""}, None), ({"content": "Hi"}, None),
@@ -175,6 +179,8 @@ class InstantChatServer:
                 while len(buffered) < length:
                     buffered += conn.recv(65536)
                 buffered = buffered[length:]
+                if self.wait:
+                    time.sleep(self.wait)
                 conn.sendall(self.answer)
                 conn.sendall(self.tail)  # a separate write, as a gateway's later events are
                 if b"connection: close" in lines:
@@ -184,20 +190,21 @@ class InstantChatServer:
         self.listener.close()
 
 
-def client_floor_ms(client_name: str, *, streams: int) -> float:
-    """p50 of the client's first-token time against InstantChatServer."""
-    server = InstantChatServer()
+def client_floor_ms(client_name: str, *, streams: int, wait: float) -> float:
+    """p50 of the client's first-token time against InstantChatServer answering after `wait`, less the wait."""
+    server = InstantChatServer(wait=wait)
     client = CLIENTS[client_name](server.url, "floor-key")
     try:
         client.first_token(QUERY)  # warm, as measure() warms the gateway side
-        return round(statistics.median(client.first_token(QUERY) for _ in range(streams)) * 1000, 2)
+        return round((statistics.median(client.first_token(QUERY) for _ in range(streams)) - wait) * 1000, 2)
     finally:
         client.close()
         server.close()
 
 
 def measure(client_name: str, direct: DirectStreams, gateway: Gateway, api_key: str, *, streams: int,
-            blocks: int) -> dict:
+            blocks: int, first_wait: float) -> dict:
+    """`first_wait`: how long the upstream takes to its first text fragment (the client idles that long)."""
     client = CLIENTS[client_name](gateway.url, api_key)
     client.first_token(QUERY)  # warm: connection, JWT, the account's first spare session
     try:
@@ -206,13 +213,14 @@ def measure(client_name: str, direct: DirectStreams, gateway: Gateway, api_key: 
                               gateway_cpu=lambda: tree_cpu_seconds(gateway.pid))
     finally:
         client.close()
+    floor = client_floor_ms(client_name, streams=streams, wait=first_wait)
     return {"client": client_name, "added_p50_ms": round(out["added_p50_ms"], 2),
             "added_mean_ms": round(out["added_mean_ms"], 2),
             "direct_p50_ms": round(out["direct"]["p50_ms"], 2), "gateway_p50_ms": round(out["gateway"]["p50_ms"], 2),
             "errors": out["direct"]["errors"] + out["gateway"]["errors"],
             "error_samples": out["gateway"]["error_samples"] + out["direct"]["error_samples"],
             "gateway_cpu_ms_per_stream": round(out.get("gateway_cpu_ms", float("nan")), 2),
-            "client_floor_p50_ms": client_floor_ms(client_name, streams=streams)}
+            "client_floor_p50_ms": floor, "gateway_share_p50_ms": round(out["added_p50_ms"] - floor, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         direct = DirectStreams(sim.url, accounts)
         direct.first_token(QUERY)
         for name in [c.strip() for c in args.client.split(",") if c.strip()]:
-            results.append(measure(name, direct, gateway, api_key, streams=args.streams, blocks=args.blocks))
+            results.append(measure(name, direct, gateway, api_key, streams=args.streams, blocks=args.blocks,
+                                   first_wait=args.fragment_delay * (args.thoughts + 1)))
             sys.stderr.write(json.dumps(results[-1]) + "\n")
         direct.close()
     finally:
