@@ -5,7 +5,9 @@ question can even be sent. Creating the next one in the background as soon as an
 takes that round trip off the next request's path; each session still serves exactly one request. A request
 that arrives while its account's spare is still being made waits for that one (`take(wait=…)`) instead of
 making a second: the one in flight started earlier, so it is never the slower of the two (clients that
-send their next request the moment an answer ends, one account, bench/ttft_probe.py).
+send their next request the moment an answer ends, one account, bench/ttft_probe.py). Only one request
+waits for it: the spare will serve one, and any other would only have waited to make its own session
+later (a burst of requests on one account).
 """
 from __future__ import annotations
 
@@ -29,18 +31,24 @@ class SpareSessions:
         self._max_age = max_age
         self._clock = clock
         self._spares: dict[tuple[str, str], tuple[str, float]] = {}
-        self._pending: dict[tuple[str, str], threading.Event] = {}  # set once that creation has ended
+        self._pending: dict[tuple[str, str], _InFlight] = {}
         self._lock = threading.Lock()
 
     def take(self, creds: Credentials, *, wait: float = 0.0) -> str | None:
         """The account's spare session (now no longer spare), or None if there is none fresh enough.
 
-        If the account's spare is being made right now, wait up to `wait` seconds for it."""
+        If the account's spare is being made right now and no other request waits for it, wait up to `wait`
+        seconds for it."""
         key = _key(creds)
+        in_flight = None
         with self._lock:
             spare = self._spares.pop(key, None)
-            in_flight = self._pending.get(key) if spare is None else None
-        if in_flight is not None and wait > 0 and in_flight.wait(wait):
+            if spare is None and wait > 0:
+                pending = self._pending.get(key)
+                if pending is not None and not pending.claimed:
+                    pending.claimed = True
+                    in_flight = pending
+        if in_flight is not None and in_flight.ended.wait(wait):
             with self._lock:
                 spare = self._spares.pop(key, None)
         if spare is None or self._clock() - spare[1] > self._max_age:
@@ -53,7 +61,7 @@ class SpareSessions:
         with self._lock:
             if key in self._spares or key in self._pending:
                 return
-            self._pending[key] = threading.Event()
+            self._pending[key] = _InFlight()
         threading.Thread(target=self._create_spare, args=(creds, key), name="spare-session",
                          daemon=True).start()
 
@@ -78,8 +86,18 @@ class SpareSessions:
             with self._lock:
                 if session is not None:
                     self._spares[key] = (session, self._clock())
-                ended = self._pending.pop(key)
-            ended.set()
+                in_flight = self._pending.pop(key)
+            in_flight.ended.set()
+
+
+class _InFlight:
+    """A spare being made: set once its creation has ended; claimed by the one request that waits for it."""
+
+    __slots__ = ("claimed", "ended")
+
+    def __init__(self) -> None:
+        self.ended = threading.Event()
+        self.claimed = False
 
 
 def _key(creds: Credentials) -> tuple[str, str]:

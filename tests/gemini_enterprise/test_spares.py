@@ -6,6 +6,7 @@ import threading
 from gemini_enterprise.errors import RateLimited
 from gemini_enterprise.spares import SpareSessions
 from gemini_enterprise.types import Credentials
+from tests.polling import wait_until
 
 CREDS = Credentials(key="acct-1", team_id="team-1", csesidx="1", secure_c_ses="s", host_c_oses="h")
 OTHER_TEAM = Credentials(key="acct-1", team_id="team-2", csesidx="1", secure_c_ses="s", host_c_oses="h")
@@ -136,3 +137,18 @@ def test_a_spare_that_fails_while_waited_for_ends_the_wait_with_none():
     create.release.set()
     thread.join(5)
     assert not thread.is_alive() and got == [None]
+
+
+def test_only_one_request_waits_for_a_spare_being_made_the_others_make_their_own_at_once():
+    create = BlockedCreate()
+    spares = SpareSessions(create, max_age=60)
+    spares.refill(CREDS)
+    assert create.started.wait(5)
+    takers = [_take_in_thread(spares, wait=30) for _ in range(2)]
+    # The spare will serve one of them: the other is told at once that there is none for it.
+    assert wait_until(lambda: any(got for _, got in takers), timeout=5) is not None
+    assert [got for _, got in takers if got] == [[None]]
+    create.release.set()
+    for thread, _ in takers:
+        thread.join(5)
+    assert sorted(got[0] or "" for _, got in takers) == ["", "sessions/acct-1/1"]
