@@ -51,9 +51,9 @@ class Series:
 class DirectClient:
     """The upstream calls of one completion, made straight to the simulator with pre-minted JWTs."""
 
-    def __init__(self, upstream_url: str, accounts: list[dict]) -> None:
+    def __init__(self, upstream_url: str, accounts: list[dict], *, pool_size: int = 128) -> None:
         self.client = GeminiClient(ClientConfig(auth_url=upstream_url, api_url=upstream_url, read_timeout=60,
-                                                connect_timeout=5, pool_maxsize=128))
+                                                connect_timeout=5, pool_maxsize=pool_size))
         self.creds = [Credentials(key=f"direct-{a['csesidx']}", team_id=a["team_id"], csesidx=a["csesidx"],
                                   secure_c_ses=a["secure_c_ses"], host_c_oses=a["host_c_oses"])
                       for a in accounts]

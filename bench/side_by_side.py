@@ -5,9 +5,11 @@
 (1) Non-streamed completions at each concurrency, gateway and direct (bench/latency.py: the upstream calls
 gempool makes, done by this process) in alternating blocks: requests/s, p50 and the added p50/p99, and the
 gateway's CPU per completion from /proc. (2) `--streams` ~5-second streams (50 fragments 0.1 s apart)
-all started at once (bench/loadgen.py, no ramp): time to first content token p50/p99, and p99 minus the
-direct first-token time of the same query on an idle upstream (the added delay), and the CPU per stream of
-the gateway, the simulator and the load generator (which share the machine's cores). (3) Memory: each worker's
+all started at once (bench/loadgen.py, no ramp): time to first content token p50/p99; the added delay,
+p99 minus two direct baselines: the first-token time of the same query on an idle upstream, and the p99 of
+as many streams started at once straight to the upstream (bench/direct_burst.py, the upstream calls gempool
+makes, each stream read to its end); and the CPU per stream of the gateway, the simulator and the load
+generator (which share the machine's cores). (3) Memory: each worker's
 RSS once warm and idle, and the gateway tree's peak RSS growth per open stream. Prints markdown, or one
 JSON object with --json. Default workers: the gateway's own default (one per usable CPU).
 """
@@ -30,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 from bench import latency  # noqa: E402
 from bench.procs import (  # noqa: E402
+    PYTHON,
     Gateway,
     MemorySampler,
     Simulator,
@@ -66,13 +69,14 @@ def completions(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: 
     return rows
 
 
-def streams(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list[dict],
+def streams(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list[dict], accounts_file: Path,
             sampler: MemorySampler) -> dict:
     direct = latency.DirectClient(sim.url, accounts)
     try:
         baseline = statistics.median(direct.first_token(STREAM_QUERY) for _ in range(5))
     finally:
         direct.close()
+    burst = direct_burst(sim, accounts_file, args.streams)
     idle_rss = sampler.settle(1.5)[0]
     sim.reset_stats()
     cpu0, sim_cpu0 = tree_cpu_seconds(gateway.pid), tree_cpu_seconds(sim.pid)
@@ -93,11 +97,27 @@ def streams(args, sim: Simulator, gateway: Gateway, api_key: str, accounts: list
             "ttft_p50_ms": (out["ttft"]["p50"] or 0) * 1000, "ttft_p99_ms": (out["ttft"]["p99"] or 0) * 1000,
             "direct_ttft_ms": baseline * 1000,
             "added_ttft_p99_ms": ((out["ttft"]["p99"] or 0) - baseline) * 1000,
+            "direct_burst_ok": burst["ok"], "direct_burst_ttft_p50_ms": burst["ttft"]["p50"] * 1000,
+            "direct_burst_ttft_p99_ms": burst["ttft"]["p99"] * 1000,
+            "added_ttft_p99_vs_burst_ms": ((out["ttft"]["p99"] or 0) - burst["ttft"]["p99"]) * 1000,
             "gateway_cpu_ms_per_stream": (tree_cpu_seconds(gateway.pid) - cpu0) * 1000 / args.streams,
             "simulator_cpu_ms_per_stream": sim_cpu * 1000 / args.streams,
             "loadgen_cpu_ms_per_stream": loadgen_cpu * 1000 / args.streams,
             "idle_rss": idle_rss, "peak_rss": peak_rss,
             "kib_per_open_stream": (peak_rss - idle_rss) / 1024 / max(1, stats.get("streams", {}).get("peak") or 1)}
+
+
+def direct_burst(sim: Simulator, accounts_file: Path, streams: int) -> dict:
+    """bench/direct_burst.py: `streams` streams straight to the simulator, all started at once."""
+    argv = [PYTHON, str(ROOT / "bench" / "direct_burst.py"), "--url", sim.url, "--accounts-file", str(accounts_file),
+            "--streams", str(streams), "--query", STREAM_QUERY]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"direct_burst failed: {proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if out["ok"] != streams:
+        raise RuntimeError(f"direct_burst: {out['ok']} of {streams} streams answered, errors {out['errors']}")
+    return out
 
 
 def worker_rss(gateway: Gateway) -> dict:
@@ -117,11 +137,14 @@ def markdown(result: dict) -> str:
                      f"{row['added_p99_ms']:.1f} | {row['gateway_cpu_ms'] or float('nan'):.2f} |")
     s = result.get("streams")
     if s:
-        lines += ["", "| streams at once | ok | open at once (upstream) | first token p50 / p99 ms | direct ms | "
-                      "added p99 ms | CPU ms/stream: gateway, simulator, load generator | KiB per open stream |",
-                  "|---|---|---|---|---|---|---|---|",
+        lines += ["", "| streams at once | ok | open at once (upstream) | first token p50 / p99 ms | direct, one "
+                      "stream ms | added p99 ms | direct, as many at once: p50 / p99 ms | added p99 vs those ms | "
+                      "CPU ms/stream: gateway, simulator, load generator | KiB per open stream |",
+                  "|---|---|---|---|---|---|---|---|---|---|",
                   f"| {s['streams']} | {s['ok']} | {s['sim_peak_streams']} | {s['ttft_p50_ms']:.0f} / "
                   f"{s['ttft_p99_ms']:.0f} | {s['direct_ttft_ms']:.0f} | {s['added_ttft_p99_ms']:.0f} | "
+                  f"{s['direct_burst_ttft_p50_ms']:.0f} / {s['direct_burst_ttft_p99_ms']:.0f} | "
+                  f"{s['added_ttft_p99_vs_burst_ms']:.0f} | "
                   f"{s['gateway_cpu_ms_per_stream']:.2f}, {s['simulator_cpu_ms_per_stream']:.2f}, "
                   f"{s['loadgen_cpu_ms_per_stream']:.2f} | {s['kib_per_open_stream']:.0f} |"]
     m = result["memory"]
@@ -161,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         result["memory"] = worker_rss(gateway)
         result["completions"] = completions(args, sim, gateway, api_key, accounts)
         if args.streams:
-            result["streams"] = streams(args, sim, gateway, api_key, accounts, sampler)
+            result["streams"] = streams(args, sim, gateway, api_key, accounts, accounts_file, sampler)
     finally:
         if sampler is not None:
             sampler.stop()
