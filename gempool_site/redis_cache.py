@@ -17,13 +17,14 @@ import threading
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache
+from django.utils.functional import cached_property
 
 _clients: dict[tuple[str, ...], Any] = {}
 _clients_lock = threading.Lock()
 
 
 class ProcessSharedRedisCache(RedisCache):
-    @property
+    @cached_property  # as Django's: looked up once per instance, not on every cache call
     def _cache(self) -> Any:
         key = (*self._servers, repr(sorted(self._options.items())), self._class.__qualname__)
         client = _clients.get(key)
