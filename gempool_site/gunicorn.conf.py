@@ -80,3 +80,6 @@ def post_worker_init(worker) -> None:
         from gempool_site.gevent_tuning import native_zero_timeout_polls
 
         native_zero_timeout_polls()
+    from gempool_site.gc_freeze import freeze_startup_objects
+
+    freeze_startup_objects()  # last: what the steps above loaded stays for the worker's life too

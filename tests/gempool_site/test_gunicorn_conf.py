@@ -1,6 +1,7 @@
 """gunicorn.conf.py reads the environment through the typed helpers: a bad value names the variable."""
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import subprocess
@@ -100,3 +101,26 @@ def test_the_master_keeps_pygments_out_of_the_workers(tmp_path):
     result = subprocess.run([sys.executable, "-c", ON_STARTING_SCRIPT, str(GUNICORN_CONF)], capture_output=True,
                             text=True, timeout=60, check=False, env=env, cwd=GUNICORN_CONF.parents[1])
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+POST_WORKER_INIT_SCRIPT = """
+import gc, json, runpy, sys
+import django
+django.setup()
+config = runpy.run_path(sys.argv[1])
+before = {"views": "openai_api.views" in sys.modules, "frozen": gc.get_freeze_count()}
+config["post_worker_init"](None)
+print(json.dumps([before, {"views": "openai_api.views" in sys.modules, "frozen": gc.get_freeze_count()}]))
+"""
+
+
+def test_a_worker_freezes_what_it_loaded_at_start_up_the_views_included(tmp_path):
+    """Start-up objects live as long as the worker: frozen, no full collection walks them again (gc_freeze)."""
+    env = {**os.environ, "GEMPOOL_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "gempool_site.settings",
+           "GEMPOOL_WORKER_CLASS": "gthread"}
+    result = subprocess.run([sys.executable, "-c", POST_WORKER_INIT_SCRIPT, str(GUNICORN_CONF)], capture_output=True,
+                            text=True, timeout=60, check=False, env=env, cwd=GUNICORN_CONF.parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    before, after = json.loads(result.stdout)
+    assert before == {"views": False, "frozen": 0}  # the first request would load the views; nothing frozen yet
+    assert after["views"] and after["frozen"] > 50_000
