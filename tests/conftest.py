@@ -39,6 +39,19 @@ def _is_deadlock(error: BaseException) -> bool:
     return isinstance(cause, OperationalError) and "deadlock detected" in str(cause)
 
 
+@pytest.fixture
+def throttle_window_stands_still(monkeypatch):
+    """The throttles' clock stops at the test's start: a fixed window's count starts again when the window
+    ends, so tries that straddled a boundary would never reach the limit the test counts up to."""
+    import time
+    from types import SimpleNamespace
+
+    from gempool_site import throttles
+
+    now = time.time()
+    monkeypatch.setattr(throttles, "time", SimpleNamespace(time=lambda: now))
+
+
 @pytest.fixture(autouse=True)
 def _hot_rows_start_empty():
     """A rolled-back or flushed test database sends no signal: rows kept by an earlier test must go."""

@@ -72,7 +72,7 @@ def test_a_non_staff_user_cannot_log_in(client, django_user_model):
     assert response.status_code == 200 and "_auth_user_id" not in client.session
 
 
-def test_login_is_throttled_after_repeated_failures(client, staff_user, settings):
+def test_login_is_throttled_after_repeated_failures(client, staff_user, settings, throttle_window_stands_still):
     settings.GEMPOOL_LOGIN_RATE = (3, 60)
     for _ in range(3):
         assert client.post("/login/", {"username": "operator", "password": "wrong"}).status_code == 200

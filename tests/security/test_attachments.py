@@ -61,7 +61,7 @@ def test_the_prompts_format_is_capped_too(client, api_key, settings):
     assert response.status_code == 400 and response.json()["error"]["param"] == "prompts[0].files"
 
 
-def test_each_inline_image_counts_against_the_keys_rate_limit(client, api_key):
+def test_each_inline_image_counts_against_the_keys_rate_limit(client, api_key, throttle_window_stands_still):
     record, raw = api_key
     ApiKey.objects.filter(pk=record.pk).update(rate_limit_per_minute=5)
     # 1 request + 4 images = the whole minute's budget (the unknown model is found only afterwards).

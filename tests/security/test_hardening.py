@@ -27,7 +27,7 @@ def test_an_admin_key_needs_no_csrf_token(admin_key):
     assert response.status_code == 200
 
 
-def test_per_key_rate_limits_answer_429_with_retry_after(client, api_key, settings):
+def test_per_key_rate_limits_answer_429_with_retry_after(client, api_key, settings, throttle_window_stands_still):
     record, raw = api_key
     ApiKey.objects.filter(pk=record.pk).update(rate_limit_per_minute=2)
     statuses = [client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code for _ in range(3)]
@@ -37,7 +37,8 @@ def test_per_key_rate_limits_answer_429_with_retry_after(client, api_key, settin
     assert response.json()["error"]["type"] == "rate_limit_error"
 
 
-def test_the_global_rate_limit_applies_to_keys_without_their_own(client, api_key, settings):
+def test_the_global_rate_limit_applies_to_keys_without_their_own(client, api_key, settings,
+                                                                  throttle_window_stands_still):
     settings.GEMPOOL_RATE_LIMIT_PER_MINUTE = 1
     _, raw = api_key
     assert [client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code for _ in range(2)] == [200, 429]

@@ -16,7 +16,7 @@ PASSWORD = "correct-horse-42"  # the staff_user fixture's
 
 
 @pytest.fixture(autouse=True)
-def _fresh_counts():
+def _fresh_counts(throttle_window_stands_still):
     cache.clear()
     yield
     cache.clear()
