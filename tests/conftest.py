@@ -1,6 +1,8 @@
 """Fixtures shared by the whole suite: personas (staff user, API keys) and seeded pool state."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.management.base import CommandError
 from django.db import OperationalError
@@ -8,7 +10,8 @@ from django.test.testcases import TransactionTestCase
 
 from tests.mailserver import mailbox, mailserver, make_mailbox  # noqa: F401 - fixtures for the whole suite
 
-FLUSH_ATTEMPTS = 3
+FLUSH_ATTEMPTS = 5
+FLUSH_PAUSE = 0.1  # seconds before the second try, doubled for each later one
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -17,7 +20,9 @@ def _flush_outlasts_a_gateway_still_writing():
 
     The gateway processes write a request's bookkeeping right after its response has gone out, so a test
     that ends at that moment can have its TRUNCATE of every table meet that transaction, which locks the
-    same tables in another order; PostgreSQL then aborts one of the two. Retrying ours is all it takes.
+    same tables in another order; PostgreSQL then aborts one of the two. Retrying ours is all it takes, after
+    a pause: a try made at once can meet the gateways' next write (their bookkeeping is written every 0.25 s,
+    from each worker), and once three such tries in a row all lost.
     """
     original = TransactionTestCase._fixture_teardown
 
@@ -28,6 +33,7 @@ def _flush_outlasts_a_gateway_still_writing():
             except CommandError as error:
                 if attempt == FLUSH_ATTEMPTS or not _is_deadlock(error):
                     raise
+            time.sleep(FLUSH_PAUSE * 2 ** (attempt - 1))
 
     TransactionTestCase._fixture_teardown = teardown
     yield
