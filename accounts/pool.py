@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import Count
 from django.utils import timezone
 
@@ -55,9 +55,9 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, kinds: tuple[
     at = connection.ops.adapt_datetimefield_value(now)  # `now` as a parameter, for the pick and the stamp
     if connection.vendor == "postgresql":
         row = _pick_and_stamp(connection, exclude, at, kinds, wait=wait)
-    else:
-        with transaction.atomic():  # IMMEDIATE on SQLite: the write lock is held from the SELECT on
-            row = _pick_then_stamp(connection, exclude, at, kinds, wait=wait)
+    else:  # SQLite: the write lock is held from the SELECT on (BEGIN IMMEDIATE)
+        with connection.write_transaction() as cursor:
+            row = _pick_then_stamp(cursor, connection, exclude, at, kinds, wait=wait)
     if row is None:
         if not wait and connection.features.has_select_for_update_skip_locked:
             if ACCOUNT_ROWS.exists(*_eligible_sql(exclude, at, kinds)):
@@ -69,15 +69,14 @@ def _lease_once(exclude: frozenset[int] | set[int], now: datetime, kinds: tuple[
     return _STAMP.reflect(account, now)
 
 
-def _pick_then_stamp(connection, exclude: frozenset[int] | set[int], at, kinds: tuple[str, ...], *, wait: bool
-                     ) -> tuple | None:
-    """SELECT, then UPDATE the row found; the caller holds the transaction."""
+def _pick_then_stamp(cursor, connection, exclude: frozenset[int] | set[int], at, kinds: tuple[str, ...], *,
+                     wait: bool) -> tuple | None:
+    """SELECT, then UPDATE the row found, on `cursor`, whose transaction the caller holds."""
     sql, params = _select(connection, exclude, at, kinds, wait)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        if row is not None:
-            cursor.execute(_STAMP_BY_ID, [*_STAMP.params(at), row[_ID_INDEX]])
+    cursor.execute(sql, params)
+    row = cursor.fetchone()
+    if row is not None:
+        cursor.execute(_STAMP_BY_ID, [*_STAMP.params(at), row[_ID_INDEX]])
     return row
 
 

@@ -210,6 +210,17 @@ def test_pool_state_and_counts_treat_an_expired_cooldown_as_active(make_account)
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's lease transaction")
+def test_a_lease_on_sqlite_commits_on_an_idle_connection_without_opening_the_threads_own(make_account):
+    account = make_account()
+    connection.close()
+    leased = lease_account()
+    assert leased.pk == account.pk and connection.connection is None
+    account.refresh_from_db()
+    assert account.request_count == leased.request_count == 1  # the stamp was committed
+
+
+@pytest.mark.django_db(transaction=True)
 def test_two_processes_of_twenty_threads_share_the_accounts_fairly(make_account):
     accounts = [make_account() for _ in range(5)]
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),

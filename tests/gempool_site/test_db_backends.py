@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import inspect
+import sqlite3
 import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection, connections, transaction
@@ -14,18 +17,22 @@ pytestmark = [pytest.mark.django_db(transaction=True),
 
 
 def _in_thread(work):
-    """Run work() on a fresh thread (its own Django connection) and return its result."""
+    """Run work() on a fresh thread (its own Django connection) and return its result, or raise its error."""
     out = {}
 
     def run():
         try:
             out["value"] = work()
+        except BaseException as error:  # noqa: BLE001 - handed to the calling thread, which raises it
+            out["error"] = error
         finally:
             connections.close_all()
 
     thread = threading.Thread(target=run)
     thread.start()
     thread.join()
+    if "error" in out:
+        raise out["error"]
     return out["value"]
 
 
@@ -159,10 +166,6 @@ def test_destroying_a_test_database_still_goes_through_destroy_test_db():
 def test_under_gevent_a_transaction_waits_for_the_write_lock_with_a_cooperative_sleep(monkeypatch):
     """Another process holds SQLite's write lock: BEGIN is retried after sleeps that let other greenlets run
     (the busy handler would sleep inside C), and the transaction goes ahead once the lock is free."""
-    import sqlite3
-    import time
-    from types import SimpleNamespace
-
     from accounts.models import PoolSettings
 
     PoolSettings.objects.create()
@@ -200,3 +203,105 @@ def test_atomic_still_begins_transactions_through_start_transaction_under_autoco
     assert "self._start_transaction_under_autocommit()" in inspect.getsource(BaseDatabaseWrapper.set_autocommit)
     assert _parameters(DjangoSQLite._start_transaction_under_autocommit) == [
         ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)]
+
+
+def _idle() -> list:
+    return pooled.idle_connections(connection.settings_dict["NAME"])._idle
+
+
+def _cooldown_base() -> int:
+    from accounts.models import PoolSettings
+
+    return PoolSettings.objects.get().cooldown_base_seconds
+
+
+def test_a_write_transaction_outside_atomic_commits_on_an_idle_connection_and_leaves_the_threads_unopened():
+    from accounts.models import PoolSettings
+
+    PoolSettings.objects.create()
+    raw = _in_thread(_raw_connection)  # now the idle list's most recent
+
+    def write():
+        with connection.write_transaction() as cursor:
+            cursor.execute("UPDATE accounts_poolsettings SET cooldown_base_seconds = %s", [61])
+            in_transaction = raw.in_transaction
+        return in_transaction, connection.connection
+
+    assert _in_thread(write) == (True, None)  # it ran on the idle connection; its own was never opened
+    assert raw.in_transaction is False and raw in _idle()  # committed, and back for the next borrower
+    assert _cooldown_base() == 61
+
+
+def test_a_write_transaction_inside_atomic_runs_in_the_callers_transaction():
+    from accounts.models import PoolSettings
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        PoolSettings.objects.create(cooldown_base_seconds=5)  # not committed: only this connection sees it
+        with connection.write_transaction() as cursor:
+            cursor.execute("UPDATE accounts_poolsettings SET cooldown_base_seconds = cooldown_base_seconds + %s", [1])
+            assert cursor.rowcount == 1
+        assert _cooldown_base() == 6
+        raise Undo
+    assert not PoolSettings.objects.exists()  # it went with the caller's transaction
+
+
+def test_a_write_transaction_that_raises_is_rolled_back_and_its_connection_closed():
+    from accounts.models import PoolSettings
+
+    PoolSettings.objects.create(cooldown_base_seconds=7)
+    raw = _in_thread(_raw_connection)
+
+    def fail_halfway():
+        with connection.write_transaction() as cursor:
+            cursor.execute("UPDATE accounts_poolsettings SET cooldown_base_seconds = %s", [99])
+            raise LookupError("the caller's own bug")
+
+    with pytest.raises(LookupError, match="own bug"):
+        _in_thread(fail_halfway)
+    assert _cooldown_base() == 7
+    assert raw not in _idle()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed: nobody borrows a connection in an unknown state
+        raw.execute("SELECT 1")
+
+
+def test_a_write_transaction_reports_database_errors_as_djangos():
+    from django.db import OperationalError
+
+    def bad_sql():
+        with connection.write_transaction() as cursor:
+            cursor.execute("UPDATE no_such_table SET x = %s", [1])
+
+    with pytest.raises(OperationalError, match="no_such_table"):
+        _in_thread(bad_sql)
+
+
+def test_under_gevent_a_write_transaction_waits_for_the_write_lock_with_a_cooperative_sleep(monkeypatch):
+    from accounts.models import PoolSettings
+
+    PoolSettings.objects.create()
+    slept = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        slept.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(pooled, "under_gevent", lambda: True)
+    monkeypatch.setattr(pooled, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    def write() -> None:
+        with connection.write_transaction() as cursor:
+            cursor.execute("UPDATE accounts_poolsettings SET cooldown_base_seconds = %s", [78])
+
+    thread = threading.Thread(target=_in_thread, args=(write,))
+    thread.start()
+    assert slept.wait(10), "the transaction did not wait in Python for the lock"
+    holder.execute("COMMIT")
+    holder.close()
+    thread.join(10)
+    assert _cooldown_base() == 78
+    assert all(conn.execute("PRAGMA busy_timeout").fetchone() == (pooled.BUSY_TIMEOUT_MS,) for conn in _idle())
