@@ -146,10 +146,11 @@ class Http11Client:
         self._verify_tls = verify_tls
         self._pool_maxsize = pool_maxsize  # idle connections kept per origin; more are closed when given back
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._lock = threading.Lock()  # guards _idle, _tls, _closed and _resolved; never held across I/O
+        self._lock = threading.Lock()  # guards _idle, _tls, _closed, _resolved and _lookups; never held across I/O
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self._resolved: dict[Origin, tuple[float, list[tuple]]] = {}  # origin -> (until, getaddrinfo answer)
+        self._lookups: dict[Origin, threading.Lock] = {}  # held across one origin's lookup, by its one caller
 
     def __enter__(self) -> Self:
         return self
@@ -278,13 +279,7 @@ class Http11Client:
     def _connect_socket(self, origin: Origin, timeout: float) -> socket.socket:
         """A socket connected to the first of the origin's addresses that accepts (socket.create_connection's
         rule), with the addresses looked up at most once per RESOLVED_FOR; a failure to reach any forgets them."""
-        now = time.monotonic()
-        with self._lock:
-            until, addresses = self._resolved.get(origin, (0.0, []))
-        if until <= now:
-            addresses = socket.getaddrinfo(origin.host, origin.port, 0, socket.SOCK_STREAM)
-            with self._lock:
-                self._resolved[origin] = (now + RESOLVED_FOR, addresses)
+        addresses = self._addresses(origin)
         error: OSError | None = None
         for family, kind, proto, _, address in addresses:
             sock = socket.socket(family, kind, proto)
@@ -298,6 +293,29 @@ class Http11Client:
         with self._lock:
             self._resolved.pop(origin, None)
         raise error or OSError(f"no address for {origin.host}")
+
+    def _addresses(self, origin: Origin) -> list[tuple]:
+        """The origin's addresses, looked up by one caller at a time: when they are due again while a burst of
+        streams connects, the others connect to the last answer meanwhile (or, with none yet, wait for the
+        lookup) rather than each queueing a lookup of its own on gevent's ten resolver threads."""
+        with self._lock:
+            until, addresses = self._resolved.get(origin, (0.0, []))
+            lookup = self._lookups.setdefault(origin, threading.Lock())
+        if until > time.monotonic():
+            return addresses
+        if not lookup.acquire(blocking=not addresses):
+            return addresses  # being looked up again: the last answer serves until then
+        try:
+            with self._lock:
+                until, addresses = self._resolved.get(origin, (0.0, []))
+            if until > time.monotonic():
+                return addresses  # looked up while this caller waited
+            addresses = socket.getaddrinfo(origin.host, origin.port, 0, socket.SOCK_STREAM)
+            with self._lock:
+                self._resolved[origin] = (time.monotonic() + RESOLVED_FOR, addresses)
+            return addresses
+        finally:
+            lookup.release()
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:

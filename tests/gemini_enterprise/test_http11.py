@@ -5,6 +5,7 @@ import gzip
 import logging
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -246,6 +247,59 @@ def test_new_connections_to_an_origin_reuse_its_addresses_for_a_while(serve, lea
     monkeypatch.setattr(http11, "time", SimpleNamespace(monotonic=lambda: later))
     assert get(lean, server.url).content == b"ok"
     assert len(lookups) == 2
+
+
+@pytest.fixture
+def slow_lookups(monkeypatch) -> SimpleNamespace:
+    """Address lookups that wait for `answer` to be set before answering as the system would."""
+    state = SimpleNamespace(calls=0, answer=threading.Event(), started=threading.Event())
+    real = socket.getaddrinfo
+
+    def waiting(*args, **kwargs):
+        state.calls += 1
+        state.started.set()
+        assert state.answer.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", waiting)
+    return state
+
+
+def _get_in_threads(client: Http11Client, url: str, count: int) -> tuple[list[threading.Thread], list[bytes]]:
+    bodies: list[bytes] = []
+    threads = [threading.Thread(target=lambda: bodies.append(get(client, url).content)) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, bodies
+
+
+def test_callers_that_find_no_addresses_yet_wait_for_one_lookup(serve, lean, slow_lookups) -> None:
+    server = serve(*[send(CLOSE_OK)] * 4)
+    threads, bodies = _get_in_threads(lean, server.url, 4)
+    assert slow_lookups.started.wait(10)
+    slow_lookups.answer.set()
+    for thread in threads:
+        thread.join(10)
+    assert bodies == [b"ok"] * 4 and slow_lookups.calls == 1
+
+
+def test_addresses_due_again_are_looked_up_by_one_caller_while_the_others_use_the_last_answer(
+        serve, lean, slow_lookups, monkeypatch) -> None:
+    server = serve(*[send(CLOSE_OK)] * 5)
+    slow_lookups.answer.set()
+    assert get(lean, server.url).content == b"ok"
+    slow_lookups.answer.clear()
+    slow_lookups.started.clear()
+    later = time.monotonic() + http11.RESOLVED_FOR + 1
+    monkeypatch.setattr(http11, "time", SimpleNamespace(monotonic=lambda: later))
+    threads, bodies = _get_in_threads(lean, server.url, 4)
+    assert slow_lookups.started.wait(10)
+    # the three that did not look up were not held back by the one that did
+    assert wait_until(lambda: len(bodies) == 3, timeout=10) is not None
+    slow_lookups.answer.set()
+    for thread in threads:
+        thread.join(10)
+    assert bodies == [b"ok"] * 4 and slow_lookups.calls == 2
 
 
 def test_addresses_none_of_which_answered_are_looked_up_again(lean, lookups) -> None:
