@@ -305,3 +305,18 @@ def test_under_gevent_a_write_transaction_waits_for_the_write_lock_with_a_cooper
     thread.join(10)
     assert _cooldown_base() == 78
     assert all(conn.execute("PRAGMA busy_timeout").fetchone() == (pooled.BUSY_TIMEOUT_MS,) for conn in _idle())
+
+
+def test_a_write_transactions_statements_are_logged_while_queries_are_being_counted():
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import PoolSettings
+
+    PoolSettings.objects.create()
+
+    def write_counted() -> list[str]:
+        with CaptureQueriesContext(connection) as captured, connection.write_transaction() as cursor:
+            cursor.execute("UPDATE accounts_poolsettings SET cooldown_base_seconds = %s", [62])
+        return [query["sql"] for query in captured.captured_queries]
+
+    assert _in_thread(write_counted) == ["UPDATE accounts_poolsettings SET cooldown_base_seconds = 62"]

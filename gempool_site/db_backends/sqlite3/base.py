@@ -5,9 +5,10 @@ Django registers, the PRAGMAs), and gempool opens one per request and per chat w
 request is a new greenlet with connections of its own. Here closing a connection hands it back to a
 process-wide idle list and the next "connect" takes it from there, so a request pays for a connection
 only while it holds one, and `release_connections()` can give SQLite connections back before a long
-upstream wait as cheaply as PostgreSQL ones (psycopg's pool).
+upstream wait as cheaply as PostgreSQL ones (psycopg's pool). `write_transaction()` runs one short write on
+an idle connection directly, without this thread's Django connection (the lease, on every request).
 
-Under gevent, a transaction waits for SQLite's write lock cooperatively (`_start_transaction_under_autocommit`):
+Under gevent, a transaction waits for SQLite's write lock cooperatively (`_begin_cooperatively`):
 SQLite's own busy handler sleeps inside C (1, 2, 5, 10 ms ...), and with several worker processes on one file
 that would freeze every stream of the waiting worker while another worker holds the lock.
 
@@ -31,6 +32,7 @@ from collections.abc import Iterator
 from django.db import transaction
 from django.db.backends.sqlite3 import base as sqlite3_base
 from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteDatabaseCreation
+from django.db.backends.utils import CursorDebugWrapper
 
 from gempool_site.event_loop import under_gevent
 
@@ -173,7 +175,7 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
         return None
 
     @contextlib.contextmanager
-    def write_transaction(self) -> Iterator[CursorWrapper]:
+    def write_transaction(self) -> Iterator[CursorWrapper | CursorDebugWrapper]:
         """A cursor (Django's %s placeholders) inside BEGIN IMMEDIATE ... COMMIT, for one short write on a
         request's path; rolled back if the block raises.
 
@@ -202,6 +204,8 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
                 else:
                     conn.execute("BEGIN IMMEDIATE")
             cursor = conn.cursor(factory=CursorWrapper)
+            if self.queries_logged:  # DEBUG, or a test counting queries: logged as Django's own cursors log
+                cursor = self.make_debug_cursor(cursor)
             try:
                 with self.wrap_database_errors:
                     yield cursor
