@@ -300,7 +300,9 @@ class Http11Client:
         lookup) rather than each queueing a lookup of its own on gevent's ten resolver threads."""
         with self._lock:
             until, addresses = self._resolved.get(origin, (0.0, []))
-            lookup = self._lookups.setdefault(origin, threading.Lock())
+            lookup = self._lookups.get(origin)
+            if lookup is None:
+                lookup = self._lookups[origin] = threading.Lock()
         if until > time.monotonic():
             return addresses
         if not lookup.acquire(blocking=not addresses):

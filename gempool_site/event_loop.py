@@ -8,14 +8,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+_patched = False  # once patched, a process stays patched: only a yes is remembered
+
 
 def under_gevent() -> bool:
     """Is this process gevent's (sockets monkey-patched)?"""
+    global _patched
+    if _patched:
+        return True  # asked several times per request; the import and the lookup were ~1 % of a stream's setup
     try:
         from gevent import monkey
     except ImportError:
         return False
-    return monkey.is_module_patched("socket")
+    _patched = monkey.is_module_patched("socket")
+    return _patched
 
 
 def call_later(seconds: float, func: Callable[[], None]) -> Callable[[], None]:

@@ -86,3 +86,14 @@ GEVENT_SCRIPT = textwrap.dedent("""
 
 def test_under_gevent_a_call_is_a_loop_timer_that_runs_in_the_hub_and_cancels_without_trace():
     assert_script_prints_ok(GEVENT_SCRIPT)
+
+
+def test_a_process_asked_before_gevent_patched_it_is_told_the_truth_after():
+    assert_script_prints_ok(textwrap.dedent("""
+        from gempool_site.event_loop import under_gevent
+        assert not under_gevent()
+        from gevent import monkey
+        monkey.patch_all()
+        assert under_gevent() and under_gevent()
+        print("ok")
+    """))
