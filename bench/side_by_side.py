@@ -156,7 +156,8 @@ def markdown(result: dict) -> str:
             within = sum(a <= BURST_TARGET_MS for a in added)
             lines += ["", f"Added p99 vs the direct burst over {len(added)} bursts: median "
                           f"{statistics.median(added):.0f} ms ({added[0]:.0f}-{added[-1]:.0f}); {within} of "
-                          f"{len(added)} within {BURST_TARGET_MS} ms."]
+                          f"{len(added)} within {BURST_TARGET_MS} ms. KiB per open stream counts from the idle RSS "
+                          "before each burst, so only the first burst's is the cost of a stream from a fresh start."]
     m = result["memory"]
     lines += ["", f"Idle RSS once warm: master {m['master'] / 2**20:.0f} MiB, workers "
                   + ", ".join(f"{rss / 2**20:.0f} MiB" for rss in m["workers"]) + "."]
