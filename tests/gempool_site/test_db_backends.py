@@ -163,7 +163,21 @@ def test_destroying_a_test_database_still_goes_through_destroy_test_db():
     assert "self._destroy_test_db(" in inspect.getsource(BaseDatabaseCreation.destroy_test_db)
 
 
-def test_under_gevent_a_transaction_waits_for_the_write_lock_with_a_cooperative_sleep(monkeypatch):
+def _update_in_atomic(value: int) -> None:
+    from accounts.models import PoolSettings
+
+    with transaction.atomic():
+        PoolSettings.objects.update(cooldown_base_seconds=value)
+
+
+def _update_in_write_transaction(value: int) -> None:
+    with connection.write_transaction() as cursor:
+        cursor.execute("UPDATE accounts_poolsettings SET cooldown_base_seconds = %s", [value])
+
+
+@pytest.mark.parametrize("update", [_update_in_atomic, _update_in_write_transaction],
+                         ids=["atomic", "write_transaction"])
+def test_under_gevent_a_transaction_waits_for_the_write_lock_with_a_cooperative_sleep(monkeypatch, update):
     """Another process holds SQLite's write lock: BEGIN is retried after sleeps that let other greenlets run
     (the busy handler would sleep inside C), and the transaction goes ahead once the lock is free."""
     from accounts.models import PoolSettings
@@ -179,21 +193,15 @@ def test_under_gevent_a_transaction_waits_for_the_write_lock_with_a_cooperative_
     monkeypatch.setattr(pooled, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
     holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-
-    def write() -> int:
-        with transaction.atomic():
-            PoolSettings.objects.update(cooldown_base_seconds=77)
-        return connection.connection.execute("PRAGMA busy_timeout").fetchone()[0]
-
-    result = {}
-    thread = threading.Thread(target=lambda: result.update(busy_timeout=_in_thread(write)))
+    thread = threading.Thread(target=_in_thread, args=(lambda: update(77),))
     thread.start()
     assert slept.wait(10), "the transaction did not wait in Python for the lock"
     holder.execute("COMMIT")
     holder.close()
     thread.join(10)
-    assert result == {"busy_timeout": pooled.BUSY_TIMEOUT_MS}  # SQLite's own wait is back for other statements
     assert PoolSettings.objects.get().cooldown_base_seconds == 77
+    # SQLite's own wait is back for every other statement on the connections it used
+    assert {conn.execute("PRAGMA busy_timeout").fetchone()[0] for conn in _idle()} == {pooled.BUSY_TIMEOUT_MS}
 
 
 def test_atomic_still_begins_transactions_through_start_transaction_under_autocommit():
@@ -276,35 +284,6 @@ def test_a_write_transaction_reports_database_errors_as_djangos():
 
     with pytest.raises(OperationalError, match="no_such_table"):
         _in_thread(bad_sql)
-
-
-def test_under_gevent_a_write_transaction_waits_for_the_write_lock_with_a_cooperative_sleep(monkeypatch):
-    from accounts.models import PoolSettings
-
-    PoolSettings.objects.create()
-    slept = threading.Event()
-
-    def sleep(seconds: float) -> None:
-        slept.set()
-        time.sleep(seconds)
-
-    monkeypatch.setattr(pooled, "under_gevent", lambda: True)
-    monkeypatch.setattr(pooled, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
-    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-
-    def write() -> None:
-        with connection.write_transaction() as cursor:
-            cursor.execute("UPDATE accounts_poolsettings SET cooldown_base_seconds = %s", [78])
-
-    thread = threading.Thread(target=_in_thread, args=(write,))
-    thread.start()
-    assert slept.wait(10), "the transaction did not wait in Python for the lock"
-    holder.execute("COMMIT")
-    holder.close()
-    thread.join(10)
-    assert _cooldown_base() == 78
-    assert all(conn.execute("PRAGMA busy_timeout").fetchone() == (pooled.BUSY_TIMEOUT_MS,) for conn in _idle())
 
 
 def test_a_write_transactions_statements_are_logged_while_queries_are_being_counted():
