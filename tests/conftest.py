@@ -49,7 +49,6 @@ def _is_deadlock(error: BaseException) -> bool:
 def throttle_window_stands_still(monkeypatch):
     """The throttles' clock stops at the test's start: a fixed window's count starts again when the window
     ends, so tries that straddled a boundary would never reach the limit the test counts up to."""
-    import time
     from types import SimpleNamespace
 
     from gempool_site import throttles

@@ -8,7 +8,7 @@ only while it holds one, and `release_connections()` can give SQLite connections
 upstream wait as cheaply as PostgreSQL ones (psycopg's pool). `write_transaction()` runs one short write on
 an idle connection directly, without this thread's Django connection (the lease, on every request).
 
-Under gevent, a transaction waits for SQLite's write lock cooperatively (`_begin_cooperatively`):
+Under gevent, a transaction waits for SQLite's write lock cooperatively (`_take_write_lock`):
 SQLite's own busy handler sleeps inside C (1, 2, 5, 10 ms ...), and with several worker processes on one file
 that would freeze every stream of the waiting worker while another worker holds the lock.
 
@@ -27,9 +27,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.backends.sqlite3 import base as sqlite3_base
 from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteDatabaseCreation
 from django.db.backends.utils import CursorDebugWrapper
@@ -128,18 +128,22 @@ def _checks_foreign_keys(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA foreign_keys = ON")
 
 
-def _begin_cooperatively(conn: sqlite3.Connection, begin: str) -> None:
-    """Run `begin` (a BEGIN taking the write lock) without SQLite's busy handler, waiting between tries with a
-    sleep that lets the worker's other greenlets run; the same 30 s bound as the busy timeout."""
+def _take_write_lock(conn: sqlite3.Connection, begin: Callable[[], object]) -> None:
+    """Run `begin` (a BEGIN that takes the write lock). Under gevent it runs without SQLite's busy handler, and
+    waits between tries with a sleep that lets the worker's other greenlets run, within the same 30 s bound as
+    the busy timeout; elsewhere the busy handler does the waiting."""
+    if not under_gevent():  # only there would a sleep inside C stop every other greenlet
+        begin()
+        return
     conn.execute("PRAGMA busy_timeout = 0")
     try:
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         pause = LOCK_POLL[0]
         while True:
             try:
-                conn.execute(begin)
+                begin()
                 return
-            except sqlite3.OperationalError as error:
+            except (sqlite3.OperationalError, OperationalError) as error:
                 if "locked" not in str(error) or time.monotonic() >= deadline:
                     raise
             time.sleep(pause)
@@ -168,11 +172,7 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
         return conn
 
     def _start_transaction_under_autocommit(self):
-        if not under_gevent():  # only there would a sleep inside C stop every other greenlet
-            return super()._start_transaction_under_autocommit()
-        with self.wrap_database_errors:
-            _begin_cooperatively(self.connection, f"BEGIN {self.transaction_mode or ''}".rstrip())
-        return None
+        _take_write_lock(self.connection, super()._start_transaction_under_autocommit)
 
     @contextlib.contextmanager
     def write_transaction(self) -> Iterator[CursorWrapper | CursorDebugWrapper]:
@@ -200,10 +200,7 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
             _checks_foreign_keys(conn)
         try:
             with self.wrap_database_errors:
-                if under_gevent():
-                    _begin_cooperatively(conn, "BEGIN IMMEDIATE")
-                else:
-                    conn.execute("BEGIN IMMEDIATE")
+                _take_write_lock(conn, lambda: conn.execute("BEGIN IMMEDIATE"))
             cursor = conn.cursor(factory=CursorWrapper)
             if self.queries_logged:  # DEBUG, or a test counting queries: logged as Django's own cursors log
                 cursor = self.make_debug_cursor(cursor)
