@@ -77,9 +77,11 @@ def api_key_verify(*, raw: str) -> ApiKey | None:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        # Stamp the shared instance before writing: the write may wait for the database, and every request
+        # of this worker that reads the key meanwhile (all of them, in a burst) would write the same stamp.
+        api_key.last_used_at = now
         rawsql.execute("UPDATE accounts_apikey SET last_used_at = %s WHERE id = %s",
                        [rawsql.db_datetime(now), api_key.pk])
-        api_key.last_used_at = now
     return api_key
 
 

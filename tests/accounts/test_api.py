@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
+from accounts import services
 from accounts.models import Account, AccountStatus, ApiKey, PoolSettings
-from accounts.services import api_key_verify
+from accounts.services import api_key_create, api_key_verify
 from gemini_enterprise.simulator import SimAccount, SimulatorServer
 from models_catalog.models import ModelConfig
 
@@ -432,6 +433,24 @@ def test_a_created_key_is_shown_once_and_can_be_revoked(staff_client):
     assert created["key"] not in listing and created["prefix"] in listing
     revoked = staff_client.post(f"/api/keys/{created['id']}/revoke").json()
     assert revoked["revoked"] is True and api_key_verify(raw=created["key"]) is None
+
+
+def test_requests_that_read_a_key_while_its_use_is_being_stamped_do_not_stamp_it_again(monkeypatch, settings):
+    settings.GEMPOOL_HOT_ROWS_SECONDS = 60  # the worker's requests share one cached row of the key
+    _, raw = api_key_create(name="burst")
+    stamps = []
+    execute = services.rawsql.execute
+
+    def stamp_while_another_request_reads(sql, params):
+        stamps.append(sql)
+        if len(stamps) == 1:  # the write waits for the database: another request reads the key meanwhile
+            assert api_key_verify(raw=raw) is not None
+        return execute(sql, params)
+
+    monkeypatch.setattr(services.rawsql, "execute", stamp_while_another_request_reads)
+    assert api_key_verify(raw=raw) is not None
+    assert len(stamps) == 1 and "last_used_at" in stamps[0]
+    assert ApiKey.objects.get(name="burst").last_used_at is not None
 
 
 def test_a_key_needs_a_name(staff_client):
