@@ -86,16 +86,38 @@ def test_a_reused_connection_checks_foreign_keys_again():
     assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
-def test_reusing_a_connection_with_checks_on_sets_no_flag_that_would_expire_its_prepared_statements():
+def test_reusing_a_connection_with_checks_on_runs_no_statement():
     raw = _in_thread(_raw_connection)
     statements: list[str] = []
     raw.set_trace_callback(statements.append)
     try:
         assert _in_thread(_raw_connection) is raw
+        assert statements == []  # no flag PRAGMA either: SQLite compiles every prepared statement again after
+        #                          one is set, even to its current value
+        _in_thread(_write_one)
     finally:
         raw.set_trace_callback(None)
-    # SQLite compiles every prepared statement again after any flag PRAGMA is set, even to its value
-    assert statements == ["PRAGMA foreign_keys"]
+    assert statements[0] == "BEGIN IMMEDIATE"
+
+
+def _write_one():
+    with connection.write_transaction() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def test_checks_turned_off_and_on_again_cost_no_statement_when_the_connection_is_given_back():
+    def off_and_on():
+        connection.disable_constraint_checking()
+        connection.enable_constraint_checking()
+        raw = _raw_connection()
+        statements: list[str] = []
+        raw.set_trace_callback(statements.append)
+        connection.close()
+        raw.set_trace_callback(None)
+        return raw, statements
+
+    raw, statements = _in_thread(off_and_on)
+    assert statements == [] and _in_thread(_raw_connection) is raw
 
 
 def test_the_idle_list_is_bounded():

@@ -120,14 +120,6 @@ class DatabaseCreation(SQLiteDatabaseCreation):
         return super()._destroy_test_db(test_database_name, verbosity)
 
 
-def _checks_foreign_keys(conn: sqlite3.Connection) -> None:
-    # Whoever had an idle connection may have turned the checks off (migrations and loaddata do, briefly).
-    # Setting the flag, even to its current value, expires every statement the connection has prepared, so
-    # each would be compiled again on its next use: read it first.
-    if conn.execute("PRAGMA foreign_keys").fetchone() != (1,):
-        conn.execute("PRAGMA foreign_keys = ON")
-
-
 def _take_write_lock(conn: sqlite3.Connection, begin: Callable[[], object]) -> None:
     """Run `begin` (a BEGIN that takes the write lock). Under gevent it runs without SQLite's busy handler, and
     waits between tries with a sleep that lets the worker's other greenlets run, within the same 30 s bound as
@@ -154,6 +146,11 @@ def _take_write_lock(conn: sqlite3.Connection, begin: Callable[[], object]) -> N
 
 class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
     creation_class = DatabaseCreation
+    # Whether this wrapper turned its connection's foreign key checks off (migrations and loaddata do,
+    # briefly, through disable_constraint_checking): a connection goes back to the idle list with them on.
+    # Setting the flag, even to its current value, expires every statement the connection has prepared, and
+    # reading it costs a statement per borrow: both only where Django turned the checks off.
+    _foreign_keys_off = False
 
     def create_cursor(self, name=None):
         return self.connection.cursor(factory=CursorWrapper)
@@ -162,7 +159,6 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
         if not self.is_in_memory_db():
             conn = idle_connections(self.settings_dict["NAME"]).take()
             if conn is not None:
-                _checks_foreign_keys(conn)
                 return conn
         conn = super().get_new_connection(conn_params)
         if hasattr(conn, "setconfig"):
@@ -170,6 +166,14 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
             # automatically as the WAL grows.
             conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
         return conn
+
+    def disable_constraint_checking(self):
+        self._foreign_keys_off = super().disable_constraint_checking()
+        return self._foreign_keys_off
+
+    def enable_constraint_checking(self):
+        super().enable_constraint_checking()
+        self._foreign_keys_off = False
 
     def _start_transaction_under_autocommit(self):
         _take_write_lock(self.connection, super()._start_transaction_under_autocommit)
@@ -196,8 +200,6 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
         if conn is None:
             conn = self.get_new_connection(self.get_connection_params())
             conn.isolation_level = None  # autocommit, as Django keeps the connections it hands back
-        else:
-            _checks_foreign_keys(conn)
         try:
             with self.wrap_database_errors:
                 _take_write_lock(conn, lambda: conn.execute("BEGIN IMMEDIATE"))
@@ -220,13 +222,16 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
 
     def _close(self):
         conn = self.connection
+        checks_off, self._foreign_keys_off = self._foreign_keys_off, False
         if conn is None or self.is_in_memory_db() or self.in_atomic_block:
             return super()._close()
         try:
             if conn.in_transaction:
                 conn.rollback()  # whatever was left open must not leak into the next borrower
+            if checks_off:
+                conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error:
-            logger.warning("discarding a SQLite connection that could not roll back", exc_info=True)
+            logger.warning("discarding a SQLite connection that could not be reset", exc_info=True)
             return super()._close()
         if not idle_connections(self.settings_dict["NAME"]).give(conn):
             return super()._close()
