@@ -1,6 +1,8 @@
 """Plan a Messages request on the shared run engine: the same planning as chat completions."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from accounts.models import ApiKey
 from anthropic_api.request import MessagesRequest
 from openai_api import services
@@ -8,7 +10,7 @@ from openai_api.chat import ChatPlan
 from openai_api.conversation import estimate_tokens, render_query
 
 
-def messages_plan_build(*, request: MessagesRequest, api_key: ApiKey, request_base_url: str) -> ChatPlan:
+def messages_plan_build(*, request: MessagesRequest, api_key: ApiKey, request_base_url: Callable[[], str]) -> ChatPlan:
     """Resolve the model (aliases too) and the attachments and render the query: no upstream call."""
     data = {"model": request.model, "parsed_messages": request.messages, "stream": request.stream,
             "include_usage": True, "tool_request": request.tool_request}

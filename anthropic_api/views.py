@@ -13,7 +13,7 @@ from anthropic_api.plan import messages_plan_build, messages_token_count
 from anthropic_api.request import parse_messages_request
 from anthropic_api.schema import count_tokens_schema, create_message_schema
 from anthropic_api.shapes import new_message_id
-from gempool_site.v1 import V1View
+from gempool_site.v1 import V1View, request_base_url
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class MessagesView(AnthropicView):
         parsed = parse_messages_request(request.data)
         _log_request(request, parsed)
         plan = messages_plan_build(request=parsed, api_key=request.auth,
-                                   request_base_url=request.build_absolute_uri("/"))
+                                   request_base_url=request_base_url(request))
         message_id = new_message_id()
         if parsed.stream:
             return face.stream(plan, parsed, message_id=message_id)

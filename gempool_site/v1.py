@@ -1,6 +1,9 @@
 """The one base class of every /v1 view (the OpenAI-compatible API)."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.template.response import SimpleTemplateResponse
 from rest_framework.request import Request
 from rest_framework.serializers import Serializer
@@ -46,6 +49,12 @@ class V1View(APIView):
         response = self.__dict__.pop("response", None)
         if isinstance(response, SimpleTemplateResponse):  # DRF's Response: rendered after the view returns
             response.add_post_render_callback(_forget_itself)
+
+
+def request_base_url(request: Request) -> Callable[[], str]:
+    """The site's root URL as `request` addressed it ("https://host/"), worked out when called: only answers
+    that link to stored images need it, and Django's build_absolute_uri is about 1 % of a chat request's CPU."""
+    return functools.partial(request.build_absolute_uri, "/")
 
 
 def _forget_itself(response: SimpleTemplateResponse) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,7 +65,7 @@ class ChatPlan:
     stored_files: list[StoredFile]
     stream: bool
     include_usage: bool
-    image_base_url: str
+    request_base_url: Callable[[], str]  # the site's root as the client called it (when the pool names none)
     api_key: ApiKey | None
     pool: PoolSettings  # read once, while planning: the run reuses it
     tool_emulation: ToolEmulation | None = None  # the client offered tools the model may call
@@ -75,6 +75,11 @@ class ChatPlan:
     admission: KeyAdmission | None = None  # the key's budgets and concurrency slot (accounts.key_limits)
     admission_ends_with_run: bool = True  # False: the caller runs several plans under one admission, ends it
     prompt_excerpt: str | None = None  # what the request log keeps of the prompt (metering.records.prompt_excerpt)
+
+    @property
+    def image_base_url(self) -> str:
+        """Where links to the images this run stores point: the pool's image base URL, else the site's root."""
+        return (self.pool.image_base_url or self.request_base_url()).rstrip("/")
 
     @property
     def quota_kinds(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -110,7 +111,7 @@ def image_upload_store(*, upload: Any, owner: ApiKey, param: str) -> StoredFile:
                                         mime_type=mime, owner=owner)
 
 
-def images_plan_build(*, request: ImageRequest, api_key: ApiKey, request_base_url: str,
+def images_plan_build(*, request: ImageRequest, api_key: ApiKey, request_base_url: Callable[[], str],
                       images: list[StoredFile] | None = None) -> ChatPlan:
     """A media-required plan with only the upstream's image tool: no upstream call yet."""
     model = image_model_resolve(name=request.model)
@@ -120,7 +121,7 @@ def images_plan_build(*, request: ImageRequest, api_key: ApiKey, request_base_ur
     size = f"\nImage size: {request.size}." if request.size and request.size != "auto" else ""
     return ChatPlan(request_id=new_request_id(), model=model, query=f"{verb}: {request.prompt}{size}",
                     stored_files=list(images or []), stream=False, include_usage=False,
-                    image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
+                    request_base_url=request_base_url, api_key=api_key,
                     pool=pool, endpoint="images", media_required=True, tools_override=IMAGE_TOOLS,
                     prompt_excerpt=prompt_excerpt(request.prompt),
                     # One request however many images: images_create ends the admission after the last run.

@@ -16,7 +16,7 @@ from openai_api.responses_api.serializers import (
     ResponseToolChoiceField,
     ResponseToolsField,
 )
-from openai_api.serializers import ChatCompletionRequestSerializer, MessagesField, ToolChoiceField, ToolsField
+from openai_api.serializers import MODEL_MAX_LENGTH
 
 ERROR_ENVELOPE = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"message", "type", "param", "code"}}')
 OPENAI_ERRORS = {status: ERROR_ENVELOPE for status in (400, 401, 404, 413, 429, 500, 502, 503, 504)}
@@ -65,9 +65,19 @@ TOOL_CHOICE = {"oneOf": [
         "type": {"type": "string", "enum": ["function"]},
         "function": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}]}
 
-extend_schema_field({"type": "array", "items": MESSAGE, "minItems": 1})(MessagesField)
-extend_schema_field({"type": "array", "items": FUNCTION_TOOL})(ToolsField)
-extend_schema_field(TOOL_CHOICE)(ToolChoiceField)
+# What openai_api.serializers.parse_chat_request reads; everything else a client sends is ignored.
+CHAT_REQUEST = {"type": "object", "required": ["model"], "properties": {
+    "model": {"type": "string", "minLength": 1, "maxLength": MODEL_MAX_LENGTH},
+    "messages": {"type": "array", "items": MESSAGE, "minItems": 1},
+    "prompts": {"type": "array", "items": {"type": "object"},
+                "description": "The original tool's format, instead of messages: [{role, text, files}]."},
+    "stream": {"type": "boolean", "nullable": True, "default": False},
+    "stream_options": {"type": "object", "nullable": True,
+                       "properties": {"include_usage": {"type": "boolean", "nullable": True, "default": False}}},
+    "tools": {"type": "array", "items": FUNCTION_TOOL,
+              "description": "Function tools (emulated: see the README's tools section)."},
+    "tool_choice": TOOL_CHOICE,
+    "parallel_tool_calls": {"type": "boolean", "nullable": True, "default": True}}}
 
 
 # The Responses API (/v1/responses): input items, flat function tools, tool_choice.
@@ -106,7 +116,7 @@ def openai_json(summary: str):
 
 chat_completions = extend_schema(
     summary="Create a chat completion (OpenAI-compatible; stream=true answers text/event-stream)",
-    request=ChatCompletionRequestSerializer,
+    request={"application/json": CHAT_REQUEST},
     responses={200: OpenApiTypes.OBJECT, **OPENAI_ERRORS},
 )
 

@@ -1,6 +1,8 @@
 """Services behind the OpenAI-compatible views: model lookup, chat planning, pool status."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from accounts.key_limits import key_admit, key_check_model
 from accounts.models import ApiKey
 from accounts.pool import pool_counts
@@ -73,7 +75,7 @@ def attachments_charge(*, messages: list, api_key: ApiKey | None) -> None:
                                 headers={"Retry-After": str(wait)})
 
 
-def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str,
+def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: Callable[[], str],
                     endpoint: str = "chat") -> ChatPlan:
     """Resolve the model and attachments and render the conversation, before any upstream call.
     `endpoint` names the API face in the request log (chat, messages)."""
@@ -92,7 +94,7 @@ def chat_plan_build(*, data: dict, api_key: ApiKey | None, request_base_url: str
         stored_files=attachments.stored_files,
         stream=data["stream"],
         include_usage=data["include_usage"],
-        image_base_url=(pool.image_base_url or request_base_url).rstrip("/"),
+        request_base_url=request_base_url,
         api_key=api_key,
         pool=pool,
         tool_emulation=tools,

@@ -9,14 +9,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gempool_site.exceptions import BadRequestError
-from gempool_site.v1 import V1View, validated_data
+from gempool_site.v1 import V1View, request_base_url, validated_data
 from openai_api import images, responses, services
 from openai_api.responses_api import face as responses_face
 from openai_api.responses_api.plan import response_plan_build
 from openai_api.responses_api.serializers import ResponseRequestSerializer
 from openai_api.responses_api.store import stored_response_delete, stored_response_get
 from openai_api.schema import chat_completions, create_image, create_response, edit_image, openai_json
-from openai_api.serializers import ChatCompletionRequestSerializer
+from openai_api.serializers import parse_chat_request
 
 
 class ModelListView(V1View):
@@ -34,9 +34,9 @@ class ModelDetailView(V1View):
 class ChatCompletionsView(V1View):
     @chat_completions
     def post(self, request: Request):
-        data = validated_data(ChatCompletionRequestSerializer, request.data)
+        data = parse_chat_request(request.data)
         plan = services.chat_plan_build(data=data, api_key=request.auth,
-                                        request_base_url=request.build_absolute_uri("/"))
+                                        request_base_url=request_base_url(request))
         completion_id, created = f"chatcmpl-{plan.request_id}", int(time.time())
         if plan.stream:
             return responses.stream(plan, completion_id=completion_id, created=created)
@@ -48,7 +48,7 @@ class ResponsesView(V1View):
     def post(self, request: Request):
         data = validated_data(ResponseRequestSerializer, request.data)
         plan = response_plan_build(data=data, api_key=request.auth,
-                                   request_base_url=request.build_absolute_uri("/"))
+                                   request_base_url=request_base_url(request))
         if plan.run.stream:
             return responses_face.stream(plan)
         return responses_face.complete(plan)
@@ -69,7 +69,7 @@ class ImageGenerationsView(V1View):
     def post(self, request: Request) -> Response:
         parsed = images.image_request_parse(request.data)
         plan = images.images_plan_build(request=parsed, api_key=request.auth,
-                                        request_base_url=request.build_absolute_uri("/"))
+                                        request_base_url=request_base_url(request))
         return Response(images.images_create(plan=plan, request=parsed))
 
 
@@ -85,7 +85,7 @@ class ImageEditsView(V1View):
         stored = [images.image_upload_store(upload=upload, owner=request.auth, param="image")
                   for upload in uploads]
         plan = images.images_plan_build(request=parsed, api_key=request.auth,
-                                        request_base_url=request.build_absolute_uri("/"), images=stored)
+                                        request_base_url=request_base_url(request), images=stored)
         return Response(images.images_create(plan=plan, request=parsed))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ class ResponsePlan:
     store: bool
 
 
-def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -> ResponsePlan:
+def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: Callable[[], str]) -> ResponsePlan:
     """Resolve the model, the previous response and the attachments, and render the query: no upstream call."""
     model = services.model_resolve(model_id=data["model"])
     key_check_model(api_key, model_id=model.id)
@@ -43,7 +44,7 @@ def response_plan_build(*, data: dict, api_key: ApiKey, request_base_url: str) -
     run = ChatPlan(request_id=request_id, model=model,
                    query=render_query(messages, attachments.names_per_message, tools),
                    stored_files=attachments.stored_files, stream=data["stream"], include_usage=True,
-                   image_base_url=(pool.image_base_url or request_base_url).rstrip("/"), api_key=api_key,
+                   request_base_url=request_base_url, api_key=api_key,
                    pool=pool, tool_emulation=tools, endpoint="responses",
                    prompt_excerpt=prompt_excerpt(last_user_text(messages)),
                    admission=key_admit(api_key=api_key))  # last: nothing after it may strand a concurrency slot

@@ -5,9 +5,19 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gempool_site.lean_serializer import LeanSerializer
 from openai_api.responses_api.items import fail, parse_input
 from openai_api.responses_api.tools import parse_tool_request
-from openai_api.serializers import LeanSerializer, ParsedJSONField
+
+
+class ParsedJSONField(serializers.Field):
+    """Any JSON value, as the request body's parser produced it (JSONField would encode it again to check)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 class InputField(ParsedJSONField):

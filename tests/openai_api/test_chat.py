@@ -11,7 +11,7 @@ from django.urls import resolve
 from gemini_enterprise.client import GeminiClient
 from openai_api.chat import ChatRun
 from openai_api.run_events import Delta, Failed, Finished, Opened
-from openai_api.serializers import ChatCompletionRequestSerializer
+from openai_api.serializers import parse_chat_request
 from openai_api.services import chat_plan_build
 from tests.garbage import cyclic_garbage_of, request_objects
 
@@ -44,11 +44,10 @@ PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU
 
 
 def _plan(api_key_record, content):
-    serializer = ChatCompletionRequestSerializer(data={"model": "gemini-2.5-flash", "stream": True,
-                                                       "messages": [{"role": "user", "content": content}]})
-    assert serializer.is_valid(), serializer.errors
-    return chat_plan_build(data=serializer.validated_data, api_key=api_key_record,
-                           request_base_url="http://testserver/")
+    data = parse_chat_request({"model": "gemini-2.5-flash", "stream": True,
+                               "messages": [{"role": "user", "content": content}]})
+    return chat_plan_build(data=data, api_key=api_key_record,
+                           request_base_url=lambda: "http://testserver/")
 
 
 def _run_checking_each_event(plan) -> tuple[ChatRun, list]:

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from openai_api.chat import ChatRun
 from openai_api.run_events import Finished
-from openai_api.serializers import ChatCompletionRequestSerializer
+from openai_api.serializers import parse_chat_request
 from openai_api.services import chat_plan_build
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue", "pool_settings_row")]
@@ -27,11 +27,9 @@ def _data_statements(captured) -> list[str]:
 
 
 def _plan(api_key_record, text="count my queries"):
-    serializer = ChatCompletionRequestSerializer(data={"model": "gemini-2.5-flash",
-                                                       "messages": [{"role": "user", "content": text}]})
-    assert serializer.is_valid(), serializer.errors
-    return chat_plan_build(data=serializer.validated_data, api_key=api_key_record,
-                           request_base_url="http://testserver/")
+    data = parse_chat_request({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": text}]})
+    return chat_plan_build(data=data, api_key=api_key_record,
+                           request_base_url=lambda: "http://testserver/")
 
 
 def test_model_list_takes_three_queries_whatever_the_catalogue_size(client, api_key, django_assert_num_queries):

@@ -2,22 +2,21 @@
 from __future__ import annotations
 
 import pytest
+from rest_framework.exceptions import ValidationError
 
-from openai_api.serializers import ChatCompletionRequestSerializer
+from openai_api.serializers import parse_chat_request
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
 
 def _parse(body: dict) -> dict:
-    serializer = ChatCompletionRequestSerializer(data=body)
-    assert serializer.is_valid(), serializer.errors
-    return serializer.validated_data
+    return parse_chat_request(body)
 
 
-def _errors(body: dict) -> dict:
-    serializer = ChatCompletionRequestSerializer(data=body)
-    assert not serializer.is_valid()
-    return serializer.errors
+def _errors(body) -> dict:
+    with pytest.raises(ValidationError) as refused:
+        parse_chat_request(body)
+    return refused.value.detail
 
 
 def test_string_content_and_unknown_fields_are_accepted():
@@ -141,3 +140,31 @@ def test_history_tool_calls_and_tool_results_are_parsed():
 ])
 def test_bad_tool_fields_name_the_offending_param(extra, param):
     assert param in _errors({"model": "m", "messages": USER, **extra})
+
+
+def test_null_options_mean_their_defaults_and_the_boolean_spellings_drf_read_still_work():
+    body = {"model": " m ", "messages": USER, "tools": [WEATHER_TOOL]}
+    data = _parse({**body, "stream": None, "stream_options": None, "parallel_tool_calls": None})
+    assert (data["model"], data["stream"], data["include_usage"]) == ("m", False, False)
+    assert data["tool_request"].parallel is True
+    data = _parse({**body, "stream": "true", "stream_options": {"include_usage": 1}})
+    assert data["stream"] is True and data["include_usage"] is True
+    assert _parse({**body, "stream": "off"})["stream"] is False
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"model": "m" * 201, "messages": USER}, "model"),
+    ({"model": "   ", "messages": USER}, "model"),
+    ({"model": 5, "messages": USER}, "model"),
+    ({"model": "m", "messages": USER, "stream": "maybe"}, "stream"),
+    ({"model": "m", "messages": USER, "stream": [True]}, "stream"),
+    ({"model": "m", "messages": USER, "stream": True, "stream_options": "usage"}, "stream_options"),
+    ({"model": "m", "messages": USER, "stream_options": {"include_usage": {}}}, "stream_options.include_usage"),
+    ({"model": "m", "messages": USER, "tools": [WEATHER_TOOL], "parallel_tool_calls": "both"}, "parallel_tool_calls"),
+])
+def test_bad_options_name_the_offending_param(body, param):
+    assert list(_errors(body)) == [param]
+
+
+def test_a_body_that_is_not_an_object_is_refused_as_a_whole():
+    assert "JSON object" in str(_errors([{"model": "m"}])["non_field_errors"][0])

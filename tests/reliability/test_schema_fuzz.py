@@ -50,11 +50,11 @@ def test_the_schema_is_openapi_3_and_covers_v1_and_api(api_schema):
     responses = raw["paths"]["/v1/responses"]["post"]
     assert "requestBody" in responses and {"apiKey": []} in responses["security"]
     assert set(raw["paths"]["/v1/responses/{response_id}"]) >= {"get", "delete"}
-    body = raw["components"]["schemas"]["ChatCompletionRequest"]["properties"]
+    body = chat["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert body["tools"]["items"]["properties"]["type"]["enum"] == ["function"]
     assert {"tool_calls", "tool_call_id"} <= set(body["messages"]["items"]["properties"])
     assert body["tool_choice"]["oneOf"][0]["enum"] == ["none", "auto", "required"]
-    assert body["parallel_tool_calls"]["type"] == "boolean"
+    assert body["parallel_tool_calls"]["type"] == "boolean" and body["model"]["maxLength"] == 200
     schemes = raw["components"]["securitySchemes"]
     assert schemes["apiKey"] == {**schemes["apiKey"], "type": "http", "scheme": "bearer"}
 

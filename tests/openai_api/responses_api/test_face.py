@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 def _plan(key, text="hello", **fields):
     serializer = ResponseRequestSerializer(data={"model": "gemini-2.5-flash", "input": text, **fields})
     assert serializer.is_valid(), serializer.errors
-    return response_plan_build(data=serializer.validated_data, api_key=key, request_base_url="http://testserver/")
+    return response_plan_build(data=serializer.validated_data, api_key=key, request_base_url=lambda: "http://testserver/")
 
 
 def test_a_response_is_stored_with_its_conversation_and_logged_as_responses(api_key, pool_account):
