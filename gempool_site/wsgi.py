@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
+from django.core.signals import request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import reset_queries
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gempool_site.settings")
 django_application = get_wsgi_application()
+if not settings.DEBUG:
+    # Django empties every connection's query log as each request starts. Without DEBUG nothing fills it (a
+    # test counting queries empties and refills it itself), and the emptying was 1 % of a chat request's CPU.
+    request_started.disconnect(reset_queries)
 
 from gempool_site.body_deadline import BodyReadDeadline  # noqa: E402 - needs the settings configured above
 from gempool_site.fresh_stack import DjangoOnFreshStack  # noqa: E402
