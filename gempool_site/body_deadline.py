@@ -12,6 +12,7 @@ slow bodies itself and hands the gateway complete requests. This deadline covers
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -61,7 +62,9 @@ def read_body(stream, *, length: int | None, limit: int, seconds: float, sock: s
             pass  # the client is gone already: the read ends by itself
 
     cancel = call_later(seconds, stop_reading)
-    body = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)
+    # A body of known length that fits in memory skips SpooledTemporaryFile's wrapper around the same BytesIO.
+    fits = length is not None and min(length, limit) <= IN_MEMORY
+    body = io.BytesIO() if fits else tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)
     try:
         wanted = limit if length is None else min(length, limit)
         while wanted > 0:
