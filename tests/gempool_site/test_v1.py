@@ -86,3 +86,9 @@ def test_a_v1_request_leaves_no_view_request_or_serializer_for_the_garbage_colle
     request_once()  # first use builds the caches (hot rows, model catalog) that persist anyway
     garbage = cyclic_garbage_of(request_once)
     assert request_objects(garbage) == []
+
+
+def test_a_chat_completion_is_routed_by_the_first_route_it_tries():
+    # Every route passed over costs a pattern match, and every include passed over an exception (Resolver404)
+    tried = resolve("/v1/chat/completions").tried
+    assert len(tried) == 1 and [str(pattern.pattern) for pattern in tried[0]] == ["v1/", "chat/completions"]
