@@ -58,6 +58,18 @@ def test_deeply_nested_json_is_a_400_on_v1(client, api_key):
     assert _assert_envelope_400(response, "nested too deeply")["code"] == "invalid_json"
 
 
+@pytest.mark.parametrize("body,content_type,needle", [
+    (b'{"model": "m", "temperature": NaN}', "application/json", "not JSON compliant"),
+    (b'{"model": "m", "messages": "\xff"}', "application/json", "JSON parse error"),
+    (b'{"model": "m"}', "application/json; charset=bz2_codec", "Unsupported charset"),
+    (b'{"model": "m",}', "application/json", "JSON parse error"),
+])
+def test_json_that_is_not_valid_text_is_a_400_on_v1(client, api_key, body, content_type, needle):
+    response = client.generic("POST", "/v1/chat/completions", body, content_type=content_type,
+                              HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    assert _assert_envelope_400(response, needle)["code"] == "invalid_json"
+
+
 def test_deeply_nested_json_is_a_400_on_the_management_api(client, admin_key):
     _assert_envelope_400(client.post("/api/accounts", DEEP, content_type="application/json",
                                      **_admin(admin_key)), "nested too deeply")
