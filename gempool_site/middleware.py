@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 
@@ -34,8 +35,6 @@ class ApiErrorMiddleware:
     def _too_large(request: HttpRequest) -> bool:
         # DRF reads JSON straight from the socket, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check,
         # so the declared length is checked here before anything is read.
-        from django.conf import settings
-
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
