@@ -273,7 +273,9 @@ def parse_chat_request(body: Any) -> dict:
 
 
 def _model(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        _fail("model", "model must be a string: the name of a model from /v1/models.")
+    if not value or not value.strip():
         _fail("model", "model is required: the name of a model from /v1/models.")
     if len(value.strip()) > MODEL_MAX_LENGTH:
         _fail("model", f"model must be at most {MODEL_MAX_LENGTH} characters.")

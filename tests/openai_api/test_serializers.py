@@ -168,3 +168,8 @@ def test_bad_options_name_the_offending_param(body, param):
 
 def test_a_body_that_is_not_an_object_is_refused_as_a_whole():
     assert "JSON object" in str(_errors([{"model": "m"}])["non_field_errors"][0])
+
+
+def test_a_model_that_is_not_a_string_is_told_so_and_a_missing_one_is_asked_for():
+    assert "must be a string" in str(_errors({"model": 5, "messages": USER})["model"][0])
+    assert "is required" in str(_errors({"model": None, "messages": USER})["model"][0])
